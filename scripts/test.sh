@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian Chromium + Korean fonts, the package with test extras), then run them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests bench
+.venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,1 @@
+"""Backends, one module (or package) per family, registered by name per stage."""

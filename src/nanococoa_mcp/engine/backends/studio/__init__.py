@@ -1,0 +1,1 @@
+"""The embedded `studio` backends: CPU only, no weights, no torch."""

@@ -1,0 +1,148 @@
+"""The MCP door: registers every tool of the registry on a FastMCP server, maps errors in one place,
+and adds a small inline preview plus resource links to results that made images."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import mcp.types as mt
+from fastmcp import FastMCP
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
+
+from nanococoa_mcp import __version__
+from nanococoa_mcp.engine.pipeline import ProgressEvent
+from nanococoa_mcp.errors import NanococoaError
+from nanococoa_mcp.settings import get_settings
+from nanococoa_mcp.tools import TOOLS, ToolSpec
+from nanococoa_mcp.tools.context import progress_sink
+
+log = logging.getLogger(__name__)
+INSTRUCTIONS = (
+    "nanococoa makes Korean product ads. Give generate_ad_image a product photo (path or base64) and a "
+    "line of Korean copy; list_styles names the scene and text styles. Results carry file paths, a small "
+    "preview and a quality report (product pixels unchanged, copy never over the product, contrast >= 4.5)."
+)
+
+
+def to_tool_error(exc: BaseException) -> ToolResult:
+    """The one mapping from exceptions to MCP tool errors; unexpected ones are logged and masked."""
+    if isinstance(exc, NanococoaError):
+        payload = exc.to_dict()
+    else:
+        log.exception("tool failed", exc_info=exc)
+        payload = {"error": "internal_error", "message": "the tool failed unexpectedly; see the server log"}
+    return ToolResult(
+        content=[mt.TextContent(type="text", text=json.dumps(payload, ensure_ascii=False))],
+        structured_content=None,
+        is_error=True,
+    )
+
+
+def _job_resource_uri(path: str) -> str | None:
+    p = Path(path)
+    if p.parent.parent.name != "jobs":
+        return None
+    return f"nanococoa://jobs/{p.parent.name}/{p.name}"
+
+
+def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
+    """A ≤512 px preview inline (never the full image), and links to the full files."""
+    blocks: list[mt.ContentBlock] = []
+    previews = [v["preview_path"] for v in structured.get("variants", [])]
+    if "preview_path" in structured:
+        previews.append(structured["preview_path"])
+    for i, path in enumerate(previews):
+        p = Path(path)
+        if i < 2 and p.is_file():  # two previews at most: enough to choose, small for the context window
+            blocks.append(
+                mt.ImageContent(type="image", data=base64.b64encode(p.read_bytes()).decode(), mimeType="image/jpeg")
+            )
+    files = [v["image_path"] for v in structured.get("variants", [])]
+    files += [structured[k] for k in ("cutout_path",) if k in structured]
+    for path in files:
+        uri = _job_resource_uri(path)
+        if uri:
+            blocks.append(mt.ResourceLink(type="resource_link", uri=uri, name=Path(path).name, mimeType="image/png"))
+    return blocks
+
+
+class NanococoaMiddleware(Middleware):
+    def __init__(self, specs: dict[str, ToolSpec]) -> None:
+        self.specs = specs
+
+    async def on_call_tool(
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
+    ) -> ToolResult:
+        name = context.message.name
+        spec = self.specs.get(name)
+        token = progress_sink.set(self._progress_sink(context))
+        try:
+            result = await call_next(context)
+        except Exception as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, NanococoaError) else exc
+            return to_tool_error(cause)
+        finally:
+            progress_sink.reset(token)
+        if spec is not None and spec.makes_images and result.structured_content:
+            result.content = list(result.content) + _image_blocks(result.structured_content)
+        return result
+
+    @staticmethod
+    def _progress_sink(context: MiddlewareContext[mt.CallToolRequestParams]) -> Any:
+        fctx = context.fastmcp_context
+        if fctx is None:
+            return None
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.Future[Any]] = []
+
+        def sink(event: ProgressEvent) -> None:
+            message = f"{event.step}/{event.sub_step}: {event.message}"
+            coro = fctx.report_progress(progress=event.percent, total=100.0, message=message)
+            pending.append(asyncio.run_coroutine_threadsafe(coro, loop))  # type: ignore[arg-type]
+
+        return sink
+
+
+def build_server() -> FastMCP:
+    server: FastMCP = FastMCP(name="nanococoa", version=__version__, instructions=INSTRUCTIONS)
+    specs = {spec.name: spec for spec in TOOLS}
+    for spec in TOOLS:
+        server.tool(
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            annotations=mt.ToolAnnotations(
+                title=spec.title,
+                readOnlyHint=spec.read_only,
+                destructiveHint=False,
+                idempotentHint=spec.idempotent,
+                openWorldHint=False,
+            ),
+        )
+    server.add_middleware(NanococoaMiddleware(specs))
+
+    @server.resource(
+        "nanococoa://jobs/{job_id}/{filename}",
+        mime_type="image/png",
+        description="A result file of a job (final_N.png, step1_N.png, cutout.png, preview_N.jpg).",
+    )
+    def job_file(job_id: str, filename: str) -> bytes:
+        root = (get_settings().data_dir / "jobs").resolve()
+        path = (root / job_id / filename).resolve()
+        if root not in path.parents or not path.is_file():
+            raise NanococoaError(f"no file {filename} in job {job_id}")
+        return path.read_bytes()
+
+    return server
+
+
+def run_stdio() -> None:
+    build_server().run(transport="stdio", show_banner=False)

@@ -1,0 +1,43 @@
+"""The one settings class: every knob, its environment variable (NANOCOCOA_*) and its meaning."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".nanococoa"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NANOCOCOA_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for the job database, result images and caches.",
+    )
+    chromium_path: Path | None = Field(
+        default=None,
+        description="Chromium executable used to typeset the copy; found automatically when unset.",
+    )
+    font_dirs: list[Path] = Field(
+        default_factory=lambda: [Path("/usr/share/fonts"), Path("/usr/local/share/fonts")],
+        description="Directories searched for Korean fonts.",
+    )
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, description="Largest accepted image file.")
+    max_pixels: int = Field(default=40_000_000, description="Largest accepted image area (decompression bombs).")
+    min_side_px: int = Field(default=64, description="Smallest accepted image side.")
+    max_copy_chars: int = Field(default=40, description="Longest accepted ad copy, in characters.")
+    cutout_backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting).")
+    scene_backend: str = Field(default="studio", description="Scene backend: studio (procedural scenes).")
+    layout_backend: str = Field(default="studio", description="Layout analysis backend: studio (image analysis).")
+    copy_backend: str = Field(default="template", description="Copy design backend: template (style templates).")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,63 @@
+"""Result files under the data directory, written atomically: a crash never leaves a half-written result."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from nanococoa_mcp.errors import NanococoaError
+
+
+class StorageError(NanococoaError):
+    code = "storage_error"
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, payload: object) -> None:
+    write_bytes_atomic(path, json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"))
+
+
+class JobDir:
+    """A job's result folder, staged under a hidden name and renamed into place when complete."""
+
+    def __init__(self, root: Path, job_id: str) -> None:
+        self.final = root / "jobs" / job_id
+        self.staging = root / "jobs" / f".staging-{job_id}"
+
+    def __enter__(self) -> Path:
+        try:
+            self.staging.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write results under {self.staging.parent}: {exc.strerror or exc}",
+                field="data_dir",
+                accepted="a writable NANOCOCOA_DATA_DIR with free space",
+            ) from exc
+        return self.staging
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return
+        os.replace(self.staging, self.final)

@@ -1,0 +1,70 @@
+"""What the tools share: reading the product image from a path or base64, and the annotations type."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from nanococoa_mcp.engine.images import ACCEPTED_TEXT, DecodedImage, decode_image
+from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.settings import Settings
+
+
+class Preview(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    mime_type: str = "image/jpeg"
+
+
+def read_image_input(
+    image_path: str | None, image_base64: str | None, settings: Settings, field: str = "product_image"
+) -> DecodedImage:
+    """Decode exactly one of a file path or base64 (data: URLs allowed). Raises InvalidInput."""
+    if bool(image_path) == bool(image_base64):
+        raise InvalidInput(
+            "give exactly one of the image's path or its base64 content",
+            field=f"{field}_path / {field}",
+            accepted="a local file path, or base64 (data: URL ok)",
+        )
+    if image_path:
+        path = Path(image_path).expanduser()
+        if not path.is_file():
+            raise InvalidInput(f"no file at {image_path}", field=f"{field}_path", accepted="an existing image file")
+        size = path.stat().st_size
+        if size > settings.max_upload_bytes:
+            raise InvalidInput(
+                f"the image is {size / 1_048_576:.1f} MB",
+                field=f"{field}_path",
+                accepted=f"files up to {settings.max_upload_bytes / 1_048_576:.0f} MB",
+            )
+        data = path.read_bytes()
+        name = f"{field}_path"
+    else:
+        assert image_base64 is not None
+        text = image_base64.strip()
+        if text.startswith("data:"):
+            text = text.partition(",")[2]
+        if len(text) > settings.max_upload_bytes * 4 // 3 + 8:
+            raise InvalidInput(
+                "the base64 image is larger than the upload limit",
+                field=field,
+                accepted=f"images up to {settings.max_upload_bytes / 1_048_576:.0f} MB",
+            )
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(
+                "the image is not valid base64", field=field, accepted=f"base64 of a {ACCEPTED_TEXT} file"
+            ) from None
+        name = field
+    return decode_image(
+        data,
+        field=name,
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.max_pixels,
+        min_side=settings.min_side_px,
+    )

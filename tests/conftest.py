@@ -1,0 +1,43 @@
+"""Shared fixtures: every test gets its own data directory; browser tests share one warm Renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nanococoa_mcp.engine.render import Renderer, find_chromium
+from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.runtime import reset_host
+from nanococoa_mcp.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "data"
+    monkeypatch.setenv("NANOCOCOA_DATA_DIR", str(path))
+    get_settings.cache_clear()
+    yield path
+    reset_host()
+    get_settings.cache_clear()
+
+
+def _chromium_available() -> bool:
+    try:
+        find_chromium()
+    except BackendUnavailable:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def renderer() -> Iterator[Renderer]:
+    if not _chromium_available():  # the README's test command installs it; say so rather than pass silently
+        pytest.fail("Chromium is not installed: run scripts/test.sh, which installs it")
+    r = Renderer()
+    yield r
+    r.close()
