@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from nanococoa_mcp.engine.render import Renderer, find_chromium
+from nanococoa_mcp.engine.copy_design import CopyDocument
+from nanococoa_mcp.engine.render import Renderer, RenderOutput, find_chromium
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.runtime import reset_host
 from nanococoa_mcp.settings import get_settings
@@ -34,10 +36,30 @@ def _chromium_available() -> bool:
     return True
 
 
+class ThreadRenderer:
+    """A Renderer confined to its own thread, as in the engine host: Playwright's sync API must not run
+    on the thread that pytest-asyncio's event loops use."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-renderer")
+        self._renderer = self._pool.submit(Renderer).result()
+
+    @property
+    def launches(self) -> int:
+        return self._renderer.launches
+
+    def render(self, doc: CopyDocument) -> RenderOutput:
+        return self._pool.submit(self._renderer.render, doc).result()
+
+    def close(self) -> None:
+        self._pool.submit(self._renderer.close).result()
+        self._pool.shutdown()
+
+
 @pytest.fixture(scope="session")
-def renderer() -> Iterator[Renderer]:
+def renderer() -> Iterator[ThreadRenderer]:
     if not _chromium_available():  # the README's test command installs it; say so rather than pass silently
         pytest.fail("Chromium is not installed: run scripts/test.sh, which installs it")
-    r = Renderer()
+    r = ThreadRenderer()
     yield r
     r.close()

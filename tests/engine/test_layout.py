@@ -162,3 +162,13 @@ def test_analysis_json_is_plain_json(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text(json.dumps(_analyse(img, mask).to_json_dict(), ensure_ascii=False))
     assert "점유율" in path.read_text()
+
+
+def test_large_images_without_a_mask_still_find_the_product() -> None:
+    img = np.full((2400, 1800, 3), 240, np.uint8)
+    yy, xx = np.mgrid[0:2400, 0:1800]
+    blob = ((xx - 900) / 400) ** 2 + ((yy - 1500) / 600) ** 2 < 1
+    img[blob] = (160, 30, 40)
+    out = _analyse(img, None)
+    assert out.objects, "the product was not found"
+    assert out.objects[0].bbox == pytest.approx([500, 900, 1300, 2100], abs=25)

@@ -14,9 +14,9 @@ import pytest
 from nanococoa_mcp.engine import copy_design, final
 from nanococoa_mcp.engine.backends.studio.layout import analyse
 from nanococoa_mcp.engine.fonts import FONTS, missing_glyphs
-from nanococoa_mcp.engine.render import Renderer
 from nanococoa_mcp.engine.text_styles import STYLES, resolve_text_style
 from nanococoa_mcp.errors import InvalidInput
+from tests.conftest import ThreadRenderer as Renderer
 
 W, H = 1080, 1350
 SAFE = (65, 68, 1015, 1282)

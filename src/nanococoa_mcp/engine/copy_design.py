@@ -7,6 +7,7 @@ the browser (render stage), with Korean line breaking (`word-break: keep-all`, b
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -38,7 +39,7 @@ class CopyInput:
     analysis: LayoutAnalysis
     region: EmptySpace  # where the copy goes (usually analysis.empty_spaces[0])
     background: npt.NDArray[np.uint8]  # H×W×3: what the copy will sit on (the step-1 image)
-    force_plate: bool = False  # set on a retry when the rendered copy measured below 4.5:1
+    plate_boost: float = 0.0  # > 0 on a retry when the rendered copy measured below 4.5:1: a plate, more opaque
     max_font_px: int | None = None  # set on a retry when the copy touched the product
 
 
@@ -91,7 +92,7 @@ def design(inp: CopyInput) -> CopyDocument:
     region_lum = relative_luminance(inp.background[box[1] : box[3], box[0] : box[2]])
     theme_name: Literal["on_light", "on_dark"] = "on_light" if float(np.median(region_lum)) > 0.36 else "on_dark"
     theme = getattr(inp.style, theme_name)
-    plate = choose_plate(inp.style, theme, region_lum, inp.force_plate)
+    plate = choose_plate(inp.style, theme, region_lum, inp.plate_boost)
     align = _align(inp.region.region)
     lo, hi = inp.analysis.recommendations.font_size_range
     if inp.max_font_px is not None:
@@ -132,13 +133,18 @@ def blend_lum(bg_lum: npt.NDArray[np.float64], plate: Plate) -> npt.NDArray[np.f
     return plate.opacity * plate_l + (1.0 - plate.opacity) * bg_lum
 
 
-def choose_plate(style: TextStyle, theme: Theme, region_lum: npt.NDArray[np.float64], force: bool) -> Plate | None:
-    """No plate when the inks already read at 4.5:1; else the lightest plate that gets there."""
+def choose_plate(
+    style: TextStyle, theme: Theme, region_lum: npt.NDArray[np.float64], boost: float = 0.0
+) -> Plate | None:
+    """No plate when the inks already read at 4.5:1; else the lightest plate that gets there.
+
+    `boost` (a retry after the rendered copy measured too low) forces a plate and raises its opacity.
+    """
     if style.always_plate:
         return Plate(theme.plate, 1.0)
-    if not force and worst_contrast(theme.edge_inks, region_lum) >= 4.5:
+    if boost <= 0 and worst_contrast(theme.edge_inks, region_lum) >= 4.5:
         return None
-    for opacity in np.linspace(0.45, 0.95, 11):
+    for opacity in np.linspace(min(0.9, 0.45 + boost), 0.95, 11):
         plate = Plate(theme.plate, round(float(opacity), 2))
         if worst_contrast(theme.edge_inks, blend_lum(region_lum, plate)) >= 4.8:
             return plate
@@ -178,13 +184,19 @@ def _html(
             " padding: 0.3em 0.55em 0.36em; }"
         )
     justify = {"left": "flex-start", "center": "center", "right": "flex-end"}[align]
+    # Headlines hang from the top of an upper region and sit on the bottom of a lower one, as in print ads.
+    row = inp.region.region.split("-")[0]
+    valign = {"top": "flex-start", "bottom": "flex-end"}.get(row, "center")
+    # Room for a tilted design's corners: half the box width times sin(angle), on top and bottom.
+    tilt = math.ceil(abs(math.sin(math.radians(style.rotate_deg))) * (box[2] - box[0]) / 2) + 2
     main = html.escape(inp.copy.strip())
     sub = html.escape(inp.sub_copy.strip()) if inp.sub_copy and inp.sub_copy.strip() else ""
     sub_html = f'<div class="sub"><span>{sub}</span></div>' if sub else ""
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><style>
 html, body {{ margin: 0; padding: 0; background: transparent; width: {w}px; height: {h}px; overflow: hidden; }}
 #box {{ position: absolute; left: {box[0]}px; top: {box[1]}px; width: {box[2] - box[0]}px;
-  height: {box[3] - box[1]}px; display: flex; align-items: center; justify-content: {justify}; }}
+  height: {box[3] - box[1]}px; box-sizing: border-box; padding: {tilt}px {tilt // 3}px; display: flex;
+  align-items: {valign}; justify-content: {justify}; }}
 .group {{ {css_vars}; font-family: "{font.family}", "Noto Sans CJK KR", sans-serif; font-weight: {font.weight};
   font-size: {size_range[1]}px; line-height: {style.line_height}; text-align: {align};
   letter-spacing: {style.letter_spacing_em}em; max-width: 100%; box-sizing: border-box;
@@ -194,8 +206,8 @@ html, body {{ margin: 0; padding: 0; background: transparent; width: {w}px; heig
 .main .back {{ display: block; }}
 .main .face {{ position: absolute; inset: 0; display: block; }}
 .sub {{ margin-top: 0.34em; font-size: 0.42em; line-height: 1.2; word-break: keep-all; text-wrap: balance; }}
-.sub span {{ display: inline-block; padding: 0.22em 0.8em 0.26em; border-radius: 999px; background: {theme.sub_bg};
-  color: {theme.sub_fill}; letter-spacing: 0; }}
+.sub span {{ display: inline-block; white-space: nowrap; padding: 0.22em 0.8em 0.26em; border-radius: 999px;
+  background: {theme.sub_bg}; color: {theme.sub_fill}; letter-spacing: 0; }}
 {style.css}
 {plate_css}
 </style></head><body><div id="box" class="{align}"><div class="group">

@@ -36,7 +36,7 @@ class AdRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    copy: str = Field(description="Main ad copy (Korean), 1-40 characters.")
+    text_content: str = Field(description="Main ad copy (Korean), 1-40 characters (the seed's text_content).")
     sub_copy: str | None = Field(default=None, description="Optional second line: price, period, place.")
     style: str = Field(default="minimal", description="Scene style id or Korean/English name.")
     text_style: str = Field(default=DEFAULT_TEXT_STYLE, description="Text style id or Korean/English name.")
@@ -83,7 +83,7 @@ ProgressFn = Callable[[ProgressEvent], None]
 def check_request(req: AdRequest, settings: Settings | None = None) -> tuple[SizePreset, TextStyle]:
     """Validate what pydantic cannot: copy length, known names. Raises InvalidInput naming the field."""
     settings = settings or get_settings()
-    copy = req.copy.strip()
+    copy = req.text_content.strip()
     if not copy:
         raise InvalidInput("the ad copy is empty", field="copy", accepted=f"1-{settings.max_copy_chars} characters")
     if len(copy) > settings.max_copy_chars:
@@ -120,13 +120,19 @@ def plan_variants(req: AdRequest, size: SizePreset) -> list[_Plan]:
     return [_Plan(anchors[i], req.seed + 7919 * i, positions[i]) for i in range(req.variants)]
 
 
-def _height_frac(size: SizePreset) -> float:
+def _height_frac(size: SizePreset, product_aspect: float, anchor_x: float) -> float:
+    """Product height as a share of the canvas: tall enough to sell, narrow enough to leave room for copy."""
     ratio = size.height / size.width
     if ratio < 0.8:
-        return 0.72
-    if ratio > 1.6:
-        return 0.42
-    return 0.5 if ratio < 1.1 else 0.52
+        frac, max_w = 0.72, 0.42
+    elif ratio > 1.6:
+        frac, max_w = 0.42, 0.7
+    else:
+        frac, max_w = (0.5 if ratio < 1.1 else 0.52), 0.62
+    if abs(anchor_x - 0.5) > 0.1:  # side layouts: the copy needs the other ~45% of the width
+        max_w = min(max_w, 0.46)
+        frac *= 0.9
+    return min(frac, max_w * size.width / (max(product_aspect, 1e-3) * size.height))
 
 
 def pick_region(analysis: LayoutAnalysis, position: TextPosition) -> EmptySpace:
@@ -173,6 +179,8 @@ class Studio:
         timings["cutout"] = time.perf_counter() - t0
         alpha = cut.rgba[..., 3]
         palette = tuple(dominant_colors(cut.rgba[..., :3], alpha >= 200, k=3))
+        bx0, by0, bx1, by1 = cut.bbox
+        aspect = (bx1 - bx0) / max(1, by1 - by0)
 
         variants: list[VariantResult] = []
         for i, plan in enumerate(plan_variants(req, size)):
@@ -195,7 +203,8 @@ class Studio:
             vt["scene"] = time.perf_counter() - t
             tick(base + 0.25 * span, STEPS[0], "compose", "Placing the product and its shadow", i)
             t = time.perf_counter()
-            comp = compose.run(compose.ComposeInput(scene=sc, product=cut.rgba, height_frac=_height_frac(size)))
+            frac = _height_frac(size, aspect, plan.anchor_x)
+            comp = compose.run(compose.ComposeInput(scene=sc, product=cut.rgba, height_frac=frac))
             vt["compose"] = time.perf_counter() - t
 
             tick(base + 0.4 * span, STEPS[1], "layout_analysis", "Finding where the copy reads best", i)
@@ -240,20 +249,20 @@ class Studio:
         confidence: float,
         vt: dict[str, float],
     ) -> final.FinalOutput:
-        force_plate = False
+        boost = 0.0
         max_font: int | None = None
         result: final.FinalOutput | None = None
-        for _attempt in range(3):
+        for _attempt in range(4):
             t = time.perf_counter()
             doc = copy_design.run(
                 copy_design.CopyInput(
-                    copy=req.copy.strip(),
+                    copy=req.text_content.strip(),
                     sub_copy=req.sub_copy,
                     style=text_style,
                     analysis=lay,
                     region=region,
                     background=comp.image,
-                    force_plate=force_plate,
+                    plate_boost=boost,
                     max_font_px=max_font,
                 ),
                 copy_design.CopyParams(backend=self.settings.copy_backend),
@@ -280,8 +289,8 @@ class Studio:
             if q.text_product_overlap_px > 0:
                 max_font = max(16, int(rendered.metrics.font_size * 0.8))
                 continue
-            if q.contrast_ratio < final.MIN_CONTRAST and doc.plate is None:
-                force_plate = True
+            if q.contrast_ratio < final.MIN_CONTRAST and not text_style.always_plate:
+                boost += 0.2
                 continue
             break
         assert result is not None

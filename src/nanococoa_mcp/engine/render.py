@@ -41,8 +41,9 @@ async ([lo, hi]) => {
   const fits = () => {
     const g = group.getBoundingClientRect(); const b = box.getBoundingClientRect();
     const main = group.querySelector('.main');
-    return g.width <= b.width + 0.5 && g.height <= b.height + 0.5 && main.scrollWidth <= main.clientWidth + 1
-      && group.scrollWidth <= group.clientWidth + 1;
+    // Containment, not just size: a rotated sticker's corners must stay inside the box too.
+    return g.left >= b.left - 0.5 && g.top >= b.top - 0.5 && g.right <= b.right + 0.5 && g.bottom <= b.bottom + 0.5
+      && main.scrollWidth <= main.clientWidth + 1 && group.scrollWidth <= group.clientWidth + 1;
   };
   let best = lo;
   group.style.fontSize = lo + 'px';

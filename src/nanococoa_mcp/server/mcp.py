@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import json
 import logging
 from pathlib import Path
@@ -61,14 +62,14 @@ def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
         p = Path(path)
         if i < 2 and p.is_file():  # two previews at most: enough to choose, small for the context window
             blocks.append(
-                mt.ImageContent(type="image", data=base64.b64encode(p.read_bytes()).decode(), mimeType="image/jpeg")
+                mt.ImageContent(type="image", data=base64.b64encode(p.read_bytes()).decode(), mime_type="image/jpeg")
             )
     files = [v["image_path"] for v in structured.get("variants", [])]
     files += [structured[k] for k in ("cutout_path",) if k in structured]
     for path in files:
         uri = _job_resource_uri(path)
         if uri:
-            blocks.append(mt.ResourceLink(type="resource_link", uri=uri, name=Path(path).name, mimeType="image/png"))
+            blocks.append(mt.ResourceLink(type="resource_link", uri=uri, name=Path(path).name, mime_type="image/png"))
     return blocks
 
 
@@ -83,32 +84,47 @@ class NanococoaMiddleware(Middleware):
     ) -> ToolResult:
         name = context.message.name
         spec = self.specs.get(name)
-        token = progress_sink.set(self._progress_sink(context))
+        sink = _ProgressSink(context.fastmcp_context)
+        token = progress_sink.set(sink)
         try:
             result = await call_next(context)
-        except Exception as exc:
+        except Exception as exc:  # the single mapping point for tool errors
             cause = exc.__cause__ if isinstance(exc.__cause__, NanococoaError) else exc
             return to_tool_error(cause)
         finally:
             progress_sink.reset(token)
+            await sink.drain()  # every progress notification goes out before the result, never after
         if spec is not None and spec.makes_images and result.structured_content:
             result.content = list(result.content) + _image_blocks(result.structured_content)
         return result
 
-    @staticmethod
-    def _progress_sink(context: MiddlewareContext[mt.CallToolRequestParams]) -> Any:
-        fctx = context.fastmcp_context
-        if fctx is None:
-            return None
-        loop = asyncio.get_running_loop()
-        pending: list[asyncio.Future[Any]] = []
 
-        def sink(event: ProgressEvent) -> None:
-            message = f"{event.step}/{event.sub_step}: {event.message}"
-            coro = fctx.report_progress(progress=event.percent, total=100.0, message=message)
-            pending.append(asyncio.run_coroutine_threadsafe(coro, loop))  # type: ignore[arg-type]
+class _ProgressSink:
+    """Forwards engine progress (from the engine thread) as MCP progress notifications of this request."""
 
-        return sink
+    def __init__(self, fctx: Any) -> None:
+        self.fctx = fctx
+        self.loop = asyncio.get_running_loop()
+        self.context = contextvars.copy_context()  # the request's context: FastMCP finds its session there
+        self.tasks: list[asyncio.Task[None]] = []
+        self.last = -1.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.fctx is not None:
+            self.loop.call_soon_threadsafe(self._send, event)
+
+    def _send(self, event: ProgressEvent) -> None:
+        if event.percent < self.last:  # progress only grows
+            return
+        self.last = event.percent
+        message = f"{event.step}/{event.sub_step}: {event.message}"
+        coro = self.fctx.report_progress(progress=event.percent, total=100.0, message=message)
+        self.tasks.append(self.loop.create_task(coro, context=self.context))
+
+    async def drain(self) -> None:
+        await asyncio.sleep(0)  # let callbacks queued by the engine thread create their tasks
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 def build_server() -> FastMCP:
@@ -121,10 +137,10 @@ def build_server() -> FastMCP:
             title=spec.title,
             annotations=mt.ToolAnnotations(
                 title=spec.title,
-                readOnlyHint=spec.read_only,
-                destructiveHint=False,
-                idempotentHint=spec.idempotent,
-                openWorldHint=False,
+                read_only_hint=spec.read_only,
+                destructive_hint=False,
+                idempotent_hint=spec.idempotent,
+                open_world_hint=False,
             ),
         )
     server.add_middleware(NanococoaMiddleware(specs))

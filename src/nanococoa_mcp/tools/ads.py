@@ -76,7 +76,7 @@ async def generate_ad_image(
     settings = host.settings
     progress = progress_sink.get()
     req = AdRequest(
-        copy=copy,
+        text_content=copy,
         sub_copy=sub_copy,
         style=style,
         text_style=text_style,

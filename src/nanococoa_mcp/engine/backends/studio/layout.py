@@ -96,16 +96,24 @@ def analyse(
 
 
 def _find_product(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
-    """For analysing an arbitrary image: the cut-out stage's idea of the main object."""
+    """For analysing an arbitrary image: the cut-out stage's idea of the main object.
+
+    The cut-out works on at most 1600 px; its mask is scaled back to the analysed image's size.
+    """
     from nanococoa_mcp.engine import cutout
+    from nanococoa_mcp.engine.images import fit_long_side
     from nanococoa_mcp.errors import InvalidInput
 
-    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+    h, w = image.shape[:2]
+    rgba = fit_long_side(np.dstack([image, np.full((h, w), 255, np.uint8)]), 1600)
     try:
         out = cutout.run(cutout.CutoutInput(image=rgba, has_alpha=False))
     except InvalidInput:
         return None
-    return out.rgba[..., 3] >= 128
+    alpha = out.rgba[..., 3]
+    if alpha.shape != (h, w):
+        alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+    return alpha >= 128
 
 
 def _busyness(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -157,8 +165,9 @@ def _score(
 ) -> EmptySpace | None:
     x0, y0, x1, y1 = c.box
     bw, bh = x1 - x0, y1 - y0
-    # Too small to hold a legible headline: under ~9% of the height or ~28% of the width.
-    if bw < 0.28 * w or bh < 0.09 * h:
+    # Too small to hold a legible headline: under ~9% of the height, or a column under ~34% of the width
+    # (Korean headlines in narrower columns end up one word per line).
+    if bw < 0.34 * w or bh < 0.09 * h:
         return None
     if product_mask is not None and product_mask[y0:y1, x0:x1].any():
         return None

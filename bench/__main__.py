@@ -1,0 +1,5 @@
+"""`python -m bench`: the studio benchmark (see bench/run.py)."""
+
+from bench.run import main
+
+main()

@@ -1,0 +1,93 @@
+"""The MCP stdio door, driven by the official `mcp` Python client against `nanococoa mcp` in a subprocess."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from tests.conftest import SAMPLES
+
+TOOL_NAMES = {"generate_ad_image", "remove_background", "analyze_layout", "list_fonts", "list_styles"}
+
+
+def _params(data_dir: Path) -> StdioServerParameters:
+    env = {**os.environ, "NANOCOCOA_DATA_DIR": str(data_dir)}
+    return StdioServerParameters(command=sys.executable, args=["-m", "nanococoa_mcp.cli", "mcp"], env=env)
+
+
+async def test_stdio_server_lists_every_tool_with_schemas_and_honest_annotations(data_dir: Path) -> None:
+    async with stdio_client(_params(data_dir)) as (read, write), ClientSession(read, write) as session:
+        init = await session.initialize()
+        assert init.server_info.name == "nanococoa"
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+    assert set(tools) == TOOL_NAMES
+    gen = tools["generate_ad_image"]
+    props = gen.input_schema["properties"]
+    assert {"copy", "product_image_path", "product_image", "style", "text_style", "size", "variants"} <= set(props)
+    assert "progress" not in props and "host" not in props
+    assert gen.output_schema is not None and "variants" in gen.output_schema["properties"]
+    assert gen.annotations is not None and gen.annotations.read_only_hint is False
+    assert tools["analyze_layout"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    assert tools["list_styles"].annotations.idempotent_hint is True  # type: ignore[union-attr]
+
+
+async def test_an_mcp_client_makes_an_ad_and_gets_a_small_preview_and_links(data_dir: Path) -> None:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with stdio_client(_params(data_dir)) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool(
+            "generate_ad_image",
+            {"product_image_path": str(SAMPLES / "fish.png"), "copy": "건어물 대박 세일",
+             "sub_copy": "오늘만 30% 할인", "style": "전통시장 분위기", "text_style": "골드 풍선"},
+            progress_callback=on_progress,
+        )
+        assert not result.is_error, result.content
+        data = result.structured_content
+        assert data is not None and data["status"] == "completed"
+        variant = data["variants"][0]
+        assert variant["quality"]["passed"] is True
+        assert Path(variant["image_path"]).is_file()
+        images = [c for c in result.content if c.type == "image"]
+        assert len(images) == 1 and len(base64.b64decode(images[0].data)) < 150_000
+        links = [c for c in result.content if c.type == "resource_link"]
+        assert any(str(link.uri).endswith("final_1.png") for link in links)
+        full = await session.read_resource(links[0].uri)
+        blob = full.contents[0]
+        assert base64.b64decode(blob.blob)[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[union-attr]
+    assert progress and progress == sorted(progress) and progress[-1] >= 90
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"copy": "", "product_image_path": str(SAMPLES / "apple.jpg")}, "copy"),
+        ({"copy": "가" * 41, "product_image_path": str(SAMPLES / "apple.jpg")}, "copy"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "style": "steampunk"}, "style"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "size": "3:2"}, "size"),
+        ({"copy": "세일", "product_image": "not base64!!"}, "product_image"),
+        ({"copy": "세일", "product_image_path": "/nonexistent.jpg"}, "product_image_path"),
+    ],
+)
+async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(
+    data_dir: Path, args: dict[str, object], field: str
+) -> None:
+    async with stdio_client(_params(data_dir)) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("generate_ad_image", args)
+    assert result.is_error
+    payload = json.loads(result.content[0].text)  # type: ignore[union-attr]
+    assert payload["error"] == "invalid_input"
+    assert payload["field"].startswith(field)
+    assert payload.get("accepted")
+    assert not (data_dir / "jobs").exists() or not any((data_dir / "jobs").iterdir())
