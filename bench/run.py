@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed runs per photo (median reported)")
     parser.add_argument("--cutout-cases", type=int, default=None, help="limit the cut-out set per kind")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=170)
     bench_pipeline(max(5, args.runs), console)
     bench_cutout(args.cutout_cases, console)
     console.print(f"peak RSS: {_peak_rss_mb():.0f} MB (this process; Chromium runs in its own processes)")

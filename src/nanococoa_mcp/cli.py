@@ -108,22 +108,17 @@ def generate(
         shutil.copyfile(v.image_path, target)
         written.append(target)
     out_path.with_suffix(".json").write_text(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
-    table = Table(title=f"{len(written)} ad(s) · {result.width}×{result.height}")
-    for col in ("file", "style", "text", "contrast", "overlap px", "product px changed", "passed"):
-        table.add_column(col)
     for v, path in zip(result.variants, written, strict=True):
         q = v.quality
-        table.add_row(
-            str(path),
-            v.style,
-            v.text_style,
-            f"{q.contrast_ratio:.1f}",
-            str(q.text_product_overlap_px),
-            str(q.product_pixels_changed),
-            "[green]yes[/]" if q.passed else "[red]no[/]",
-        )
-    out.print(table)
-    out.print(f"report: {out_path.with_suffix('.json')}   cut-out confidence: {result.cutout_confidence:.2f}")
+        verdict = "[green]passed[/]" if q.passed else "[red]FAILED[/]"
+        out.print(f"{path}  {result.width}×{result.height}  {v.style} + {v.text_style}  {verdict}")
+        out.print(f"  contrast {q.contrast_ratio:.1f}:1{' (plate added)' if q.plate_added else ''} · "
+                  f"copy over product {q.text_product_overlap_px} px · product pixels changed "
+                  f"{q.product_pixels_changed} · font {q.font} {q.font_size_px}px")
+        for note in q.notes:
+            out.print(f"  [yellow]note:[/] {note}")
+    low = " [yellow](low: check the product's edges)[/]" if result.cutout_confidence < 0.6 else ""
+    out.print(f"report: {out_path.with_suffix('.json')} · cut-out confidence {result.cutout_confidence:.2f}{low}")
 
 
 @app.command()

@@ -72,7 +72,8 @@ def analyse(
     x0, y0, x1, y1 = best.bbox
     region_lum = lum[y0:y1, x0:x1]
     ink, needed, opacity = _ink_and_plate(region_lum)
-    font_hi = max(24, min(round(0.085 * h), round((y1 - y0) * 0.42), round(0.12 * w)))
+    # Headline size scales with the canvas; wide banners are short, so their width counts too.
+    font_hi = max(24, min(round(max(0.085 * h, 0.055 * w)), round((y1 - y0) * 0.42), round(0.12 * w)))
     font_lo = max(16, min(font_hi, round(0.032 * h)))
     return LayoutAnalysis(
         objects=objects,
