@@ -80,7 +80,7 @@ def _resize(rgba: npt.NDArray[np.uint8], scale: float) -> npt.NDArray[np.uint8]:
     a = np.clip(a, 0.0, 255.0)
     safe = np.maximum(a, np.float32(1e-3))
     straight = [cv2.divide(np.maximum(c, 0.0), safe, scale=255.0) for c in (b, g, r)]
-    out = cv2.convertScaleAbs(np.minimum(cv2.merge([*straight, a]), 255.0))
+    out = np.asarray(cv2.convertScaleAbs(np.minimum(cv2.merge([*straight, a]), 255.0)), dtype=np.uint8)
     out[out[..., 3] == 0, :3] = 0  # fully transparent pixels carry no colour
     return out
 
@@ -109,14 +109,15 @@ def _place(inp: ComposeInput, crop: npt.NDArray[np.uint8]) -> _Placed:
 
 
 def _warp(src: F32, m: npt.NDArray[np.float64], size: tuple[int, int]) -> F32:
-    return cv2.warpAffine(src, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    out = cv2.warpAffine(src, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return np.asarray(out, dtype=np.float32)
 
 
 def _blur(img: F32, sigma: float) -> F32:
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=max(sigma, 0.4), borderType=cv2.BORDER_CONSTANT)
+    return np.asarray(cv2.GaussianBlur(img, (0, 0), sigmaX=max(sigma, 0.4), borderType=cv2.BORDER_CONSTANT), np.float32)
 
 
-def _squash(a: F32, bx: float, by: float, k: float) -> F32:
+def _squash(a: F32, by: float, k: float) -> F32:
     """The silhouette flattened onto the floor below its base (a footprint), k = vertical scale."""
     m = np.array([[1.0, 0.0, 0.0], [0.0, -k, by * (1.0 + k)]])
     return _warp(a, m, (a.shape[1], a.shape[0]))
@@ -137,7 +138,7 @@ def _cast(a: F32, by: float, ph: float, light: Light) -> F32:
     far = _blur(thrown, (0.04 + 0.14 * soft) * ph)
     ys = np.arange(a.shape[0], dtype=np.float32)[:, None]
     t = np.clip((ys - by) / (depth * ph), 0.0, 1.0)
-    opacity = (0.58 - 0.3 * soft) * (1.0 - t) ** 1.3
+    opacity = (0.7 - 0.38 * soft) * (1.0 - t) ** 1.3
     return ((near + (far - near) * t) * opacity).astype(np.float32)
 
 
@@ -163,7 +164,8 @@ def _shift_columns(img: F32, lift: F32, sign: float) -> F32:
     h, w = img.shape
     mx = np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w))
     my = np.arange(h, dtype=np.float32)[:, None] - sign * lift[None, :]
-    return cv2.remap(img, mx, my.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    out = cv2.remap(img, mx, my.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return np.asarray(out, dtype=np.float32)
 
 
 def _shadow_map(sc: SceneOutput, alpha: npt.NDArray[np.uint8], placed: _Placed) -> F32:
@@ -173,17 +175,16 @@ def _shadow_map(sc: SceneOutput, alpha: npt.NDArray[np.uint8], placed: _Placed) 
     hw, hh = max(8, round(W * 0.5)), max(8, round(H * 0.5))
     a = cv2.resize(alpha, (hw, hh), interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1.0 / 255.0)
     by = (placed.base_y + 0.5) * hh / H
-    bx = (placed.x0 + placed.rgba.shape[1] / 2) * hw / W
     ph = max(placed.base_y - placed.y0, 1) * hh / H
     lift = _column_lift(a, by, ph)
     flat = _shift_columns(a, lift, 1.0)
     above = np.clip(by - np.arange(hh, dtype=np.float32)[:, None], 0, None)
-    contact = _blur(_squash(flat * np.exp(-above / (0.05 * ph)), bx, by, 0.08), 0.004 * ph + 0.7)
+    contact = _blur(_squash(flat * np.exp(-above / (0.05 * ph)), by, 0.08), 0.004 * ph + 0.7)
     qw, qh = max(8, round(W * SHADOW_SCALE)), max(8, round(H * SHADOW_SCALE))
-    q = cv2.resize(flat, (qw, qh), interpolation=cv2.INTER_AREA)
+    q = np.asarray(cv2.resize(flat, (qw, qh), interpolation=cv2.INTER_AREA), dtype=np.float32)
     k = qh / hh
     q_above = np.clip(by * k - np.arange(qh, dtype=np.float32)[:, None], 0, None)
-    ambient = _blur(_squash(q * np.exp(-q_above / (0.4 * ph * k)), bx * k, by * k, 0.16), 0.05 * ph * k) * 0.4
+    ambient = _blur(_squash(q * np.exp(-q_above / (0.4 * ph * k)), by * k, 0.16), 0.05 * ph * k) * 0.4
     cast = _cast(q, by * k, ph * k, sc.light)
     soft = 1.0 - (1.0 - np.clip(ambient, 0, 1)) * (1.0 - np.clip(cast, 0, 1))
     soft = cv2.resize(soft, (hw, hh), interpolation=cv2.INTER_LINEAR)

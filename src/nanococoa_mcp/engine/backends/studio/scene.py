@@ -18,7 +18,16 @@ from nanococoa_mcp.engine.backends.studio import scene_colors, scene_floor, scen
 from nanococoa_mcp.engine.backends.studio.scene_colors import SceneColors, Vec3
 from nanococoa_mcp.engine.backends.studio.scene_decor import BACK, FRONT, Ctx
 from nanococoa_mcp.engine.backends.studio.scene_geometry import Geometry
-from nanococoa_mcp.engine.backends.studio.scene_noise import F32, blur, blur_lowres, field, grid, screen, smoothstep
+from nanococoa_mcp.engine.backends.studio.scene_noise import (
+    F32,
+    blur,
+    blur_lowres,
+    f32,
+    field,
+    grid,
+    screen,
+    smoothstep,
+)
 from nanococoa_mcp.engine.scene import Light, SceneInput, SceneOutput
 from nanococoa_mcp.engine.styles import FloorSpec, LightSpec, PodiumSpec, SceneStyle, WallSpec
 
@@ -65,7 +74,7 @@ def _wall(geo: Geometry, spec: WallSpec, colors: SceneColors, light: Light, rng:
         band = np.exp(-(((ys - geo.horizon) / (0.035 * h)) ** 2)) * np.exp(-(((xs - geo.stage_x) / (0.5 * w)) ** 2))
         img = screen(img, (band * spec.rim)[..., None] * colors.light)
     if spec.texture == "plaster":
-        grain = 0.01 * field((h, w), 0.012 * w, rng, beta=1.2) + 0.012 * field((h, w), 0.3 * w, rng)
+        grain = 0.006 * field((h, w), 0.012 * w, rng, beta=1.2) + 0.012 * field((h, w), 0.3 * w, rng)
         img = img * (1.0 + grain)[..., None]
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
@@ -90,7 +99,8 @@ def _lay_floor(wall: F32, floor: scene_floor.FloorLayer, geo: Geometry, spec: Fl
     xs = np.arange(geo.w, dtype=np.float32)[None, :] + 0.5
     depth = np.clip((rows - geo.horizon) / (geo.h - geo.horizon), 0.0, 1.0)[:, None]
     pool = np.exp(-(((xs - geo.stage_x) / (0.45 * geo.w)) ** 2 + ((depth - 0.55) / 0.5) ** 2))
-    front = 1.0 - 0.14 * depth**2  # the front edge of the table falls out of the light
+    # The front edge of the table falls out of the light; less so on white floors, which would turn grey.
+    front = 1.0 - 0.14 * depth**2 * (1.0 - 0.6 * float(colors.floor_near.mean()))
     fl = fl * ((1.0 + 0.1 * pool) * front)[..., None]
     if spec.cove > 0:
         m = smoothstep(geo.horizon - spec.cove * geo.h, geo.horizon + 0.15 * spec.cove * geo.h, rows)
@@ -133,7 +143,7 @@ def _podium(
         smoothstep(-2.0, 2.0, _ellipse_dist(xs, ys, cx - lx * 0.22 * rx, by + 0.012 * h, rx * 1.1, ry * 1.6)),
         0.05 * w,
     )
-    img = img * (1.0 - (0.22 * blur(foot, 0.008 * w) + 0.18 * throw))[..., None]
+    img = f32(img * (1.0 - (0.22 * blur(foot, 0.008 * w) + 0.18 * throw))[..., None])
     # Body: lambert across the cylinder (key from the light's side plus a frontal fill), darker at the foot.
     nx = np.clip((xs - cx) / rx, -1.0, 1.0)
     nz = np.sqrt(1.0 - nx * nx)
@@ -216,7 +226,7 @@ def render(inp: SceneInput) -> SceneOutput:
     if has_podium and style.podium is not None:
         img, pod = _podium(img, geo, style.podium, colors.podium, light, rng)
         stage, max_width = pod.stage, pod.max_width
-        catcher = cv2.resize(pod.catcher, (inp.width, inp.height), interpolation=cv2.INTER_LINEAR)
+        catcher = f32(cv2.resize(pod.catcher, (inp.width, inp.height), interpolation=cv2.INTER_LINEAR))
     for i, d in enumerate(style.decor):
         if d.kind in FRONT and shown[i]:
             img = FRONT[d.kind](img, ctx(i))

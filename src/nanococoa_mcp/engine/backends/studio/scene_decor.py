@@ -15,7 +15,16 @@ import cv2
 import numpy as np
 
 from nanococoa_mcp.engine.backends.studio.scene_geometry import Geometry
-from nanococoa_mcp.engine.backends.studio.scene_noise import F32, blur, blur_lowres, field, grid, screen, smoothstep
+from nanococoa_mcp.engine.backends.studio.scene_noise import (
+    F32,
+    blur,
+    blur_lowres,
+    f32,
+    field,
+    grid,
+    screen,
+    smoothstep,
+)
 from nanococoa_mcp.engine.backends.studio.scene_shapes import (
     Disc,
     Sprite,
@@ -78,7 +87,7 @@ def _scatter(ctx: Ctx, lo: float, hi: float) -> tuple[float, float]:
 # --- back: on the wall ---------------------------------------------------------------------------
 
 
-def _string(ctx: Ctx, y_mid: float, count: int, radius: float, gain: float, soft: float) -> list[Disc]:
+def _string(ctx: Ctx, y_mid: float, count: int, radius: float, gain: float) -> list[Disc]:
     """Bulbs hanging along a sagging wire across the frame, irregularly spaced."""
     geo, rng = ctx.geo, ctx.rng
     w, h = geo.w, geo.h
@@ -108,9 +117,9 @@ def lanterns(img: F32, ctx: Ctx) -> F32:
     rgb, cover = blobs((h, w), stalls, soft=0.9)
     cover = cover * 0.55
     out = img * (1.0 - cover[..., None]) + rgb * 0.55
-    items = _string(ctx, 0.36, 7, 0.05, 0.55, 0.5)
-    items += _string(ctx, 0.45, 11, 0.028, 0.75, 0.3)
-    items += _string(ctx, 0.53, 16, 0.016, 0.6, 0.25)
+    items = _string(ctx, 0.36, 7, 0.05, 0.55)
+    items += _string(ctx, 0.45, 11, 0.028, 0.75)
+    items += _string(ctx, 0.53, 16, 0.016, 0.6)
     for _ in range(int(24 * ctx.spec.density)):  # far stall lights
         items.append(
             Disc(
@@ -171,7 +180,7 @@ def window(img: F32, ctx: Ctx) -> F32:
             v0, v1 = j * 0.5 + gap / 2, (j + 1) * 0.5 - gap / 2
             quad = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
             pts = np.array([[x0 + u * ww + v * shear, y0 + v * wh] for u, v in quad])
-            cv2.fillPoly(mask, np.round(pts * 16).astype(np.int32)[None], 255, cv2.LINE_AA, shift=4)
+            cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255.0, cv2.LINE_AA, shift=4)
     m = blur(mask.astype(np.float32) / 255.0, 0.005 * w)
     leaves = smoothstep(0.45, 0.8, field((h, w), 0.06 * w, rng, beta=2.4))
     m = m * (1.0 - 0.4 * blur(leaves, 0.006 * w))
@@ -241,7 +250,7 @@ def sun(img: F32, ctx: Ctx) -> F32:
         gx, gy = sx + (geo.stage_x - sx) * k, sy + (geo.horizon - sy) * k
         items.append(Disc(gx, gy, rng.uniform(0.03, 0.06) * w, ctx.colors[0], 0.12))
     ghosts = discs((h, w), items, soft=0.6, rim=0.0)
-    return screen(img, glow[..., None] * ctx.colors[0] * ctx.spec.strength + ghosts)
+    return screen(img, f32(glow[..., None] * ctx.colors[0] * ctx.spec.strength + ghosts))
 
 
 def _neon_shapes(ctx: Ctx) -> list[tuple[list[np.ndarray], bool]]:
@@ -331,7 +340,7 @@ def caustics(img: F32, ctx: Ctx) -> F32:
     amp = 0.018 * w
     dx = field((h, w), 0.12 * w, rng, beta=5.0) * amp
     dy = field((h, w), 0.12 * w, rng, beta=5.0) * amp
-    wobbly = cv2.remap(edges, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    wobbly = f32(cv2.remap(edges, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
     net = blur(wobbly, 0.9) * 1.6 + blur(wobbly, 0.012 * w) * 1.2
     patch = smoothstep(-1.0, 1.0, field((h, w), 0.3 * w, rng, beta=4.0))
     fade = (0.3 + 0.7 * smoothstep(0.05 * h, geo.horizon, np.arange(h, dtype=np.float32)))[:, None]

@@ -13,7 +13,17 @@ import numpy as np
 
 from nanococoa_mcp.engine.backends.studio.scene_colors import SceneColors
 from nanococoa_mcp.engine.backends.studio.scene_geometry import Geometry
-from nanococoa_mcp.engine.backends.studio.scene_noise import F32, TILE, blur, fbm_tile, field, grid, sample, smoothstep
+from nanococoa_mcp.engine.backends.studio.scene_noise import (
+    F32,
+    TILE,
+    blur,
+    f32,
+    fbm_tile,
+    field,
+    grid,
+    sample,
+    smoothstep,
+)
 from nanococoa_mcp.engine.styles import FloorSpec
 
 
@@ -80,7 +90,7 @@ def _on_floor(tex: F32, c: _Coords, ppu: float) -> F32:
     th, tw = tex.shape[:2]
     mx = np.clip(c.u * ppu + tw / 2.0, 0, tw - 1).astype(np.float32)
     my = np.clip((c.d - float(c.d.min())) * ppu, 0, th - 1).astype(np.float32)
-    return cv2.remap(tex, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return f32(cv2.remap(tex, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
 
 
 def _marble(c: _Coords, rng: np.random.Generator) -> tuple[F32, F32]:
@@ -100,7 +110,7 @@ def _marble(c: _Coords, rng: np.random.Generator) -> tuple[F32, F32]:
     dist = np.abs(np.sin(phase * np.pi)) / (np.pi * freq) * ppu  # ~ texture px to the nearest vein
     phase2 = axis * 2.3 + 0.6 * big + 0.35 * small + 0.4
     dist2 = np.abs(np.sin(phase2 * np.pi)) / (np.pi * 2.3) * ppu
-    veins = (1.0 - smoothstep(1.0, 4.5, dist)) * 0.6 + np.exp(-dist / 30.0) * 0.3
+    veins = (1.0 - smoothstep(1.0, 5.0, dist)) * 0.55 + np.exp(-dist / 40.0) * 0.4
     veins = veins + (1.0 - smoothstep(0.6, 2.4, dist2)) * smoothstep(0.0, 0.8, small) * 0.22
     cloud = 1.0 + 0.08 * big + 0.05 * small
     tex = np.stack([np.clip(veins, 0, 1), cloud], axis=2).astype(np.float32)
@@ -119,7 +129,7 @@ def _wet(c: _Coords, rng: np.random.Generator) -> tuple[F32, F32]:
     return tone.astype(np.float32), wet.astype(np.float32)
 
 
-def _sand(c: _Coords, geo: Geometry, rng: np.random.Generator) -> F32:
+def _sand(c: _Coords, rng: np.random.Generator) -> F32:
     tile = fbm_tile(2.0, 6)
     ou, od = (np.float32(v) for v in rng.uniform(0, TILE, 2))
     low = sample(tile, _wrap(c.u * 12.0 + ou), _wrap(c.d * 12.0 + od))
@@ -165,13 +175,13 @@ def render(
     elif spec.material == "marble":
         tone, veins = _marble(c, rng)
         rgb = base * tone[..., None]
-        rgb = rgb + (detail - rgb) * (0.45 * veins)[..., None]
+        rgb = rgb + (detail - rgb) * (0.3 * veins)[..., None]
     elif spec.material == "wet":
         tone, wet = _wet(c, rng)
         rgb = base * tone[..., None]
         gloss = (spec.gloss * (0.35 + 0.65 * wet)).astype(np.float32)
     elif spec.material == "sand":
-        rgb = base * _sand(c, geo, rng)[..., None]
+        rgb = base * _sand(c, rng)[..., None]
     elif spec.material == "snow":
         tone, sparkle = _snow(c, light_dir, rng)
         rgb = base * tone[..., None]
@@ -179,7 +189,7 @@ def render(
     else:
         rgb = base
     # Depth of field: the far floor is softer than the front, where the product stands.
-    rgb = rgb.astype(np.float32)
+    sharp = f32(rgb)
     far = (1.0 - smoothstep(0.0, 0.55, c.t))[..., None]
-    rgb = rgb + (blur(rgb, 1.6) - rgb) * far
-    return FloorLayer(rgb=np.clip(rgb, 0.0, 1.0).astype(np.float32), gloss=gloss, y0=y0)
+    soft = sharp + (blur(sharp, 1.6) - sharp) * far
+    return FloorLayer(rgb=f32(np.clip(soft, 0.0, 1.0)), gloss=f32(gloss), y0=y0)

@@ -13,6 +13,11 @@ TILE = 256
 FEATURE = 32.0  # texels: the tiles hold no structure larger than this, so a feature size can be asked for
 
 
+def f32(a: object) -> F32:
+    """The array as float32 (no copy when it already is): OpenCV's stubs lose the dtype."""
+    return np.asarray(a, dtype=np.float32)
+
+
 @lru_cache(maxsize=8)
 def fbm_tile(beta: float, key: int = 0) -> F32:
     """A TILE×TILE tileable noise tile (zero mean, unit std): a 1/f^beta spectrum above 1/FEATURE.
@@ -37,7 +42,7 @@ def fbm_tile(beta: float, key: int = 0) -> F32:
 
 def sample(tile: F32, u: F32, v: F32) -> F32:
     """Sample a tile at texel coordinates (u, v), wrapping around its edges (cubic: smooth when magnified)."""
-    return cv2.remap(tile, u, v, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_WRAP)
+    return f32(cv2.remap(tile, u, v, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_WRAP))
 
 
 def field(shape: tuple[int, int], cell: float, rng: np.random.Generator, beta: float = 2.0) -> F32:
@@ -74,7 +79,7 @@ def screen(base: F32, light: F32) -> F32:
 def blur(img: F32, sigma: float) -> F32:
     if sigma < 0.3:
         return img
-    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+    return f32(cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT))
 
 
 def blur_lowres(img: F32, sigma: float) -> F32:
@@ -83,9 +88,9 @@ def blur_lowres(img: F32, sigma: float) -> F32:
     f = int(max(1, min(8, sigma // 6)))
     if f == 1:
         return blur(img, sigma)
-    small = cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    small = f32(cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA))
     small = blur(small, sigma / f)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return f32(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 def grid(h: int, w: int) -> tuple[F32, F32]:

@@ -91,11 +91,11 @@ class SpriteLayer:
             xs = pts[:, 0] * c - pts[:, 1] * si
             ys = -(pts[:, 0] * si + pts[:, 1] * c) * s.flatten
             poly = np.stack([s.x + xs * s.size, s.y + ys * s.size], axis=1)
-            poly_i = np.round(poly * 16).astype(np.int32)[None]  # 4 fractional bits: smooth small shapes
-            rgb = tuple(int(v) for v in np.clip(col * 255, 0, 255))
+            poly_i = [np.round(poly * 16).astype(np.int32)]  # 4 fractional bits: smooth small shapes
+            rgb = [float(v) for v in np.clip(col * 255, 0, 255)]
             cv2.fillPoly(self.color, poly_i, rgb, lineType=cv2.LINE_AA, shift=4)
             if scale == 1.0:
-                cv2.fillPoly(self.alpha, poly_i, 255, lineType=cv2.LINE_AA, shift=4)
+                cv2.fillPoly(self.alpha, poly_i, 255.0, lineType=cv2.LINE_AA, shift=4)
 
     def over(self, img: F32, sigma: float, opacity: float) -> F32:
         col = self.color.astype(np.float32) / 255.0
