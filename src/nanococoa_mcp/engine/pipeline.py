@@ -26,6 +26,8 @@ from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.settings import Settings, get_settings
 
 TextPosition = Literal["auto", "top", "bottom", "left", "right"]
+# Small product photos (a 256 px shop icon) are enlarged up to this; past it they turn visibly soft.
+MAX_UPSCALE = 2.2
 WORK_MAX_SIDE = 1600  # the ad is at most 1920 px tall; more product resolution than this is wasted time
 
 STEPS = ("step1_background", "step2_text", "step3_composite")
@@ -204,7 +206,9 @@ class Studio:
             tick(base + 0.25 * span, STEPS[0], "compose", "Placing the product and its shadow", i)
             t = time.perf_counter()
             frac = _height_frac(size, aspect, plan.anchor_x)
-            comp = compose.run(compose.ComposeInput(scene=sc, product=cut.rgba, height_frac=frac))
+            comp = compose.run(
+                compose.ComposeInput(scene=sc, product=cut.rgba, height_frac=frac, max_upscale=MAX_UPSCALE)
+            )
             vt["compose"] = time.perf_counter() - t
 
             tick(base + 0.4 * span, STEPS[1], "layout_analysis", "Finding where the copy reads best", i)
