@@ -105,3 +105,11 @@ async def test_a_read_only_data_dir_gives_a_clear_error_and_no_partial_result(da
         await generate_ad_image(copy="세일", product_image_path=str(SAMPLES / "apple.jpg"))
     assert info.value.field == "data_dir"
     assert "cannot write" in info.value.message or "could not save" in info.value.message
+
+
+async def test_a_requested_position_without_room_is_honoured_elsewhere_and_said() -> None:
+    out = await generate_ad_image(copy="수제 떡 당일 제작", product_image_path=str(SAMPLES / "dango.png"),
+                                  size="9:16", text_position="bottom")
+    q = out.variants[0].quality
+    assert q.passed
+    assert any("no room for the copy at the bottom" in n for n in q.notes)

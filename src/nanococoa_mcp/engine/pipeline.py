@@ -137,15 +137,16 @@ def _height_frac(size: SizePreset, product_aspect: float, anchor_x: float) -> fl
     return min(frac, max_w * size.width / (max(product_aspect, 1e-3) * size.height))
 
 
-def pick_region(analysis: LayoutAnalysis, position: TextPosition) -> EmptySpace:
+def pick_region(analysis: LayoutAnalysis, position: TextPosition) -> tuple[EmptySpace, str | None]:
+    """The empty space for the copy, and a note when the requested position had no room."""
     spaces = analysis.empty_spaces
     if position == "auto":
-        return spaces[0]
+        return spaces[0], None
     wanted = {"top": ("top-",), "bottom": ("bottom-",), "left": ("-left",), "right": ("-right",)}[position]
     for s in spaces:
         if any(w in s.region for w in wanted):
-            return s
-    return spaces[0]
+            return s, None
+    return spaces[0], f"no room for the copy at the {position}; placed it {spaces[0].region} instead"
 
 
 class Studio:
@@ -217,11 +218,13 @@ class Studio:
                 layout.LayoutInput(image=comp.image, product_mask=comp.product_mask, safe_box=size.safe_box()),
                 layout.LayoutParams(backend=self.settings.layout_backend),
             ).analysis
-            region = pick_region(lay, plan.position)
+            region, region_note = pick_region(lay, plan.position)
             vt["layout"] = time.perf_counter() - t
 
             tick(base + 0.5 * span, STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
             result = self._typeset(req, text_style, lay, region, comp, size, cut.confidence, vt)
+            if region_note and plan.position == req.text_position:
+                result.quality.notes.append(region_note)
             variants.append(
                 VariantResult(
                     index=i,

@@ -73,7 +73,7 @@ def analyse(
     region_lum = lum[y0:y1, x0:x1]
     ink, needed, opacity = _ink_and_plate(region_lum)
     # Headline size scales with the canvas; wide banners are short, so their width counts too.
-    font_hi = max(24, min(round(max(0.085 * h, 0.055 * w)), round((y1 - y0) * 0.42), round(0.12 * w)))
+    font_hi = max(24, min(round(max(0.085 * h, 0.07 * w)), round((y1 - y0) * 0.42), round(0.12 * w)))
     font_lo = max(16, min(font_hi, round(0.032 * h)))
     return LayoutAnalysis(
         objects=objects,
