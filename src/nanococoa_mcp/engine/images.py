@@ -78,14 +78,14 @@ def decode_image(
             )
         try:
             im.load()
-            im = ImageOps.exif_transpose(im)
+            upright: Image.Image = ImageOps.exif_transpose(im)
         except Image.DecompressionBombError:
             raise _too_many_pixels(field, max_pixels) from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise InvalidInput(
                 f"the image file is damaged or truncated ({exc})", field=field, accepted=ACCEPTED_TEXT
             ) from None
-    rgba = _to_rgba8(im)
+    rgba = _to_rgba8(upright)
     has_alpha = bool((rgba[..., 3] < 255).any())
     return DecodedImage(rgba=rgba, has_alpha=has_alpha, format=fmt, source_size=(width, height))
 
@@ -168,7 +168,9 @@ def encode_jpeg(array: npt.NDArray[np.uint8], max_side: int = 512, quality: int 
     h, w = img.shape[:2]
     if max(h, w) > max_side:
         s = max_side / max(h, w)
-        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        img = np.asarray(
+            cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA), np.uint8
+        )
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover
         raise RuntimeError("JPEG encoding failed")

@@ -51,7 +51,7 @@ def analyse(
         objects.append(
             DetectedObject(
                 type="product",
-                location=region_name((pbox[0] + pbox[2]) / 2, (pbox[1] + pbox[3]) / 2, w, h),  # type: ignore[arg-type]
+                location=region_name((pbox[0] + pbox[2]) / 2, (pbox[1] + pbox[3]) / 2, w, h),
                 bbox=list(pbox),
                 occupancy=round(float(product_mask.mean()), 3),
             )
@@ -113,8 +113,8 @@ def _find_product(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
         return None
     alpha = out.rgba[..., 3]
     if alpha.shape != (h, w):
-        alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
-    return alpha >= 128
+        alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+    return np.asarray(alpha >= 128)
 
 
 def _busyness(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -125,7 +125,7 @@ def _busyness(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
     mag = cv2.GaussianBlur(np.sqrt(gx * gx + gy * gy), (0, 0), 3)
-    return cv2.resize(mag, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(cv2.resize(mag, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
 def _candidates(
@@ -193,7 +193,7 @@ def _score(
     }[c.kind]
     contrast = "high contrast area" if legible > 0.64 else "needs a backing plate for contrast"
     return EmptySpace(
-        region=name,  # type: ignore[arg-type]
+        region=name,
         bbox=[int(x0), int(y0), int(x1), int(y1)],
         suitability=round(float(np.clip(suitability, 0.0, 1.0)), 3),
         reason=f"{tone}, {texture} background; {where}; {contrast}",
