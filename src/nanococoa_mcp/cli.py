@@ -250,6 +250,22 @@ def doctor() -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 3000).")] = None,
+) -> None:
+    """Serve MCP over Streamable HTTP (/mcp) and legacy SSE (/sse) on one port, with /health."""
+    from nanococoa_mcp.server.http import serve as run_http
+    from nanococoa_mcp.settings import get_settings
+
+    settings = get_settings().model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    try:
+        run_http(settings)
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
 def mcp() -> None:
     """Serve the tools over MCP stdio (for desktop apps and coding agents)."""
     from nanococoa_mcp.server.mcp import run_stdio

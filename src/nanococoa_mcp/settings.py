@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, description="Largest accepted image area (decompression bombs).")
     min_side_px: int = Field(default=64, description="Smallest accepted image side.")
     max_copy_chars: int = Field(default=40, description="Longest accepted ad copy, in characters.")
+    host: str = Field(default="127.0.0.1", description="Address `nanococoa serve` binds.")
+    port: int = Field(default=3000, description="Port `nanococoa serve` listens on (the seed's MCP port).")
+    token: str | None = Field(
+        default=None,
+        description="Bearer token required on every HTTP request; mandatory when bound to a non-loopback address.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Extra browser origins allowed to call the HTTP endpoints."
+    )
     cutout_backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting).")
     scene_backend: str = Field(default="studio", description="Scene backend: studio (procedural scenes).")
     layout_backend: str = Field(default="studio", description="Layout analysis backend: studio (image analysis).")

@@ -1,0 +1,107 @@
+"""The HTTP door: one Starlette app on one port serving MCP over Streamable HTTP (`/mcp`) and legacy
+SSE (`/sse` + `/messages/`), plus `/health`. Loopback by default; a bearer token guards other binds."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from nanococoa_mcp import __version__
+from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.settings import Settings, get_settings
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerTokenMiddleware:
+    """Every request but /health carries `Authorization: Bearer <token>` (constant-time compare)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"authorization", b"")
+        if not (given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), self.token)):
+            response = JSONResponse(
+                {"error": "unauthorized", "message": "a bearer token is required",
+                 "accepted": "Authorization: Bearer <NANOCOCOA_TOKEN>"},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok", "service": "nanococoa", "version": __version__, "gpu_available": False})
+
+
+class OnePort:
+    """Dispatches by path: `/mcp` to Streamable HTTP, `/sse` and `/messages/` to legacy SSE, the rest
+    (health, and later REST and the web page) to the Starlette app, whose lifespan starts all three."""
+
+    def __init__(self, rest: ASGIApp, streamable: ASGIApp, sse: ASGIApp) -> None:
+        self.rest, self.streamable, self.sse = rest, streamable, sse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] != "lifespan" else ""
+        if path == "/mcp" or path.startswith("/mcp/"):
+            await self.streamable(scope, receive, send)
+        elif path == "/sse" or path.startswith("/messages"):
+            await self.sse(scope, receive, send)
+        else:
+            await self.rest(scope, receive, send)
+
+
+def build_app(settings: Settings | None = None) -> ASGIApp:
+    """The one-port app. Raises InvalidInput when bound beyond loopback without a token."""
+    settings = settings or get_settings()
+    if not is_loopback(settings.host) and not settings.token:
+        raise InvalidInput(
+            f"binding {settings.host} exposes the studio to the network without a token",
+            field="token", accepted="set NANOCOCOA_TOKEN, or bind 127.0.0.1",
+        )
+    mcp = build_server()
+    origins = settings.allowed_origins or None
+    streamable = mcp.http_app(path="/mcp", transport="http", host_origin_protection="auto", allowed_origins=origins)
+    sse = mcp.http_app(path="/sse", transport="sse", host_origin_protection="auto", allowed_origins=origins)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with streamable.router.lifespan_context(streamable), sse.router.lifespan_context(sse):
+            yield
+
+    rest = Starlette(routes=[Route("/health", health, methods=["GET"])], lifespan=lifespan)
+    app: ASGIApp = OnePort(rest, streamable, sse)
+    if settings.token:
+        app = BearerTokenMiddleware(app, settings.token)
+    return app
+
+
+def serve(settings: Settings | None = None) -> None:
+    import uvicorn
+
+    settings = settings or get_settings()
+    app = build_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
