@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +13,7 @@ import pytest
 from bench.alpha_set import AlphaCase, alpha_error, build_alpha_set, iou, object_files
 from nanococoa_mcp.engine import cutout
 from nanococoa_mcp.engine.cutout import CutoutInput, CutoutOutput, CutoutParams
+from nanococoa_mcp.engine.images import decode_image
 from nanococoa_mcp.errors import InvalidInput
 
 Results = list[tuple[AlphaCase, CutoutOutput]]
@@ -193,3 +197,90 @@ def test_confidence_is_lower_on_busy_backdrops(studio: Results, textured: Result
     assert not any(out.low_confidence for _, out in studio)
     assert sum(out.low_confidence for _, out in textured) >= len(textured) // 2
     assert all(any("background" in note for note in out.notes) for _, out in textured if out.low_confidence)
+
+
+# --- real photos (the shipped samples): no exact alpha, so loose regions measured by eye -----------
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def _sample(name: str) -> CutoutOutput:
+    return cutout.run(CutoutInput(image=decode_image((SAMPLES / name).read_bytes()).rgba, has_alpha=False))
+
+
+def _ellipse(shape: tuple[int, int], centre: tuple[int, int], axes: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(shape, np.uint8)
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
+    return mask.astype(bool)
+
+
+Region = npt.NDArray[np.bool_] | tuple[slice, slice]
+
+
+def _kept(out: CutoutOutput, region: Region) -> float:
+    """Share of `region` (a mask, or a box as slices) that the cut-out keeps (alpha > 0.5)."""
+    return float(np.mean(out.rgba[..., 3][region] > 127))
+
+
+@pytest.fixture(scope="module")
+def apple() -> CutoutOutput:
+    return _sample("apple.jpg")
+
+
+@pytest.fixture(scope="module")
+def orange() -> CutoutOutput:
+    return _sample("orange.jpg")
+
+
+@pytest.fixture(scope="module")
+def coffee() -> CutoutOutput:
+    return _sample("coffee.jpg")
+
+
+def test_a_red_apple_on_green_cloth_is_cut_out_whole(apple: CutoutOutput) -> None:
+    shape = apple.rgba.shape[:2]
+    assert _kept(apple, _ellipse(shape, (250, 275), (190, 200))) >= 0.97  # the body, lit and shaded
+    assert _kept(apple, ~_ellipse(shape, (251, 278), (225, 235))) <= 0.08  # cloth and table around it
+    assert _kept(apple, np.s_[445:475, 0:30]) <= 0.05 and _kept(apple, np.s_[445:475, 480:512]) <= 0.05  # pencil
+    assert apple.low_confidence  # a busy backdrop: honest about it
+
+
+def test_the_lit_side_of_an_orange_is_kept_and_the_cloth_and_pencil_dropped(orange: CutoutOutput) -> None:
+    shape = orange.rgba.shape[:2]
+    assert _kept(orange, _ellipse(shape, (345, 260), (100, 170))) >= 0.97
+    assert _kept(orange, ~_ellipse(shape, (248, 275), (230, 240))) <= 0.08
+    assert _kept(orange, np.s_[450:480, 490:512]) <= 0.05 and _kept(orange, np.s_[400:430, 0:30]) <= 0.05
+    assert orange.low_confidence
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the orange's shaded side is grey like the table behind "
+                                       "it; colour cannot tell them apart and no shape prior is used yet")
+def test_the_shaded_side_of_an_orange_is_kept(orange: CutoutOutput) -> None:
+    assert _kept(orange, _ellipse(orange.rgba.shape[:2], (248, 275), (200, 215))) >= 0.9
+
+
+def test_an_espresso_cup_keeps_its_crema_body_and_saucer_and_drops_the_table(coffee: CutoutOutput) -> None:
+    shape = coffee.rgba.shape[:2]
+    assert _kept(coffee, _ellipse(shape, (290, 140), (60, 35))) >= 0.95  # crema: wood-coloured, inside the cup
+    assert _kept(coffee, _ellipse(shape, (260, 230), (60, 25))) >= 0.95  # the cup's shaded body
+    assert _kept(coffee, _ellipse(shape, (140, 250), (40, 60))) >= 0.95  # the saucer's left side
+    for corner in (np.s_[0:60, 0:80], np.s_[0:60, 520:600], np.s_[340:400, 520:600], np.s_[350:400, 0:50]):
+        assert _kept(coffee, corner) <= 0.02  # the wooden table
+    assert coffee.low_confidence
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the spoon's bowl mirrors the wooden table and is taken "
+                                       "for a hole in the saucer")
+def test_the_spoon_on_the_saucer_is_kept(coffee: CutoutOutput) -> None:
+    assert _kept(coffee, _ellipse(coffee.rgba.shape[:2], (366, 288), (28, 28))) >= 0.8
+
+
+def test_a_512px_photo_is_cut_out_quickly() -> None:
+    image = decode_image((SAMPLES / "orange.jpg").read_bytes()).rgba
+    inp = CutoutInput(image=image, has_alpha=False)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        cutout.run(inp)
+        times.append(time.perf_counter() - start)
+    assert min(times) < 0.6  # about 0.2-0.3 s on two cores; loose so a loaded CI box does not flake

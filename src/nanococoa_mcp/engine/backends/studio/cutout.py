@@ -7,14 +7,20 @@ photo's border, seeds a mask-initialised GrabCut); its edge is then matted at fu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter
-from scipy.ndimage import minimum as label_minimum
 
+from nanococoa_mcp.engine.backends.studio.cutout_chroma import (
+    CHROMA_BINS,
+    chroma_bins,
+    chroma_density,
+    chroma_ratio,
+)
 from nanococoa_mcp.engine.backends.studio.matting import band_matte, estimate_foreground
 from nanococoa_mcp.engine.cutout import CutoutInput, CutoutOutput, CutoutParams, alpha_bbox
 from nanococoa_mcp.errors import InvalidInput
@@ -34,7 +40,9 @@ PATTERN_SHARE = 0.04  # share of the border off the smooth backdrop above which 
 HIST_BINS = 16
 SHADOW_STEPS = ((0.8, 0.9), (0.65, 0.75), (0.5, 0.5))  # (brightness kept, weight) of shadows on a texture
 STRETCHES = 16      # the border is judged in this many stretches around the frame
+NEIGHBOURS = ((-2, 0.25), (-1, 0.5), (0, 1.0), (1, 0.5), (2, 0.25))  # stretches (offset, weight) seen as "near"
 EDGE_STEP = 24.0    # colour step (0..255 units) across the outline that counts as a real edge
+BUSY_PIXELS = 32_000  # most pixels GrabCut runs on when the backdrop is busy (about 0.06 s a run)
 MAX_BAND = 250_000  # most edge-band pixels worth matting (about a second)
 NO_PRODUCT = "no product found in the photo: nothing stands apart from the backdrop"
 
@@ -73,8 +81,10 @@ class _Backdrop:
     coef: npt.NDArray[np.float64]  # (6, 3) quadratic in (x, y) per channel
     spread: float                  # robust spread of the border around the smooth field, 0..255 units
     outliers: float                # share of the border the smooth field cannot explain (a pattern)
-    texture: float                 # typical colour spread within one stretch of the border
+    texture: float                 # typical fine-grain colour spread (5×5 local std) on the border
     hist: FloatArray               # (HIST_BINS,)*3 smoothed colour density of the border
+    local: FloatArray              # (STRETCHES, HIST_BINS**3): the same, from the stretches around each
+    chroma: FloatArray             # (CHROMA_BINS,)*2 smoothed chromaticity density of the border
 
     @property
     def busy(self) -> bool:
@@ -93,13 +103,13 @@ class _Backdrop:
         either model explains is backdrop.
         """
         if self.busy:
-            return _rarity_distance(img, self.hist)
+            return _rarity_distance(img, self.hist, self.chroma, self.local)
         h, w = img.shape[:2]
         yy, xx = np.mgrid[0:h, 0:w]
         field = (_basis(yy, xx, h, w).reshape(-1, 6) @ self.coef).reshape(h, w, 3)
         smooth = _shadow_distance(img, field.astype(np.float32), self.spread)
         if self.patterned:
-            np.minimum(smooth, _rarity_distance(img, self.hist), out=smooth)
+            np.minimum(smooth, _rarity_distance(img, self.hist, None, None), out=smooth)
         return smooth
 
 
@@ -128,18 +138,46 @@ def _density(counts: npt.NDArray[np.float32]) -> FloatArray:
     return (hist / max(float(hist.sum()), 1e-9)).ravel()
 
 
-def _rarity_distance(img: FloatArray, border: FloatArray) -> FloatArray:
+def _rarity_distance(img: FloatArray, border: FloatArray, chroma: FloatArray | None,
+                     local: FloatArray | None) -> FloatArray:
     """-log(border density / whole-photo density) of each pixel's colour, scaled so that a ratio of
     0.3 lands on T_MAYBE and 0.1 on T_FG. A darker pixel whose brightened colour is common on the
-    border (a shadow on the texture) counts as common, at a small discount."""
-    here = border[_bins(img)]
-    for k, weight in SHADOW_STEPS:
-        np.maximum(here, weight * border[_bins(np.minimum(img / k, 255.0))], out=here)
+    border (a shadow on the texture) counts as common, at a small discount. With `chroma` (the
+    border's chromaticity density), a pixel whose hue is rare on the border counts as rare however
+    dark it is. With `local` (per-stretch densities), a colour the nearest stretches of the border
+    never show is rare there even if the far side of the frame has it: the shaded side of an orange
+    against green cloth, when the cloth behind its lit side is in shadow."""
     bins = _bins(img)
     photo = _density(np.bincount(bins.ravel(), minlength=HIST_BINS**3).astype(np.float32))
-    ratio = np.maximum(here / (photo[bins] + 1e-9), 1e-6)
+    ratio = _shadowed(img, border[None], np.zeros(bins.shape, np.int64)) / (photo[bins] + 1e-9)
+    if local is not None:
+        near = _shadowed(img, local, _sectors(*bins.shape)) / (photo[bins] + 1e-9)
+        np.minimum(ratio, near, out=ratio)
+    if chroma is not None:
+        np.minimum(ratio, chroma_ratio(img, chroma), out=ratio)
+    ratio = np.maximum(ratio, 1e-6)
     d = T_MAYBE - (T_FG - T_MAYBE) / math.log(3.0) * np.log(ratio / 0.3)
     return np.clip(d, 0.0, 3.0 * T_FG).astype(np.float32)
+
+
+def _shadowed(img: FloatArray, dens: FloatArray, sector: npt.NDArray[np.int64]) -> FloatArray:
+    """Border density of each pixel's colour (from row `sector` of `dens`), or of the colour it would
+    have out of shadow, at a small discount: a shadow on the texture is still backdrop."""
+    here = dens[sector, _bins(img)]
+    for k, weight in SHADOW_STEPS:
+        np.maximum(here, weight * dens[sector, _bins(np.minimum(img / k, 255.0))], out=here)
+    return here
+
+
+def _sectors(h: int, w: int) -> npt.NDArray[np.int64]:
+    """Which of the STRETCHES angular sectors around the frame's centre each pixel lies in."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return _stretch_of(yy, xx, h, w)
+
+
+def _stretch_of(ys: npt.NDArray[np.int64], xs: npt.NDArray[np.int64], h: int, w: int) -> npt.NDArray[np.int64]:
+    angle = np.arctan2(ys - h / 2, xs - w / 2) + math.pi
+    return (angle / (2 * math.pi) * STRETCHES).astype(np.int64) % STRETCHES
 
 
 def _ring(shape: tuple[int, int], width: int) -> BoolArray:
@@ -152,7 +190,7 @@ def _tukey(resid: npt.NDArray[np.float64], scale: float) -> npt.NDArray[np.float
     return np.clip(1.0 - (resid / (4.685 * scale)) ** 2, 0.0, None) ** 2
 
 
-def _fit_backdrop(img: FloatArray, ring: BoolArray) -> _Backdrop:
+def _fit_backdrop(img: FloatArray, ring: BoolArray, grain: FloatArray) -> _Backdrop:
     """Robust (Tukey-weighted) quadratic fit to the border; the object may cover part of it.
 
     The fit starts from the colour most of the border agrees on (median of the stretches' medians),
@@ -162,8 +200,7 @@ def _fit_backdrop(img: FloatArray, ring: BoolArray) -> _Backdrop:
     ys, xs = np.nonzero(ring)
     a = _basis(ys, xs, h, w)
     b = img[ys, xs].astype(np.float64)
-    angle = np.arctan2(ys - h / 2, xs - w / 2) + math.pi
-    stretch = (angle / (2 * math.pi) * STRETCHES).astype(np.int64) % STRETCHES
+    stretch = _stretch_of(ys, xs, h, w)
     present = [i for i in range(STRETCHES) if np.count_nonzero(stretch == i) > 1]
     centre = np.median([np.median(b[stretch == i], axis=0) for i in present], axis=0)
     resid = np.sqrt(((b - centre) ** 2).sum(axis=1))
@@ -179,23 +216,36 @@ def _fit_backdrop(img: FloatArray, ring: BoolArray) -> _Backdrop:
     # A pattern shows all round the frame; a product running off it, only on some stretches.
     off = np.bincount(stretch, weights=weight == 0, minlength=STRETCHES)
     outliers = float(np.median(off[present] / np.bincount(stretch, minlength=STRETCHES)[present]))
-    texture = float(np.median([np.sqrt(b[stretch == i].var(axis=0).sum()) for i in present]))
-    return _Backdrop(coef=coef, spread=scale, outliers=outliers, texture=texture,
-                     hist=_border_hist(b.astype(np.float32), stretch))
+    texture = float(np.median(grain[ring]))
+    pixels = b.astype(np.float32)
+    hist, local = _border_hist(_bins(pixels), HIST_BINS**3, _density, stretch)
+    chroma, _ = _border_hist(chroma_bins(pixels), CHROMA_BINS**2, chroma_density, stretch)
+    return _Backdrop(coef=coef, spread=scale, outliers=outliers, texture=texture, hist=hist, local=local,
+                     chroma=chroma)
 
 
-def _border_hist(pixels: FloatArray, stretch: npt.NDArray[np.int64]) -> FloatArray:
-    """Colour density of the border, leaving out stretches whose colours the opposite side of the
-    frame never shows (a product running off the frame there, not backdrop)."""
-    counts = np.bincount(stretch * HIST_BINS**3 + _bins(pixels), minlength=STRETCHES * HIST_BINS**3)
-    per = counts.reshape(STRETCHES, HIST_BINS**3).astype(np.float32)
+def _border_hist(bins: npt.NDArray[np.int64], n: int, density: Callable[[npt.NDArray[np.float32]], FloatArray],
+                 stretch: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+    """Density (over `n` colour bins) of the border, leaving out stretches whose colours the opposite
+    side of the frame never shows (a product running off the frame there, not backdrop); and per
+    stretch, the density of the kept stretches around it (STRETCHES, n)."""
+    counts = np.bincount(stretch * n + bins, minlength=STRETCHES * n)
+    per = counts.reshape(STRETCHES, n).astype(np.float32)
     scores = np.full(STRETCHES, np.nan)
     for i in np.flatnonzero(per.sum(axis=1) > 0):
         opposite = [(i + k) % STRETCHES for k in range(STRETCHES // 3, STRETCHES - STRETCHES // 3 + 1)]
-        dens = _density(per[opposite].sum(axis=0))
+        dens = density(per[opposite].sum(axis=0))
         scores[i] = float((per[i] * np.log(dens + 1e-6)).sum() / per[i].sum())
     keep = scores >= np.nanmedian(scores) - 2.0  # an empty stretch (NaN) compares False
-    return _density(per[keep].sum(axis=0))
+    whole = density(per[keep].sum(axis=0))
+    kept = per * keep[:, None]
+    local = np.empty((STRETCHES, n), np.float32)
+    for at in range(STRETCHES):
+        mix = np.zeros(n, np.float32)
+        for k, wk in NEIGHBOURS:
+            mix += wk * kept[(at + k) % STRETCHES]
+        local[at] = density(mix) if float(mix.sum()) > 0 else whole
+    return whole, local
 
 
 # --- finding the object on the small copy --------------------------------------------------------
@@ -217,22 +267,31 @@ def _find_object(small: U8, iterations: int) -> _Found:
     smallf = small.astype(np.float32)
     h, w = small.shape[:2]
     ring = _ring((h, w), max(2, round(0.02 * min(h, w))))
-    backdrop = _fit_backdrop(smallf, ring)
+    grain = _grain(smallf)
+    backdrop = _fit_backdrop(smallf, ring, grain)
     dist = backdrop.distance(smallf)
     region = _object_region(dist)
     touching = cv2.dilate(region.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ring
     if touching.any() and np.count_nonzero(ring & ~touching) > 0.3 * np.count_nonzero(ring):
         # The product runs off the frame: learn the backdrop again without it.
-        backdrop = _fit_backdrop(smallf, ring & ~touching)
+        backdrop = _fit_backdrop(smallf, ring & ~touching, grain)
         dist = backdrop.distance(smallf)
         region = _object_region(dist)
     seeds = _grabcut_seeds(dist, region, ring)
     mask = _grabcut(small, seeds, dist, iterations, backdrop.busy)
-    mask = _tidy(mask, dist, smallf, backdrop)
+    mask = _tidy(mask, dist, grain, backdrop)
     if not mask.any():
         raise InvalidInput(NO_PRODUCT, field="product_image")
     return _Found(mask=mask, region=region, dist=dist, backdrop=backdrop,
                   edge_support=_edge_support(small, mask))
+
+
+def _grain(img: FloatArray) -> FloatArray:
+    """Local colour spread over 5×5 windows: high on wood grain or cloth, low on a flat surface even
+    where it meets another flat surface (a cup's white wall against its coffee)."""
+    mean = cv2.blur(img, (5, 5))
+    var = cv2.blur(img * img, (5, 5)) - mean * mean
+    return np.sqrt(np.maximum(var, 0.0).sum(axis=-1)).astype(np.float32)
 
 
 def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
@@ -264,7 +323,9 @@ def _near_main(labels: Labels, ids: Labels, reach: float) -> BoolArray:
     pending = [int(i) for i in ids if i != main and areas[i] >= 0.01 * areas[main]]
     while pending:
         gap = cv2.distanceTransform((~kept).astype(np.uint8), cv2.DIST_L2, 3)
-        nearest = np.atleast_1d(label_minimum(gap, labels, pending))
+        per_label = np.full(int(labels.max()) + 1, np.inf, np.float32)
+        np.minimum.at(per_label, labels.ravel(), gap.ravel())  # cheaper than scipy's sort-based minimum
+        nearest = per_label[pending]
         close = [i for i, d in zip(pending, nearest, strict=True) if d <= reach]
         if not close:
             break
@@ -302,21 +363,37 @@ def _grabcut(img: U8, seeds: U8, dist: FloatArray, iterations: int, busy: bool) 
     ys, xs = np.nonzero(seeds != cv2.GC_BGD)
     y0, y1 = max(0, int(ys.min()) - 4), min(img.shape[0], int(ys.max()) + 5)
     x0, x1 = max(0, int(xs.min()) - 4), min(img.shape[1], int(xs.max()) + 5)
-    crop = np.ascontiguousarray(img[y0:y1, x0:x1])
-    first = seeds[y0:y1, x0:x1].copy()
-    best, models = _grabcut_run(crop, first, iterations)
-    if busy and best.any():
-        by, bx = np.nonzero(best)
-        box = np.full_like(first, cv2.GC_BGD)
-        box[max(0, by.min() - 2):by.max() + 3, max(0, bx.min() - 2):bx.max() + 3] = cv2.GC_PR_FGD
-        box[(box == cv2.GC_PR_FGD) & (dist[y0:y1, x0:x1] < T_BG)] = cv2.GC_PR_BGD
-        box[seeds[y0:y1, x0:x1] == cv2.GC_FGD] = cv2.GC_FGD
-        boxed, box_models = _grabcut_run(crop, box, iterations)
-        if _energy(crop, boxed, *box_models) < _energy(crop, best, *models):
-            best = boxed
+    crop, first, near = img[y0:y1, x0:x1], seeds[y0:y1, x0:x1], dist[y0:y1, x0:x1]
+    size = (x1 - x0, y1 - y0)
+    shrink = min(1.0, math.sqrt(BUSY_PIXELS / (size[0] * size[1]))) if busy else 1.0
+    if shrink < 1.0:
+        # A busy backdrop makes GrabCut's max-flow slow, and its outline is re-matted at full
+        # resolution anyway: run it on a smaller copy.
+        small = (max(8, round(size[0] * shrink)), max(8, round(size[1] * shrink)))
+        crop = np.asarray(cv2.resize(crop, small, interpolation=cv2.INTER_AREA), np.uint8)
+        first = np.asarray(cv2.resize(first, small, interpolation=cv2.INTER_NEAREST), np.uint8)
+        near = np.asarray(cv2.resize(near, small, interpolation=cv2.INTER_AREA), np.float32)
+    best = _grabcut_pair(np.ascontiguousarray(crop), first.copy(), near, iterations, busy)
+    if shrink < 1.0:
+        best = cv2.resize(best.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) >= 0.5
     out = np.zeros(seeds.shape, bool)
     out[y0:y1, x0:x1] = best
     return out
+
+
+def _grabcut_pair(crop: U8, seeds: U8, dist: FloatArray, iterations: int, busy: bool) -> BoolArray:
+    """GrabCut from `seeds`; when `busy`, also from the box of its answer, keeping the lower energy."""
+    best, models = _grabcut_run(crop, seeds.copy(), iterations)
+    if busy and best.any():
+        by, bx = np.nonzero(best)
+        box = np.full_like(seeds, cv2.GC_BGD)
+        box[max(0, by.min() - 2):by.max() + 3, max(0, bx.min() - 2):bx.max() + 3] = cv2.GC_PR_FGD
+        box[(box == cv2.GC_PR_FGD) & (dist < T_BG)] = cv2.GC_PR_BGD
+        box[seeds == cv2.GC_FGD] = cv2.GC_FGD
+        boxed, box_models = _grabcut_run(crop, box, iterations)
+        if _energy(crop, boxed, *box_models) < _energy(crop, best, *models):
+            best = boxed
+    return best
 
 
 GMMs = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
@@ -363,16 +440,16 @@ def _energy(img: U8, fg: BoolArray, bgd: npt.NDArray[np.float64], fgd: npt.NDArr
     return data + smooth
 
 
-def _tidy(mask: BoolArray, dist: FloatArray, img: FloatArray, backdrop: _Backdrop) -> BoolArray:
+def _tidy(mask: BoolArray, dist: FloatArray, grain: FloatArray, backdrop: _Backdrop) -> BoolArray:
     """Drop the specks and far-away blobs GrabCut leaves, and fill the gaps it opens in the product."""
     h, w = mask.shape
     labels, keep = _components(mask, max(4, h * w // 20000))
     if keep.size == 0:
         return np.zeros_like(mask)
-    return _fill_holes(_near_main(labels, keep, 0.08 * math.hypot(h, w)), dist, img, backdrop)
+    return _fill_holes(_near_main(labels, keep, 0.08 * math.hypot(h, w)), dist, grain, backdrop)
 
 
-def _fill_holes(mask: BoolArray, dist: FloatArray, img: FloatArray, backdrop: _Backdrop) -> BoolArray:
+def _fill_holes(mask: BoolArray, dist: FloatArray, grain: FloatArray, backdrop: _Backdrop) -> BoolArray:
     """Fill enclosed gaps unless they look like backdrop seen through the product (a mug's handle):
     backdrop-coloured and, on a busy or patterned backdrop, as textured as the border. Coffee in a
     cup on a brown table is backdrop-coloured but flat, so it is filled."""
@@ -386,16 +463,16 @@ def _fill_holes(mask: BoolArray, dist: FloatArray, img: FloatArray, backdrop: _B
             continue  # open to the frame: the backdrop itself
         box = (slice(y, y + bh), slice(x, x + bw))
         hole = labels[box] == i
-        if count < 0.002 * area or not _looks_like_backdrop(dist[box][hole], img[box][hole], backdrop):
+        if count < 0.002 * area or not _looks_like_backdrop(dist[box][hole], grain[box][hole], backdrop):
             out[box] |= hole
     return out
 
 
-def _looks_like_backdrop(dist: FloatArray, pixels: FloatArray, backdrop: _Backdrop) -> bool:
+def _looks_like_backdrop(dist: FloatArray, grain: FloatArray, backdrop: _Backdrop) -> bool:
     if float(np.mean(dist < T_BG)) < 0.5:
         return False
     if backdrop.busy or backdrop.patterned:
-        return float(np.sqrt(pixels.var(axis=0).sum())) >= 0.5 * backdrop.texture
+        return float(np.median(grain)) >= 0.5 * backdrop.texture
     return True
 
 
