@@ -1,0 +1,88 @@
+"""SQLite schema as an ordered list of named migrations; `_migrations` records which ones ran.
+
+Append new migrations (m002_..., m003_...); never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'completed', 'failed', 'stopped')),
+            parameters TEXT NOT NULL,
+            input_path TEXT,
+            parent_id TEXT REFERENCES jobs(id),
+            start_step INTEGER NOT NULL DEFAULT 1,
+            progress_percent REAL NOT NULL DEFAULT 0,
+            current_step TEXT,
+            sub_step TEXT,
+            message TEXT,
+            stage_index INTEGER NOT NULL DEFAULT -1,
+            stage_started_at REAL,
+            steps_done TEXT NOT NULL DEFAULT '[]',
+            stop_requested INTEGER NOT NULL DEFAULT 0,
+            worker_pid INTEGER,
+            resumable INTEGER NOT NULL DEFAULT 0,
+            result TEXT,
+            error TEXT,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            updated_at REAL NOT NULL,
+            finished_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX jobs_by_status ON jobs (status, seq)")
+    db.execute(
+        """
+        CREATE TABLE stage_times (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            stage TEXT NOT NULL,
+            size TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            job_id TEXT NOT NULL,
+            recorded_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX stage_times_by_stage ON stage_times (stage, size, id)")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    db.commit()
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        # An explicit BEGIN: sqlite3 would otherwise autocommit DDL, and a migration must be all or nothing.
+        db.execute("BEGIN")
+        try:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
+        applied.append(fn.__name__)
+    return applied
