@@ -77,6 +77,9 @@ async def test_an_mcp_client_makes_an_ad_and_gets_a_small_preview_and_links(data
         ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "size": "3:2"}, "size"),
         ({"copy": "세일", "product_image": "not base64!!"}, "product_image"),
         ({"copy": "세일", "product_image_path": "/nonexistent.jpg"}, "product_image_path"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "variants": 9}, "variants"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "text_position": "diagonal"},
+         "text_position"),
     ],
 )
 async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(

@@ -15,10 +15,11 @@ import mcp.types as mt
 from fastmcp import FastMCP
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
+from pydantic import ValidationError
 
 from nanococoa_mcp import __version__
 from nanococoa_mcp.engine.pipeline import ProgressEvent
-from nanococoa_mcp.errors import NanococoaError
+from nanococoa_mcp.errors import InvalidInput, NanococoaError
 from nanococoa_mcp.settings import get_settings
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
@@ -33,7 +34,11 @@ INSTRUCTIONS = (
 
 def to_tool_error(exc: BaseException) -> ToolResult:
     """The one mapping from exceptions to MCP tool errors; unexpected ones are logged and masked."""
-    if isinstance(exc, NanococoaError):
+    if isinstance(exc, ValidationError):  # arguments the tool's schema refuses (type, range, literal)
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"] if p not in ("arguments",)) or None
+        payload = InvalidInput(first["msg"], field=field, accepted=_accepted(first)).to_dict()
+    elif isinstance(exc, NanococoaError):
         payload = exc.to_dict()
     else:
         log.exception("tool failed", exc_info=exc)
@@ -43,6 +48,14 @@ def to_tool_error(exc: BaseException) -> ToolResult:
         structured_content=None,
         is_error=True,
     )
+
+
+def _accepted(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    bounds = [f"{k.replace('_', ' ')} {v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt")]
+    return ", ".join(bounds) or "see the tool's input schema"
 
 
 def _job_resource_uri(path: str) -> str | None:
@@ -89,7 +102,7 @@ class NanococoaMiddleware(Middleware):
         try:
             result = await call_next(context)
         except Exception as exc:  # the single mapping point for tool errors
-            cause = exc.__cause__ if isinstance(exc.__cause__, NanococoaError) else exc
+            cause = exc.__cause__ if isinstance(exc.__cause__, (NanococoaError, ValidationError)) else exc
             return to_tool_error(cause)
         finally:
             progress_sink.reset(token)
