@@ -34,9 +34,6 @@ class EngineHost:
             self._local.studio = studio
         return studio
 
-    def call_sync(self, fn: Callable[[Studio], T]) -> T:
-        return self._pool.submit(lambda: fn(self._studio())).result()
-
     async def call(self, fn: Callable[[Studio], T]) -> T:
         return await asyncio.wrap_future(self._pool.submit(lambda: fn(self._studio())))
 
