@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from nanococoa_mcp.engine.copy_design import CopyDocument
 from nanococoa_mcp.engine.render import Renderer, RenderOutput, find_chromium
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.runtime import reset_host
+from nanococoa_mcp.service import Service, service_running
 from nanococoa_mcp.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield path
     reset_host()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+async def service(data_dir: Path) -> AsyncIterator[Service]:
+    """The job service (SQLite store, one worker process) the tools reach through get_service()."""
+    async with service_running(get_settings()) as running:
+        yield running
 
 
 def _chromium_available() -> bool:

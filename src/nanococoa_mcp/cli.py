@@ -43,6 +43,85 @@ def _check_out_path(path: Path, suffix: str) -> None:
         raise NanococoaError(f"the folder {path.parent} does not exist", field="--out")
 
 
+def _server_client(server: str, settings: Any) -> Any:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
+    return httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=60.0)
+
+
+def _http_error(response: Any) -> NanococoaError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text[:200]}
+    exc = NanococoaError(
+        body.get("message", f"HTTP {response.status_code}"), field=body.get("field"), accepted=body.get("accepted")
+    )
+    exc.code = body.get("error", f"http_{response.status_code}")
+    return exc
+
+
+def _generate_remote(server: str, photo: Path, fields: dict[str, Any], on_status: Any) -> tuple[Any, Any]:
+    """Submit to a running server and follow the job; returns (final status dict, client)."""
+    import base64
+    import time
+
+    from nanococoa_mcp.settings import get_settings
+
+    client = _server_client(server, get_settings())
+    if not photo.is_file():
+        raise NanococoaError(f"no file at {photo}", field="photo", accepted="an existing image file")
+    body = {
+        **{k: v for k, v in fields.items() if v is not None},
+        "product_image": base64.b64encode(photo.read_bytes()).decode(),
+    }
+    try:
+        r = client.post("/generate", json=body)
+        if r.status_code != 202:
+            raise _http_error(r)
+        job_id = r.json()["job_id"]
+        try:
+            while True:
+                r = client.get(f"/status/{job_id}")
+                if r.status_code != 200:
+                    raise _http_error(r)
+                st = r.json()
+                on_status(st)
+                if st["status"] in ("completed", "failed", "stopped"):
+                    return st, client
+                time.sleep(0.25)
+        except KeyboardInterrupt:
+            client.post(f"/stop/{job_id}")
+            raise
+    except Exception as exc:
+        import httpx
+
+        if isinstance(exc, httpx.HTTPError):
+            raise NanococoaError(
+                f"cannot reach {server}: {exc}", field="--server", accepted="the URL of a running `nanococoa serve`"
+            ) from exc
+        raise
+
+
+def _generate_local(photo: Path, fields: dict[str, Any], on_status: Any) -> Any:
+    from nanococoa_mcp.service import service_running
+    from nanococoa_mcp.settings import get_settings
+    from nanococoa_mcp.tools.ads import AdFields, submit_ad
+    from nanococoa_mcp.tools.common import read_image_input
+
+    settings = get_settings()
+
+    async def run() -> Any:
+        image = read_image_input(str(photo), None, settings)
+        async with service_running(settings) as service:
+            st = await submit_ad(service, AdFields(**fields), image)
+            done = await service.wait(st.job_id, 24 * 3600, lambda s: on_status(s.model_dump(mode="json")))
+            return done.model_dump(mode="json")
+
+    return asyncio.run(run())
+
+
 @app.command()
 def generate(
     photo: Annotated[Path, typer.Argument(help="Product photo (JPEG, PNG, WebP, HEIC, TIFF, BMP).")],
@@ -57,12 +136,24 @@ def generate(
     variants: Annotated[int, typer.Option(min=1, max=4, help="Number of different layouts (1-4).")] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same ad.")] = 0,
     text_position: Annotated[str, typer.Option("--text-position", help="auto, top, bottom, left, right.")] = "auto",
+    server: Annotated[
+        str | None, typer.Option("--server", help="URL of a running `nanococoa serve`; default: run in-process.")
+    ] = None,
 ) -> None:
     """Make a finished ad from a product photo and a line of Korean copy."""
-    from nanococoa_mcp.runtime import reset_host
-    from nanococoa_mcp.tools.ads import generate_ad_image
-    from nanococoa_mcp.tools.context import progress_sink
+    from nanococoa_mcp.engine.results import StoredAd
 
+    fields: dict[str, Any] = {
+        "text_content": copy,
+        "sub_copy": sub_copy,
+        "style": style,
+        "text_style": text_style,
+        "size": size,
+        "variants": variants,
+        "seed": seed,
+        "text_position": text_position,
+    }
+    client = None
     try:
         _check_out_path(out_path, ".png")
         if text_position not in ("auto", "top", "bottom", "left", "right"):
@@ -81,44 +172,150 @@ def generate(
         ) as bar:
             task = bar.add_task("starting", total=100)
 
-            def on_progress(event: Any) -> None:
-                bar.update(task, completed=event.percent, description=f"[cyan]{event.sub_step}[/] {event.message}")
-
-            progress_sink.set(on_progress)
-            result = asyncio.run(
-                generate_ad_image(
-                    copy=copy,
-                    product_image_path=str(photo),
-                    sub_copy=sub_copy,
-                    style=style,
-                    text_style=text_style,
-                    size=size,
-                    variants=variants,
-                    seed=seed,
-                    text_position=text_position,  # type: ignore[arg-type]
+            def on_status(st: dict[str, Any]) -> None:
+                where = st.get("sub_step") or st["status"]
+                bar.update(
+                    task, completed=st["progress_percent"], description=f"[cyan]{where}[/] {st.get('message') or ''}"
                 )
+
+            if server:
+                status, client = _generate_remote(server, photo, fields, on_status)
+            else:
+                status = _generate_local(photo, fields, on_status)
+        if status["status"] != "completed":
+            error = status.get("error") or {}
+            raise NanococoaError(
+                error.get("message") or f"the job ended {status['status']}",
+                field=error.get("field"),
+                accepted=error.get("accepted"),
             )
+        result = StoredAd.model_validate(status["result"])
+        written = []
+        for v in result.variants:
+            target = out_path if v.index == 0 else out_path.with_name(f"{out_path.stem}-{v.index + 1}{out_path.suffix}")
+            if client is not None:  # the files live on the server: fetch them
+                r = client.get(f"/files/{result.job_id}/{Path(v.image_path).name}")
+                if r.status_code != 200:
+                    raise _http_error(r)
+                target.write_bytes(r.content)
+            else:
+                shutil.copyfile(v.image_path, target)
+            written.append(target)
     except NanococoaError as exc:
         raise _fail(exc) from None
     finally:
-        reset_host()
-    written = []
-    for v in result.variants:
-        target = out_path if v.index == 0 else out_path.with_name(f"{out_path.stem}-{v.index + 1}{out_path.suffix}")
-        shutil.copyfile(v.image_path, target)
-        written.append(target)
+        if client is not None:
+            client.close()
     out_path.with_suffix(".json").write_text(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     for v, path in zip(result.variants, written, strict=True):
         q = v.quality
         verdict = "[green]passed[/]" if q.passed else "[red]FAILED[/]"
         out.print(f"{path}  {result.width}×{result.height}  {v.style} + {v.text_style}  {verdict}")
-        out.print(f"  contrast {q.contrast_ratio:.1f}:1{' (plate added)' if q.plate_added else ''} · "
-                  f"copy over product {q.text_product_overlap_px} px · product pixels changed "
-                  f"{q.product_pixels_changed} · font {q.font} {q.font_size_px}px")
+        out.print(
+            f"  contrast {q.contrast_ratio:.1f}:1{' (plate added)' if q.plate_added else ''} · "
+            f"copy over product {q.text_product_overlap_px} px · product pixels changed "
+            f"{q.product_pixels_changed} · font {q.font} {q.font_size_px}px"
+        )
         for note in q.notes:
             out.print(f"  [yellow]note:[/] {note}")
     low = " [yellow](low: check the product's edges)[/]" if result.cutout_confidence < 0.6 else ""
     out.print(f"report: {out_path.with_suffix('.json')} · cut-out confidence {result.cutout_confidence:.2f}{low}")
+    out.print(f"job: {result.job_id}")
+
+
+def _job_call(server: str | None, local: Any, remote: Any) -> Any:
+    """Run `local(store)` against this machine's job database, or `remote(client)` against a server."""
+    from nanococoa_mcp.settings import get_settings
+
+    settings = get_settings()
+    if server:
+        import httpx
+
+        try:
+            with _server_client(server, settings) as client:
+                r = remote(client)
+        except httpx.HTTPError as exc:
+            raise NanococoaError(f"cannot reach {server}: {exc}", field="--server") from exc
+        if r.status_code >= 400:
+            raise _http_error(r)
+        return r.json()
+
+    from nanococoa_mcp.engine.jobs import JobStore
+
+    async def run() -> Any:
+        async with await JobStore.open(settings.data_dir) as store:
+            return await local(store)
+
+    return asyncio.run(run())
+
+
+ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running server; default: local jobs.")]
+
+
+@app.command()
+def status(job_id: Annotated[str, typer.Argument(help="Job id.")], server: ServerOpt = None) -> None:
+    """Show a job's status (JSON)."""
+    try:
+        st = _job_call(
+            server,
+            lambda store: _dump(store.get(job_id)),
+            lambda c: c.get(f"/status/{job_id}"),
+        )
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+    out.print_json(json.dumps(st, ensure_ascii=False))
+
+
+async def _dump(coro: Any) -> Any:
+    value = await coro
+    if isinstance(value, list):
+        return [v.model_dump(mode="json") for v in value]
+    return value.model_dump(mode="json")
+
+
+@app.command()
+def stop(job_id: Annotated[str, typer.Argument(help="Job id.")], server: ServerOpt = None) -> None:
+    """Stop a job: a queued one at once, a running one at its next checkpoint."""
+    try:
+        st = _job_call(
+            server,
+            lambda store: _dump(store.request_stop(job_id)),
+            lambda c: c.post(f"/stop/{job_id}"),
+        )
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+    out.print(f"{st['job_id']}: {st['status']}")
+
+
+@app.command()
+def jobs(
+    server: ServerOpt = None,
+    state: Annotated[str | None, typer.Option("--status", help="Only this state.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+) -> None:
+    """List recent jobs, newest first."""
+    if state is not None and state not in ("queued", "running", "completed", "failed", "stopped"):
+        raise _fail(
+            NanococoaError(
+                f"unknown status {state!r}", field="--status", accepted="queued, running, completed, failed, stopped"
+            )
+        )
+    try:
+        listed = _job_call(
+            server,
+            lambda store: _dump(store.list_jobs(state, limit)),
+            lambda c: c.get("/api/jobs", params={"limit": limit, **({"status": state} if state else {})}),
+        )
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+    rows = listed["jobs"] if isinstance(listed, dict) else listed
+    table = Table(title="jobs")
+    for col in ("job", "status", "progress", "copy", "step"):
+        table.add_column(col)
+    for j in rows:
+        copy_text = j.get("text_content") or j.get("parameters", {}).get("text_content", "")
+        table.add_row(j["job_id"], j["status"], f"{j['progress_percent']:.0f}%", copy_text, j.get("current_step") or "")
+    out.print(table)
 
 
 @app.command()

@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(
         default_factory=list, description="Extra browser origins allowed to call the HTTP endpoints."
     )
+    workers: int = Field(default=1, ge=1, le=16, description="Worker processes running ads (each keeps a browser).")
+    max_queued_jobs: int = Field(
+        default=32, ge=1, description="Jobs allowed to wait; more are refused (HTTP 429) until one starts."
+    )
+    stop_grace_sec: float = Field(
+        default=10.0, gt=0, description="Seconds a worker gets to honour a stop before it is killed and replaced."
+    )
+    max_wait_sec: float = Field(
+        default=300.0, gt=0, description="Longest a `wait=true` generate call waits before returning the job id."
+    )
     cutout_backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting).")
     scene_backend: str = Field(default="studio", description="Scene backend: studio (procedural scenes).")
     layout_backend: str = Field(default="studio", description="Layout analysis backend: studio (image analysis).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -158,11 +159,25 @@ async def test_recover_requeues_jobs_with_no_step_done_and_fails_the_rest_as_res
 
 def test_the_estimate_adds_what_is_left_of_this_stage_to_the_stages_after_it() -> None:
     plan = eta.stage_plan(variants=1)
-    learnt = {"cutout": 1.0, "scene": 2.0, "compose": 0.5, "layout_analysis": 0.25, "html_rendering": 1.0}
-    assert eta.estimate(plan, -1, 0.0, learnt) == (4.75, 3.5)
-    assert eta.estimate(plan, 1, 0.5, learnt) == (3.25, 2.0)
-    assert eta.estimate(plan, 4, 5.0, learnt) == (0.0, 0.0)
+    learnt = {
+        "cutout": 1.0, "scene": 2.0, "compose": 0.5, "layout_analysis": 0.25, "html_rendering": 1.0, "composite": 0.5
+    }
+    assert eta.estimate(plan, -1, 0.0, learnt) == (5.25, 3.5)
+    assert eta.estimate(plan, 1, 0.5, learnt) == (3.75, 2.0)
+    assert eta.estimate(plan, 4, 5.0, learnt) == (0.5, 0.0)
+    assert eta.estimate(plan, 5, 0.1, learnt) == (0.4, 0.4)
     assert eta.estimate(plan, 0, 0.0, {"cutout": 1.0}) == (None, None)
+
+
+def test_a_rerun_from_a_later_step_plans_only_the_steps_it_runs_and_its_progress_rises_to_100() -> None:
+    assert [sub for _s, sub in eta.stage_plan(2, start_step=2)] == [
+        "layout_analysis", "html_rendering", "layout_analysis", "html_rendering", "composite", "composite"
+    ]
+    assert eta.stage_plan(1, start_step=3) == [("step3_composite", "composite")]
+    plan = eta.stage_plan(2)
+    percents = [eta.progress_at(plan, i) for i in range(len(plan) + 1)]
+    assert percents[0] == 0.0 and percents[-1] == 100.0
+    assert all(a < b for a, b in itertools.pairwise(percents))
 
 
 def test_medians_prefer_this_sizes_history_and_fall_back_to_every_size() -> None:

@@ -4,10 +4,8 @@ port with /health; loopback by default, Origin checked, bearer token required be
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,41 +14,18 @@ import pytest
 from mcp import Client, ClientSession
 from mcp.client.sse import sse_client
 
+from tests.server.serving import ServerProcess
+
 TOKEN = "s3cret-token-for-tests"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _start(data_dir: Path, extra_env: dict[str, str]) -> tuple[ServerProcess, str]:
+    server = ServerProcess(data_dir, extra_env).start()
+    return server, server.base
 
 
-def _start(data_dir: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "NANOCOCOA_DATA_DIR": str(data_dir), "NANOCOCOA_PORT": str(port), **extra_env}
-    proc = subprocess.Popen([sys.executable, "-m", "nanococoa_mcp.cli", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
+def _stop(server: ServerProcess) -> None:
+    server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,17 @@ from mcp.client.stdio import stdio_client
 
 from tests.conftest import SAMPLES
 
-TOOL_NAMES = {"generate_ad_image", "remove_background", "analyze_layout", "list_fonts", "list_styles"}
+TOOL_NAMES = {
+    "generate_ad_image",
+    "check_generation_status",
+    "stop_generation",
+    "list_jobs",
+    "remove_background",
+    "analyze_layout",
+    "list_fonts",
+    "list_styles",
+    "server_health",
+}
 
 
 def _params(data_dir: Path) -> StdioServerParameters:
@@ -32,10 +42,14 @@ async def test_stdio_server_lists_every_tool_with_schemas_and_honest_annotations
     props = gen.input_schema["properties"]
     assert {"copy", "product_image_path", "product_image", "style", "text_style", "size", "variants"} <= set(props)
     assert "progress" not in props and "host" not in props
-    assert gen.output_schema is not None and "variants" in gen.output_schema["properties"]
+    assert gen.output_schema is not None
+    assert {"job_id", "status", "progress_percent", "eta_seconds", "result"} <= set(gen.output_schema["properties"])
     assert gen.annotations is not None and gen.annotations.read_only_hint is False
     assert tools["analyze_layout"].annotations.read_only_hint is True  # type: ignore[union-attr]
     assert tools["list_styles"].annotations.idempotent_hint is True  # type: ignore[union-attr]
+    assert tools["check_generation_status"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    assert tools["stop_generation"].annotations.destructive_hint is True  # type: ignore[union-attr]
+    assert tools["generate_ad_image"].annotations.destructive_hint is False  # type: ignore[union-attr]
 
 
 async def test_an_mcp_client_makes_an_ad_and_gets_a_small_preview_and_links(data_dir: Path) -> None:
@@ -49,13 +63,13 @@ async def test_an_mcp_client_makes_an_ad_and_gets_a_small_preview_and_links(data
         result = await session.call_tool(
             "generate_ad_image",
             {"product_image_path": str(SAMPLES / "fish.png"), "copy": "건어물 대박 세일",
-             "sub_copy": "오늘만 30% 할인", "style": "전통시장 분위기", "text_style": "골드 풍선"},
+             "sub_copy": "오늘만 30% 할인", "style": "전통시장 분위기", "text_style": "골드 풍선", "wait": True},
             progress_callback=on_progress,
         )
         assert not result.is_error, result.content
         data = result.structured_content
         assert data is not None and data["status"] == "completed"
-        variant = data["variants"][0]
+        variant = data["result"]["variants"][0]
         assert variant["quality"]["passed"] is True
         assert Path(variant["image_path"]).is_file()
         images = [c for c in result.content if c.type == "image"]

@@ -1,24 +1,42 @@
-"""The generate_ad_image tool, called as every door calls it: finished ads, files, and refusals."""
+"""The ad tools, called as every door calls them: jobs accepted at once, finished ads, re-runs from a
+step, stops, and refusals that leave nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from nanococoa_mcp.errors import InvalidInput, NanococoaError
-from nanococoa_mcp.tools import generate_ad_image
+from nanococoa_mcp.engine.jobs import JobStatus
+from nanococoa_mcp.engine.results import StoredAd
+from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.service import Service
+from nanococoa_mcp.tools import (
+    check_generation_status,
+    generate_ad_image,
+    list_jobs,
+    server_health,
+    stop_generation,
+)
 from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.usefixtures("service")
 
 
 def _pixels(path: str) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
+
+
+def _ad(status: JobStatus) -> StoredAd:
+    assert status.status == "completed", status.error
+    assert status.result is not None
+    return StoredAd.model_validate(status.result)
 
 
 @pytest.mark.parametrize(
@@ -34,9 +52,11 @@ def _pixels(path: str) -> np.ndarray:
 async def test_finished_ads_pass_every_non_negotiable(
     photo: str, copy: str, style: str, text_style: str, size: str
 ) -> None:
-    out = await generate_ad_image(copy=copy, product_image_path=str(SAMPLES / photo), sub_copy="1+1 이벤트",
-                                  style=style, text_style=text_style, size=size)
-    assert out.status == "completed"
+    status = await generate_ad_image(copy=copy, product_image_path=str(SAMPLES / photo), sub_copy="1+1 이벤트",
+                                     style=style, text_style=text_style, size=size, wait=True)
+    out = _ad(status)
+    assert status.progress_percent == 100 and status.steps_done == ["step1_background", "step2_text",
+                                                                   "step3_composite"]
     v = out.variants[0]
     img = _pixels(v.image_path)
     assert img.shape == (out.height, out.width, 3)
@@ -49,10 +69,33 @@ async def test_finished_ads_pass_every_non_negotiable(
     report = json.loads((Path(out.output_dir) / "result.json").read_text())
     assert report["variants"][0]["quality"]["passed"] is True
     assert set(report["analysis"]) == {"objects", "color_analysis", "empty_spaces", "recommendations"}
+    assert status.final_result == v.image_path
+    assert status.step1_result is not None
+    preview = _pixels(status.step1_result)  # a small JPEG of the scene, the ad's shape
+    assert max(preview.shape[:2]) <= 512
+    assert abs(preview.shape[1] / preview.shape[0] - out.width / out.height) < 0.02
+
+
+async def test_a_job_is_accepted_at_once_and_followed_to_the_end() -> None:
+    accepted = await generate_ad_image(copy="꿀사과 특가", product_image_path=str(SAMPLES / "apple.jpg"))
+    assert accepted.status in ("queued", "running") and accepted.result is None
+    assert accepted.parameters["text_content"] == "꿀사과 특가"
+    for _ in range(300):
+        status = await check_generation_status(accepted.job_id)
+        if status.status == "completed":
+            break
+        assert status.system_metrics is not None and status.system_metrics.ram_total_gb > 0
+        await asyncio.sleep(0.1)
+    assert _ad(status).variants[0].quality.passed
+    listed = await list_jobs()
+    assert [j.job_id for j in listed.jobs] == [accepted.job_id]
+    assert listed.jobs[0].final_result == status.final_result
+    assert (await list_jobs(status="queued")).jobs == []
 
 
 async def test_variants_give_different_scenes_and_layouts() -> None:
-    out = await generate_ad_image(copy="건어물 대박 세일", product_image_path=str(SAMPLES / "fish.png"), variants=3)
+    out = _ad(await generate_ad_image(copy="건어물 대박 세일", product_image_path=str(SAMPLES / "fish.png"),
+                                      variants=3, wait=True))
     assert len(out.variants) == 3
     a, b, c = (_pixels(v.image_path) for v in out.variants)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 5
@@ -61,16 +104,69 @@ async def test_variants_give_different_scenes_and_layouts() -> None:
 
 
 async def test_same_seed_same_ad() -> None:
-    args = {"copy": "수제 떡 당일 제작", "product_image_path": str(SAMPLES / "dango.png"), "seed": 42}
-    one = await generate_ad_image(**args)  # type: ignore[arg-type]
-    two = await generate_ad_image(**args)  # type: ignore[arg-type]
+    args = {"copy": "수제 떡 당일 제작", "product_image_path": str(SAMPLES / "dango.png"), "seed": 42, "wait": True}
+    one = _ad(await generate_ad_image(**args))  # type: ignore[arg-type]
+    two = _ad(await generate_ad_image(**args))  # type: ignore[arg-type]
     assert np.array_equal(_pixels(one.variants[0].image_path), _pixels(two.variants[0].image_path))
 
 
 async def test_base64_and_data_url_inputs_work() -> None:
     raw = base64.b64encode((SAMPLES / "apple.jpg").read_bytes()).decode()
-    out = await generate_ad_image(copy="꿀사과 특가", product_image=f"data:image/jpeg;base64,{raw}")
+    out = _ad(await generate_ad_image(copy="꿀사과 특가", product_image=f"data:image/jpeg;base64,{raw}", wait=True))
     assert out.variants[0].quality.passed
+
+
+async def test_new_copy_on_the_same_scene_reruns_from_step_2_as_a_child_job() -> None:
+    parent = await generate_ad_image(copy="건어물 대박 세일", product_image_path=str(SAMPLES / "fish.png"),
+                                     style="전통시장 분위기", variants=2, wait=True)
+    first = _ad(parent)
+    child = await generate_ad_image(parent_id=parent.job_id, start_step=2, copy="오늘만 반값",
+                                    text_style="neon", wait=True)
+    second = _ad(child)
+    assert child.parent_id == parent.job_id and child.start_step == 2
+    assert child.parameters["text_content"] == "오늘만 반값" and child.parameters["style"] == "전통시장 분위기"
+    assert len(second.variants) == 2
+    for a, b in zip(first.variants, second.variants, strict=True):
+        assert np.array_equal(_pixels(a.step1_path), _pixels(b.step1_path))  # the very same scene
+        assert not np.array_equal(_pixels(a.image_path), _pixels(b.image_path))  # with new copy
+        assert b.text_style == "neon" and b.quality.passed
+    # Step 3 alone composites the stored text layer again: the same ad, bit for bit.
+    again = _ad(await generate_ad_image(parent_id=child.job_id, start_step=3, wait=True))
+    assert np.array_equal(_pixels(again.variants[1].image_path), _pixels(second.variants[1].image_path))
+
+
+async def test_a_step_2_rerun_may_not_change_the_scene_and_an_unknown_parent_is_named(service: Service) -> None:
+    parent = await generate_ad_image(copy="세일", product_image_path=str(SAMPLES / "apple.jpg"), wait=True)
+    with pytest.raises(InvalidInput) as info:
+        await generate_ad_image(parent_id=parent.job_id, start_step=2, copy="새 문구", style="luxury")
+    assert info.value.field == "style" and "start_step 1" in (info.value.accepted or "")
+    with pytest.raises(NotFound) as missing:
+        await generate_ad_image(parent_id="no-such-job", start_step=2, copy="새 문구")
+    assert missing.value.field == "job_id"
+    with pytest.raises(InvalidInput) as orphan:
+        await generate_ad_image(start_step=2, copy="새 문구")
+    assert orphan.value.field == "parent_id"
+    assert len(await service.jobs()) == 1
+
+
+async def test_stopping_a_queued_job_stops_it_before_it_runs() -> None:
+    photo = str(SAMPLES / "dango.png")
+    running = await generate_ad_image(copy="첫 번째", product_image_path=photo)
+    queued = await generate_ad_image(copy="두 번째", product_image_path=photo)
+    stopped = await stop_generation(queued.job_id)
+    assert stopped.status == "stopped"
+    assert (await check_generation_status(running.job_id)).status in ("queued", "running", "completed")
+    final = await check_generation_status(queued.job_id)
+    assert final.status == "stopped" and final.result is None
+    with pytest.raises(NotFound):
+        await stop_generation("no-such-job")
+
+
+async def test_server_health_reports_workers_and_jobs() -> None:
+    report = await server_health()
+    assert report.status == "ok" and report.workers.configured == 1 and report.workers.alive == 1
+    assert report.jobs["queued"] == 0 and report.system_metrics.ram_total_gb > 0
+    assert report.gpu_available is False or report.system_metrics.gpu_info
 
 
 @pytest.mark.parametrize(
@@ -78,6 +174,7 @@ async def test_base64_and_data_url_inputs_work() -> None:
     [
         ({"copy": "   "}, "copy"),
         ({"copy": "가" * 41}, "copy"),
+        ({}, "copy"),
         ({"copy": "세일", "style": "steampunk"}, "style"),
         ({"copy": "세일", "text_style": "wordart"}, "text_style"),
         ({"copy": "세일", "size": "16:10"}, "size"),
@@ -85,31 +182,18 @@ async def test_base64_and_data_url_inputs_work() -> None:
     ],
 )
 async def test_invalid_requests_are_refused_before_anything_is_written(
-    data_dir: Path, kwargs: dict[str, object], field: str
+    data_dir: Path, service: Service, kwargs: dict[str, object], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as info:
         await generate_ad_image(product_image_path=str(SAMPLES / "apple.jpg"), **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field and info.value.accepted
-    assert not data_dir.exists() or not any(data_dir.rglob("*.png"))
-
-
-async def test_a_read_only_data_dir_gives_a_clear_error_and_no_partial_result(data_dir: Path) -> None:
-    if os.geteuid() == 0:
-        # root ignores directory permissions: make the data dir a file instead, which nobody can write under.
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        data_dir.write_text("not a directory")
-    else:
-        data_dir.mkdir(parents=True)
-        data_dir.chmod(0o500)
-    with pytest.raises(NanococoaError) as info:
-        await generate_ad_image(copy="세일", product_image_path=str(SAMPLES / "apple.jpg"))
-    assert info.value.field == "data_dir"
-    assert "cannot write" in info.value.message or "could not save" in info.value.message
+    assert await service.jobs() == []
+    assert not any(data_dir.rglob("*.png"))
 
 
 async def test_a_requested_position_without_room_is_honoured_elsewhere_and_said() -> None:
-    out = await generate_ad_image(copy="수제 떡 당일 제작", product_image_path=str(SAMPLES / "dango.png"),
-                                  size="9:16", text_position="bottom")
+    out = _ad(await generate_ad_image(copy="수제 떡 당일 제작", product_image_path=str(SAMPLES / "dango.png"),
+                                      size="9:16", text_position="bottom", wait=True))
     q = out.variants[0].quality
     assert q.passed
     assert any("no room for the copy at the bottom" in n for n in q.notes)

@@ -7,20 +7,35 @@ from collections.abc import Iterable
 
 Stage = tuple[str, str]  # (step, sub_step), as the pipeline's progress events name them
 
-# Mirrors the order of Studio.generate's progress events: one cut-out, then four timed stages per variant
-# (its step3 "final" tick only marks a variant's end). A test checks that real jobs record this plan.
-FIRST_STAGES: tuple[Stage, ...] = (("step1_background", "cutout"),)
-VARIANT_STAGES: tuple[Stage, ...] = (
-    ("step1_background", "scene"),
-    ("step1_background", "compose"),
-    ("step2_text", "layout_analysis"),
-    ("step2_text", "html_rendering"),
-)
+# Mirrors the order of Studio.generate's progress events: step 1 (one cut-out, then a scene and a
+# composition per variant), step 2 (layout analysis and typesetting per variant), step 3 (a composite per
+# variant). A re-run from step 2 or 3 skips the earlier steps. A test checks real jobs record this plan.
+STEP1_FIRST: tuple[Stage, ...] = (("step1_background", "cutout"),)
+STEP1_VARIANT: tuple[Stage, ...] = (("step1_background", "scene"), ("step1_background", "compose"))
+STEP2_VARIANT: tuple[Stage, ...] = (("step2_text", "layout_analysis"), ("step2_text", "html_rendering"))
+STEP3_VARIANT: tuple[Stage, ...] = (("step3_composite", "composite"),)
 LAST_N = 20  # recent runs only: the machine, the settings and the code change
+# Share of the progress bar each step takes when run (typesetting drives a browser: it is the long one).
+STEP_WEIGHTS = {"step1_background": 0.45, "step2_text": 0.5, "step3_composite": 0.05}
 
 
-def stage_plan(variants: int) -> list[Stage]:
-    return [*FIRST_STAGES, *(VARIANT_STAGES * variants)]
+def stage_plan(variants: int, start_step: int = 1) -> list[Stage]:
+    plan: list[Stage] = []
+    if start_step <= 1:
+        plan += [*STEP1_FIRST, *(STEP1_VARIANT * variants)]
+    if start_step <= 2:
+        plan += list(STEP2_VARIANT * variants)
+    return plan + list(STEP3_VARIANT * variants)
+
+
+def progress_at(plan: list[Stage], index: int) -> float:
+    """Percent done when stage `index` of `plan` begins: each step's weight spread over its stages."""
+    counts: dict[str, int] = {}
+    for step, _sub in plan:
+        counts[step] = counts.get(step, 0) + 1
+    total = sum(STEP_WEIGHTS[s] for s in counts)
+    done = sum(STEP_WEIGHTS[step] / counts[step] for step, _sub in plan[: max(0, index)])
+    return round(100.0 * done / total, 1)
 
 
 def medians(samples: Iterable[tuple[str, str, float]], size: str, last_n: int = LAST_N) -> dict[str, float]:

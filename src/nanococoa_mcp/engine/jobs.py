@@ -15,6 +15,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.engine import eta
+from nanococoa_mcp.engine.checkpoints import Checkpoints
 from nanococoa_mcp.engine.images import DecodedImage, encode_png
 from nanococoa_mcp.engine.metrics import SystemMetrics, system_metrics
 from nanococoa_mcp.engine.migrations import migrate
@@ -76,6 +77,10 @@ class JobStatus(BaseModel):
     resumable: bool = Field(description="A failed job that can be re-run from start_step as a child job.")
     error: JobError | None
     result: dict[str, Any] | None = Field(description="result.json of a completed job (file paths, quality).")
+    step1_result: str | None = Field(
+        default=None, description="Path of a JPEG preview of step 1 (the scene with the product) once it is done."
+    )
+    final_result: str | None = Field(default=None, description="Path of the finished ad (first variant), once done.")
     created_at: float
     updated_at: float
 
@@ -89,6 +94,7 @@ class JobTicket:
     input_path: Path
     start_step: int
     size: str
+    parent_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -355,7 +361,7 @@ class JobStore:
             )
         learnt = await self._learnt(_size_key(json.loads(row["parameters"])))
         running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
-        status = _to_status(row, time.time(), learnt, position, running, self.workers)
+        status = self._with_previews(_to_status(row, time.time(), learnt, position, running, self.workers))
         if metrics:
             status.system_metrics = await asyncio.to_thread(system_metrics)
         return status
@@ -376,8 +382,15 @@ class JobStore:
             if size not in learnt_by_size:
                 learnt_by_size[size] = await self._learnt(size)
             position = positions.get(row["id"])
-            out.append(_to_status(row, now, learnt_by_size[size], position, running, self.workers))
+            out.append(self._with_previews(_to_status(row, now, learnt_by_size[size], position, running, self.workers)))
         return out
+
+    def _with_previews(self, status: JobStatus) -> JobStatus:
+        step1 = Checkpoints(self.data_dir, status.job_id).preview(1)
+        status.step1_result = str(step1) if step1 is not None else None
+        if status.result and status.result.get("variants"):
+            status.final_result = status.result["variants"][0]["image_path"]
+        return status
 
     async def _learnt(self, size: str) -> dict[str, float]:
         # The newest few per (stage, size) is all the estimate reads.
@@ -478,7 +491,8 @@ class JobWriter:
     def load(self, job_id: str) -> JobTicket:
         """Raises NotFound when the job is not running (stopped or settled elsewhere meanwhile)."""
         row = self.db.execute(
-            "SELECT parameters, input_path, start_step FROM jobs WHERE id = ? AND status = 'running'", (job_id,)
+            "SELECT parameters, input_path, start_step, parent_id FROM jobs WHERE id = ? AND status = 'running'",
+            (job_id,),
         ).fetchone()
         if row is None:
             raise _not_found(job_id)
@@ -489,6 +503,7 @@ class JobWriter:
             input_path=Path(row["input_path"]),
             start_step=row["start_step"],
             size=_size_key(parameters),
+            parent_id=row["parent_id"],
         )
 
     def progress(self, job_id: str, update: ProgressUpdate) -> None:

@@ -15,7 +15,9 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.engine import compose, copy_design, cutout, final, layout, scene
+from nanococoa_mcp.engine.checkpoints import Checkpoints, TextStep
 from nanococoa_mcp.engine.color import dominant_colors
+from nanococoa_mcp.engine.eta import progress_at, stage_plan
 from nanococoa_mcp.engine.images import DecodedImage, fit_long_side
 from nanococoa_mcp.engine.layout import EmptySpace, LayoutAnalysis
 from nanococoa_mcp.engine.render import Renderer
@@ -46,6 +48,15 @@ class AdRequest(BaseModel):
     variants: int = Field(default=1, ge=1, le=4, description="How many different scene/layout choices.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     text_position: TextPosition = "auto"
+    # The seed's model-server fields, kept with the job; the embedded backends do not need them (the
+    # diffusion, VLM and LLM backends read them).
+    bg_prompt: str | None = Field(default=None, max_length=1000, description="Scene prompt for a diffusion backend.")
+    html_style_prompt: str | None = Field(default=None, max_length=1000, description="Copy style for an LLM backend.")
+    use_qwen_analysis: bool = True
+    use_llm_html: bool = False
+    strength: float = Field(default=0.6, ge=0, le=1, description="Diffusion img2img strength.")
+    guidance_scale: float = Field(default=3.5, ge=0, le=30, description="Diffusion guidance scale.")
+    test_mode: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +84,8 @@ class VariantResult:
 
 @dataclass(slots=True)
 class AdResult:
-    cutout: cutout.CutoutOutput
+    cutout_rgba: npt.NDArray[np.uint8]
+    cutout_confidence: float
     size: SizePreset
     variants: list[VariantResult]
     timings: dict[str, float]
@@ -166,84 +178,188 @@ class Studio:
             cutout.CutoutParams(backend=self.settings.cutout_backend),
         )
 
-    def generate(self, image: DecodedImage, req: AdRequest, progress: ProgressFn | None = None) -> AdResult:
+    def generate(
+        self,
+        image: DecodedImage | None,
+        req: AdRequest,
+        progress: ProgressFn | None = None,
+        *,
+        start_step: int = 1,
+        checkpoints: Checkpoints | None = None,
+    ) -> AdResult:
+        """Make the ad. With `checkpoints`, each finished step is stored there; with `start_step` 2 or 3
+        the earlier steps are read from there instead of run (`image` is then not needed)."""
         size, text_style = check_request(req, self.settings)
+        if start_step > 1 and checkpoints is None:
+            raise InvalidInput("re-running from a later step needs the stored steps", field="start_step", accepted="1")
+        if start_step == 1 and image is None:
+            raise InvalidInput("no product photo was given", field="product_image", accepted="an image")
         style = resolve_style(req.style)
-        emit = progress or (lambda _e: None)
+        plans = plan_variants(req, size)
+        n = len(plans)
+        plan = stage_plan(n, start_step)
+        stage = -1
         timings: dict[str, float] = {}
-        n = req.variants
+        vts: list[dict[str, float]] = [{} for _ in plans]
 
-        def tick(frac: float, step: str, sub: str, msg: str, v: int) -> None:
-            emit(ProgressEvent(percent=round(100.0 * frac, 1), step=step, sub_step=sub, message=msg, variant=v))
+        def tick(step: str, sub: str, msg: str, v: int) -> None:
+            nonlocal stage
+            stage += 1
+            emit = progress or (lambda _e: None)
+            emit(ProgressEvent(percent=progress_at(plan, stage), step=step, sub_step=sub, message=msg, variant=v))
 
-        tick(0.0, STEPS[0], "cutout", "Cutting out the product", 0)
-        t0 = time.perf_counter()
-        cut = self.cut_out(image)
-        timings["cutout"] = time.perf_counter() - t0
-        alpha = cut.rgba[..., 3]
-        palette = tuple(dominant_colors(cut.rgba[..., :3], alpha >= 200, k=3))
-        bx0, by0, bx1, by1 = cut.bbox
-        aspect = (bx1 - bx0) / max(1, by1 - by0)
+        # Step 1: the product cut out and set in its scene, per variant.
+        comps: list[compose.ComposeOutput] = []
+        if start_step == 1:
+            assert image is not None
+            tick(STEPS[0], "cutout", "Cutting out the product", 0)
+            t0 = time.perf_counter()
+            cut = self.cut_out(image)
+            timings["cutout"] = time.perf_counter() - t0
+            cut_rgba, confidence = cut.rgba, cut.confidence
+            if checkpoints is not None:
+                checkpoints.save_cutout(cut_rgba, confidence)
+            alpha = cut_rgba[..., 3]
+            palette = tuple(dominant_colors(cut_rgba[..., :3], alpha >= 200, k=3))
+            bx0, by0, bx1, by1 = cut.bbox
+            aspect = (bx1 - bx0) / max(1, by1 - by0)
+            for i, pl in enumerate(plans):
+                tick(STEPS[0], "scene", f"Building the {style.name_ko} scene", i)
+                t = time.perf_counter()
+                sc = scene.run(
+                    scene.SceneInput(
+                        width=size.width,
+                        height=size.height,
+                        style=style,
+                        palette=palette,
+                        anchor_x=pl.anchor_x,
+                        seed=pl.seed,
+                    ),
+                    scene.SceneParams(backend=self.settings.scene_backend),
+                )
+                vts[i]["scene"] = time.perf_counter() - t
+                tick(STEPS[0], "compose", "Placing the product and its shadow", i)
+                t = time.perf_counter()
+                frac = _height_frac(size, aspect, pl.anchor_x)
+                comp = compose.run(
+                    compose.ComposeInput(scene=sc, product=cut_rgba, height_frac=frac, max_upscale=MAX_UPSCALE)
+                )
+                vts[i]["compose"] = time.perf_counter() - t
+                if checkpoints is not None:
+                    checkpoints.save_step1(i + 1, comp)
+                comps.append(comp)
+        else:
+            assert checkpoints is not None
+            cut_rgba, confidence = checkpoints.load_cutout()
+            comps = [checkpoints.load_step1(i + 1) for i in range(n)]
 
-        variants: list[VariantResult] = []
-        for i, plan in enumerate(plan_variants(req, size)):
-            base = 0.15 + 0.85 * i / n
-            span = 0.85 / n
-            vt: dict[str, float] = {}
-            tick(base, STEPS[0], "scene", f"Building the {style.name_ko} scene", i)
-            t = time.perf_counter()
-            sc = scene.run(
-                scene.SceneInput(
-                    width=size.width,
-                    height=size.height,
-                    style=style,
-                    palette=palette,
-                    anchor_x=plan.anchor_x,
-                    seed=plan.seed,
-                ),
-                scene.SceneParams(backend=self.settings.scene_backend),
-            )
-            vt["scene"] = time.perf_counter() - t
-            tick(base + 0.25 * span, STEPS[0], "compose", "Placing the product and its shadow", i)
-            t = time.perf_counter()
-            frac = _height_frac(size, aspect, plan.anchor_x)
-            comp = compose.run(
-                compose.ComposeInput(scene=sc, product=cut.rgba, height_frac=frac, max_upscale=MAX_UPSCALE)
-            )
-            vt["compose"] = time.perf_counter() - t
-
-            tick(base + 0.4 * span, STEPS[1], "layout_analysis", "Finding where the copy reads best", i)
+        # Step 2: where the copy reads best, and the copy typeset there (checked, re-set when it falls short).
+        texts: list[TextStep] = []
+        finals: list[final.FinalOutput | None] = []
+        notes: list[str | None] = []
+        for i, (pl, comp) in enumerate(zip(plans, comps, strict=True)):
+            if start_step == 3:
+                assert checkpoints is not None
+                texts.append(checkpoints.load_step2(i + 1))
+                finals.append(None)
+                notes.append(None)
+                continue
+            tick(STEPS[1], "layout_analysis", "Finding where the copy reads best", i)
             t = time.perf_counter()
             lay = layout.run(
                 layout.LayoutInput(image=comp.image, product_mask=comp.product_mask, safe_box=size.safe_box()),
                 layout.LayoutParams(backend=self.settings.layout_backend),
             ).analysis
-            region, region_note = pick_region(lay, plan.position)
-            vt["layout"] = time.perf_counter() - t
+            region, region_note = pick_region(lay, pl.position)
+            vts[i]["layout"] = time.perf_counter() - t
+            tick(STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
+            text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i])
+            if checkpoints is not None:
+                checkpoints.save_step2(i + 1, text)
+            texts.append(text)
+            finals.append(result)
+            notes.append(region_note if pl.position == req.text_position else None)
 
-            tick(base + 0.5 * span, STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
-            result = self._typeset(req, text_style, lay, region, comp, size, cut.confidence, vt)
-            if region_note and plan.position == req.text_position:
-                result.quality.notes.append(region_note)
+        # Step 3: the text layer over the scene, and the quality report.
+        variants: list[VariantResult] = []
+        for i, (pl, comp, text) in enumerate(zip(plans, comps, texts, strict=True)):
+            tick(STEPS[2], "composite", f"Compositing variant {i + 1} of {n}", i)
+            t = time.perf_counter()
+            done = finals[i] or self._composite(req, text_style, text, comp, size, confidence)
+            vts[i]["final"] = vts[i].get("final", 0.0) + time.perf_counter() - t
+            note = notes[i]
+            if note:
+                done.quality.notes.append(note)
             variants.append(
                 VariantResult(
                     index=i,
-                    seed=plan.seed,
+                    seed=pl.seed,
                     style_id=style.id,
                     text_style_id=text_style.id,
-                    image=result.image,
+                    image=done.image,
                     step1=comp.image,
-                    analysis=lay,
-                    region=region,
-                    quality=result.quality,
-                    timings=vt,
+                    analysis=text.analysis,
+                    region=text.region,
+                    quality=done.quality,
+                    timings=vts[i],
                 )
             )
-            tick(base + span, STEPS[2], "final", f"Variant {i + 1} of {n} done", i)
         for v in variants:
             for k, sec in v.timings.items():
                 timings[k] = timings.get(k, 0.0) + sec
-        return AdResult(cutout=cut, size=size, variants=variants, timings=timings)
+        return AdResult(
+            cutout_rgba=cut_rgba, cutout_confidence=confidence, size=size, variants=variants, timings=timings
+        )
+
+    def _copy_doc(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        lay: LayoutAnalysis,
+        region: EmptySpace,
+        background: npt.NDArray[np.uint8],
+        boost: float,
+        max_font: int | None,
+    ) -> copy_design.CopyDocument:
+        return copy_design.run(
+            copy_design.CopyInput(
+                copy=req.text_content.strip(),
+                sub_copy=req.sub_copy,
+                style=text_style,
+                analysis=lay,
+                region=region,
+                background=background,
+                plate_boost=boost,
+                max_font_px=max_font,
+            ),
+            copy_design.CopyParams(backend=self.settings.copy_backend),
+        )
+
+    def _composite(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        text: TextStep,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+    ) -> final.FinalOutput:
+        """Step 3 alone, from a stored text layer: its document is re-derived (copy design is deterministic)."""
+        doc = self._copy_doc(
+            req, text_style, text.analysis, text.region, comp.image, text.plate_boost, text.max_font_px
+        )
+        return final.run(
+            final.FinalInput(
+                step1=comp.image,
+                product_layer=comp.product_layer,
+                core_mask=comp.core_mask,
+                product_mask=comp.product_mask,
+                text=text.text,
+                doc=doc,
+                safe_box=size.safe_box(),
+                cutout_confidence=confidence,
+            )
+        )
 
     def _typeset(
         self,
@@ -255,25 +371,13 @@ class Studio:
         size: SizePreset,
         confidence: float,
         vt: dict[str, float],
-    ) -> final.FinalOutput:
+    ) -> tuple[TextStep, final.FinalOutput]:
         boost = 0.0
         max_font: int | None = None
-        result: final.FinalOutput | None = None
+        best: tuple[TextStep, final.FinalOutput] | None = None
         for _attempt in range(4):
             t = time.perf_counter()
-            doc = copy_design.run(
-                copy_design.CopyInput(
-                    copy=req.text_content.strip(),
-                    sub_copy=req.sub_copy,
-                    style=text_style,
-                    analysis=lay,
-                    region=region,
-                    background=comp.image,
-                    plate_boost=boost,
-                    max_font_px=max_font,
-                ),
-                copy_design.CopyParams(backend=self.settings.copy_backend),
-            )
+            doc = self._copy_doc(req, text_style, lay, region, comp.image, boost, max_font)
             vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
             t = time.perf_counter()
             rendered = self.renderer.render(doc)
@@ -292,6 +396,7 @@ class Studio:
                 )
             )
             vt["final"] = vt.get("final", 0.0) + time.perf_counter() - t
+            best = (TextStep(lay, region, rendered, boost, max_font), result)
             q = result.quality
             if q.text_product_overlap_px > 0:
                 max_font = max(16, int(rendered.metrics.font_size * 0.8))
@@ -300,5 +405,5 @@ class Studio:
                 boost += 0.2
                 continue
             break
-        assert result is not None
-        return result
+        assert best is not None
+        return best

@@ -93,6 +93,12 @@ class WorkerPool:
         self._wake.set()
         return status
 
+    def alive_workers(self) -> int:
+        return sum(1 for slot in self._slots if slot.process.is_alive())
+
+    def busy_workers(self) -> int:
+        return sum(1 for slot in self._slots if slot.job_id is not None)
+
     def worker_pid(self, job_id: str) -> int | None:
         """The pid of the worker running `job_id`, if one is."""
         for slot in self._slots:

@@ -67,7 +67,7 @@ def _write(data_dir: Path, job_id: str, result: AdResult, elapsed: float) -> Sto
     shutil.rmtree(final_dir, ignore_errors=True)
     shutil.rmtree(final_dir.parent / f".staging-{job_id}", ignore_errors=True)
     with JobDir(data_dir, job_id) as stage:
-        write_bytes_atomic(stage / "cutout.png", encode_png(result.cutout.rgba))
+        write_bytes_atomic(stage / "cutout.png", encode_png(result.cutout_rgba))
         variants = []
         for v in result.variants:
             n = v.index + 1
@@ -93,7 +93,7 @@ def _write(data_dir: Path, job_id: str, result: AdResult, elapsed: float) -> Sto
             height=result.size.height,
             output_dir=str(final_dir),
             cutout_path=str(final_dir / "cutout.png"),
-            cutout_confidence=round(result.cutout.confidence, 3),
+            cutout_confidence=round(result.cutout_confidence, 3),
             variants=variants,
             analysis=result.variants[0].analysis.to_json_dict(),
             timings_sec={k: round(v, 4) for k, v in {**result.timings, "total": elapsed}.items()},

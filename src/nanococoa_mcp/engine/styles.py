@@ -344,3 +344,10 @@ def resolve_style(name: str) -> SceneStyle:
             accepted=", ".join(f"{s.id} ({s.name_ko} / {s.name_en})" for s in seasons),
         )
     raise InvalidInput(f"unknown scene style {name!r}", field="style", accepted=_accepted())
+
+
+def guess_style(prompt: str) -> SceneStyle | None:
+    """The style a free-text scene prompt names (the seed's `bg_prompt`), by its longest name or alias in it."""
+    text = _norm(prompt or "")
+    hits = [(len(key), style) for key, style in _INDEX.items() if len(key) >= 2 and key in text]
+    return max(hits, key=lambda h: h[0])[1] if hits else None

@@ -290,3 +290,15 @@ def resolve_text_style(name: str) -> TextStyle:
         field="text_style",
         accepted=", ".join(f"{s.id} ({s.name_ko})" for s in STYLES),
     )
+
+
+def guess_text_style(prompt: str) -> TextStyle | None:
+    """The text style a free-text prompt names (the seed's `html_style_prompt`), by its longest name in it."""
+    text = _norm(prompt or "")
+    hits = [
+        (len(key), style)
+        for style in STYLES
+        for key in {_norm(n) for n in (style.id, style.name_ko, style.name_en, *style.aliases)}
+        if len(key) >= 2 and key in text
+    ]
+    return max(hits, key=lambda h: h[0])[1] if hits else None

@@ -11,9 +11,10 @@ import time
 from multiprocessing.connection import Connection
 
 from nanococoa_mcp.engine import eta
+from nanococoa_mcp.engine.checkpoints import Checkpoints
 from nanococoa_mcp.engine.images import decode_image
 from nanococoa_mcp.engine.jobs import JobError, JobStopped, JobTicket, JobWriter, ProgressUpdate
-from nanococoa_mcp.engine.pipeline import ProgressEvent, Studio
+from nanococoa_mcp.engine.pipeline import STEPS, ProgressEvent, Studio
 from nanococoa_mcp.engine.results import write_ad
 from nanococoa_mcp.errors import InvalidInput, NanococoaError
 from nanococoa_mcp.settings import Settings
@@ -31,11 +32,11 @@ class ProgressTracker:
         self.ticket = ticket
         self.writer = writer
         self.interval_s = interval_s
-        self.plan = eta.stage_plan(ticket.request.variants)
+        self.plan = eta.stage_plan(ticket.request.variants, ticket.start_step)
         self.durations: list[tuple[str, float]] = []  # (sub_step, seconds) for each plan stage run
         self._open: tuple[str, float] | None = None
         self._stage_index = -1
-        self._steps_done: list[str] = []
+        self._steps_done: list[str] = list(STEPS[: ticket.start_step - 1])  # inherited from the parent
         self._last_step: str | None = None
         self._pending: ProgressUpdate | None = None
         self._written_at = 0.0
@@ -84,15 +85,22 @@ def run_job(job_id: str, studio: Studio, writer: JobWriter, settings: Settings) 
     """Run one claimed job to a recorded outcome: completed, stopped or failed (typed error)."""
     try:
         ticket = writer.load(job_id)
-        image = decode_image(
-            ticket.input_path.read_bytes(),
-            max_bytes=settings.max_upload_bytes,
-            max_pixels=settings.max_pixels,
-            min_side=settings.min_side_px,
-        )
+        checkpoints = Checkpoints(settings.data_dir, job_id)
+        image = None
+        if ticket.start_step == 1:
+            image = decode_image(
+                ticket.input_path.read_bytes(),
+                max_bytes=settings.max_upload_bytes,
+                max_pixels=settings.max_pixels,
+                min_side=settings.min_side_px,
+            )
+        elif ticket.parent_id is not None:
+            checkpoints.inherit(Checkpoints(settings.data_dir, ticket.parent_id), ticket.start_step)
         tracker = ProgressTracker(ticket, writer)
         started = time.perf_counter()
-        result = studio.generate(image, ticket.request, tracker)
+        result = studio.generate(
+            image, ticket.request, tracker, start_step=ticket.start_step, checkpoints=checkpoints
+        )
         tracker.finish()
         stored = write_ad(settings.data_dir, job_id, result, time.perf_counter() - started)
         writer.complete(job_id, stored.model_dump(mode="json"), tracker.durations, ticket.size)

@@ -7,16 +7,15 @@ import contextlib
 import hmac
 import ipaddress
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nanococoa_mcp import __version__
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.server.rest import routes as rest_routes
 from nanococoa_mcp.settings import Settings, get_settings
 
 
@@ -44,17 +43,47 @@ class BearerTokenMiddleware:
         given = headers.get(b"authorization", b"")
         if not (given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), self.token)):
             response = JSONResponse(
-                {"error": "unauthorized", "message": "a bearer token is required",
-                 "accepted": "Authorization: Bearer <NANOCOCOA_TOKEN>"},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                {
+                    "error": "unauthorized",
+                    "message": "a bearer token is required",
+                    "accepted": "Authorization: Bearer <NANOCOCOA_TOKEN>",
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
             )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
-async def health(_request: Request) -> Response:
-    return JSONResponse({"status": "ok", "service": "nanococoa", "version": __version__, "gpu_available": False})
+class OriginMiddleware:
+    """Browsers send `Origin`: a page from another site may not drive the REST routes (DNS rebinding,
+    CSRF). Same-origin requests, allowed origins and non-browser clients (no Origin) pass."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = {o.rstrip("/") for o in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin and origin not in self.allowed and urlsplit(origin).netloc != host:
+                response = JSONResponse(
+                    {
+                        "error": "forbidden_origin",
+                        "message": f"requests from {origin} are not allowed",
+                        "field": "Origin",
+                        "accepted": "same origin, or NANOCOCOA_ALLOWED_ORIGINS",
+                        "status": 403,
+                    },
+                    status_code=403,
+                    media_type="application/problem+json",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class OnePort:
@@ -80,9 +109,10 @@ def build_app(settings: Settings | None = None) -> ASGIApp:
     if not is_loopback(settings.host) and not settings.token:
         raise InvalidInput(
             f"binding {settings.host} exposes the studio to the network without a token",
-            field="token", accepted="set NANOCOCOA_TOKEN, or bind 127.0.0.1",
+            field="token",
+            accepted="set NANOCOCOA_TOKEN, or bind 127.0.0.1",
         )
-    mcp = build_server()
+    mcp = build_server(settings)
     origins = settings.allowed_origins or None
     streamable = mcp.http_app(path="/mcp", transport="http", host_origin_protection="auto", allowed_origins=origins)
     sse = mcp.http_app(path="/sse", transport="sse", host_origin_protection="auto", allowed_origins=origins)
@@ -92,8 +122,8 @@ def build_app(settings: Settings | None = None) -> ASGIApp:
         async with streamable.router.lifespan_context(streamable), sse.router.lifespan_context(sse):
             yield
 
-    rest = Starlette(routes=[Route("/health", health, methods=["GET"])], lifespan=lifespan)
-    app: ASGIApp = OnePort(rest, streamable, sse)
+    rest = Starlette(routes=rest_routes(), lifespan=lifespan)
+    app: ASGIApp = OnePort(OriginMiddleware(rest, settings.allowed_origins), streamable, sse)
     if settings.token:
         app = BearerTokenMiddleware(app, settings.token)
     return app
@@ -104,4 +134,4 @@ def serve(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     app = build_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=15)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,18 @@ from pydantic import ValidationError
 from nanococoa_mcp import __version__
 from nanococoa_mcp.engine.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError
-from nanococoa_mcp.settings import get_settings
+from nanococoa_mcp.service import service_running
+from nanococoa_mcp.settings import Settings, get_settings
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
 
 log = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "nanococoa makes Korean product ads. Give generate_ad_image a product photo (path or base64) and a "
-    "line of Korean copy; list_styles names the scene and text styles. Results carry file paths, a small "
-    "preview and a quality report (product pixels unchanged, copy never over the product, contrast >= 4.5)."
+    "line of Korean copy; it returns a job id at once (poll check_generation_status) or, with wait=true, "
+    "the finished ad. list_styles names the scene and text styles. Results carry file paths, a small "
+    "preview and a quality report (product pixels unchanged, copy never over the product, contrast >= 4.5). "
+    "To change only the copy, re-run a finished job with parent_id and start_step=2."
 )
 
 
@@ -68,6 +73,7 @@ def _job_resource_uri(path: str) -> str | None:
 def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
     """A ≤512 px preview inline (never the full image), and links to the full files."""
     blocks: list[mt.ContentBlock] = []
+    structured = structured.get("result") or structured  # a job's status carries its result.json
     previews = [v["preview_path"] for v in structured.get("variants", [])]
     if "preview_path" in structured:
         previews.append(structured["preview_path"])
@@ -140,8 +146,15 @@ class _ProgressSink:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def build_server() -> FastMCP:
-    server: FastMCP = FastMCP(name="nanococoa", version=__version__, instructions=INSTRUCTIONS)
+def build_server(settings: Settings | None = None) -> FastMCP:
+    """The MCP server over the registry. Its lifespan runs the job service (workers, SQLite)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        async with service_running(settings):
+            yield {}
+
+    server: FastMCP = FastMCP(name="nanococoa", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     specs = {spec.name: spec for spec in TOOLS}
     for spec in TOOLS:
         server.tool(
@@ -151,7 +164,7 @@ def build_server() -> FastMCP:
             annotations=mt.ToolAnnotations(
                 title=spec.title,
                 read_only_hint=spec.read_only,
-                destructive_hint=False,
+                destructive_hint=spec.destructive,
                 idempotent_hint=spec.idempotent,
                 open_world_hint=False,
             ),

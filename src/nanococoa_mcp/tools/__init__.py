@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nanococoa_mcp.tools.ads import generate_ad_image
+from nanococoa_mcp.tools.ads import check_generation_status, generate_ad_image, list_jobs, stop_generation
 from nanococoa_mcp.tools.catalog import list_fonts, list_styles
 from nanococoa_mcp.tools.images import analyze_layout, remove_background
+from nanococoa_mcp.tools.system import server_health
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class ToolSpec:
     read_only: bool
     idempotent: bool
     makes_images: bool
+    destructive: bool = False
 
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -30,6 +32,24 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=False,
         makes_images=True,
     ),
+    ToolSpec(
+        "check_generation_status",
+        check_generation_status,
+        "Check an ad job",
+        read_only=True,
+        idempotent=True,
+        makes_images=True,
+    ),
+    ToolSpec(
+        "stop_generation",
+        stop_generation,
+        "Stop an ad job",
+        read_only=False,
+        idempotent=True,
+        makes_images=False,
+        destructive=True,  # the job's unfinished work is discarded
+    ),
+    ToolSpec("list_jobs", list_jobs, "List ad jobs", read_only=True, idempotent=True, makes_images=False),
     ToolSpec(
         "remove_background",
         remove_background,
@@ -46,6 +66,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=True,
         makes_images=False,
     ),
+    ToolSpec(
+        "server_health", server_health, "Studio health", read_only=True, idempotent=True, makes_images=False
+    ),
     ToolSpec("list_fonts", list_fonts, "List Korean fonts", read_only=True, idempotent=True, makes_images=False),
     ToolSpec(
         "list_styles",
@@ -57,4 +80,16 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
 )
 
-__all__ = ["TOOLS", "ToolSpec", "analyze_layout", "generate_ad_image", "list_fonts", "list_styles", "remove_background"]
+__all__ = [
+    "TOOLS",
+    "ToolSpec",
+    "analyze_layout",
+    "check_generation_status",
+    "generate_ad_image",
+    "list_fonts",
+    "list_jobs",
+    "list_styles",
+    "remove_background",
+    "server_health",
+    "stop_generation",
+]

@@ -1,53 +1,133 @@
-"""The ad tool: one product photo + Korean copy → finished ad images with a quality report."""
+"""The ad tools: start an ad job (one product photo + Korean copy), follow it, stop it, list jobs."""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from nanococoa_mcp.engine.pipeline import AdRequest, AdResult, TextPosition, check_request
-from nanococoa_mcp.engine.results import StoredAd, write_ad
-from nanococoa_mcp.runtime import get_host
-from nanococoa_mcp.storage import new_job_id
+from nanococoa_mcp.engine.images import DecodedImage
+from nanococoa_mcp.engine.jobs import JobState, JobStatus
+from nanococoa_mcp.engine.pipeline import AdRequest, ProgressEvent, TextPosition, check_request
+from nanococoa_mcp.engine.sizes import DEFAULT_SIZE
+from nanococoa_mcp.engine.text_styles import DEFAULT_TEXT_STYLE
+from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.tools.common import read_image_input
 from nanococoa_mcp.tools.context import progress_sink
 
-JobStatus = Literal["queued", "running", "completed", "failed", "stopped"]
+JobId = Annotated[str, Field(description="A job id from generate_ad_image or list_jobs.", min_length=1, max_length=64)]
+SCENE_FIELDS = ("style", "size", "variants", "seed")
 
 
-class GenerateAdResult(StoredAd):
-    """A finished ad: its files, quality report per variant, and layout analysis (result.json, plus status)."""
+class AdFields(BaseModel):
+    """The ad's own fields as a door received them; None means the default (or, for a child, the parent's)."""
 
-    status: JobStatus
+    model_config = ConfigDict(extra="forbid")
+
+    text_content: str | None = None
+    sub_copy: str | None = None
+    style: str | None = None
+    text_style: str | None = None
+    size: str | None = None
+    variants: int | None = None
+    seed: int | None = None
+    text_position: TextPosition | None = None
+
+
+async def submit_ad(
+    service: Service,
+    fields: AdFields,
+    image: DecodedImage | None,
+    *,
+    parent_id: str | None = None,
+    start_step: int = 1,
+    extras: dict[str, Any] | None = None,
+) -> JobStatus:
+    """Validate everything, then queue the job. A refused request creates no job and no file.
+
+    From step 2 the scene (style, size, variants, seed) is the parent's and the copy fields are new;
+    from step 3 everything is the parent's (the stored text layer is composited again).
+    """
+    given = {k: v for k, v in {**fields.model_dump(), **(extras or {})}.items() if v is not None}
+    if parent_id is None:
+        if start_step != 1:
+            raise InvalidInput(
+                "a job from step 2 or 3 reuses a parent's earlier steps", field="parent_id", accepted="a job id"
+            )
+        if "text_content" not in given:
+            raise InvalidInput("the ad copy is missing", field="copy", accepted="1-40 characters of Korean copy")
+        if image is None:
+            raise InvalidInput("no product photo was given", field="product_image", accepted="an image")
+        request = AdRequest.model_validate(given)
+    else:
+        if not 1 <= start_step <= 3:
+            raise InvalidInput(f"start_step {start_step} does not exist", field="start_step", accepted="1, 2 or 3")
+        parent = await service.status(parent_id, metrics=False)
+        inherited: dict[str, Any] = dict(parent.parameters)
+        if start_step == 2:
+            clash = [k for k in SCENE_FIELDS if k in given and given[k] != inherited.get(k)]
+            if clash:
+                raise InvalidInput(
+                    f"{', '.join(clash)} belong to step 1, which a step-2 re-run keeps from the parent",
+                    field=clash[0],
+                    accepted="leave it out, or re-run from start_step 1",
+                )
+            inherited.update(given)
+        elif start_step == 1:
+            inherited.update(given)
+        request = AdRequest.model_validate(inherited)
+    check_request(request, service.settings)
+    return await service.submit(request, image if start_step == 1 else None, parent_id=parent_id, start_step=start_step)
 
 
 async def generate_ad_image(
-    copy: Annotated[str, Field(description="Main ad copy in Korean, 1-40 characters, e.g. '건어물 대박 세일'.")],
+    copy: Annotated[
+        str | None,
+        Field(description="Main ad copy in Korean, 1-40 characters, e.g. '건어물 대박 세일'. Required for a new ad."),
+    ] = None,
     product_image_path: Annotated[str | None, Field(description="Path of the product photo on this machine.")] = None,
     product_image: Annotated[str | None, Field(description="The product photo as base64 (data: URL ok).")] = None,
     sub_copy: Annotated[str | None, Field(description="Optional second line: price, period, place.")] = None,
     style: Annotated[
-        str, Field(description="Scene style (list_styles): e.g. 미니멀, 카페, 전통시장 분위기, luxury.")
-    ] = "minimal",
+        str | None, Field(description="Scene style (list_styles), e.g. 미니멀, 카페, 전통시장 분위기. Default minimal.")
+    ] = None,
     text_style: Annotated[
-        str, Field(description="Text style (list_styles): e.g. 골드 풍선, 네온, 3D 메탈.")
-    ] = "gold_balloon",
-    size: Annotated[str, Field(description="Size preset: 1:1, 4:5, 9:16, seed (800×1200), banner.")] = "4:5",
-    variants: Annotated[int, Field(ge=1, le=4, description="Number of different scene/layout choices.")] = 1,
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Same seed, same ad.")] = 0,
+        str | None, Field(description=f"Text style (list_styles), e.g. 골드 풍선, 네온. Default {DEFAULT_TEXT_STYLE}.")
+    ] = None,
+    size: Annotated[
+        str | None, Field(description=f"Size preset: 1:1, 4:5, 9:16, seed (800×1200), banner. Default {DEFAULT_SIZE}.")
+    ] = None,
+    variants: Annotated[int | None, Field(ge=1, le=4, description="Different scene/layout choices (1-4).")] = None,
+    seed: Annotated[int | None, Field(ge=0, le=2**31 - 1, description="Same seed, same ad. Default 0.")] = None,
     text_position: Annotated[
-        TextPosition, Field(description="Where the copy goes; auto picks the best empty space.")
-    ] = "auto",
-) -> GenerateAdResult:
-    """Make a finished ad: cut the product out, set it in a new scene with a shadow, typeset the copy
-    where it reads best (never over the product), and check the result. Returns file paths, a quality
-    report per variant and the layout analysis."""
-    host = get_host()
-    settings = host.settings
-    progress = progress_sink.get()
-    req = AdRequest(
+        TextPosition | None, Field(description="Where the copy goes; auto (default) picks the best empty space.")
+    ] = None,
+    parent_id: Annotated[
+        str | None, Field(description="Re-run a finished (or resumable) job from start_step, as a new job.")
+    ] = None,
+    start_step: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=3,
+            description="With parent_id: 2 = new copy/text style on the parent's scene; 3 = composite again.",
+        ),
+    ] = 1,
+    wait: Annotated[
+        bool, Field(description="Wait for the ad (with progress) instead of returning the job id at once.")
+    ] = False,
+    wait_timeout_sec: Annotated[
+        float, Field(gt=0, le=300, description="With wait: the longest to wait before returning the running job.")
+    ] = 120.0,
+) -> JobStatus:
+    """Start a finished ad: cut the product out, set it in a new scene with a shadow, typeset the copy
+    where it reads best (never over the product), and check the result. Returns the job at once (poll
+    check_generation_status), or with wait=true the finished job: file paths, a quality report per
+    variant and the layout analysis."""
+    service = get_service()
+    settings = service.settings
+    fields = AdFields(
         text_content=copy,
         sub_copy=sub_copy,
         style=style,
@@ -57,9 +137,74 @@ async def generate_ad_image(
         seed=seed,
         text_position=text_position,
     )
-    check_request(req, settings)
-    image = read_image_input(product_image_path, product_image, settings)
-    started = time.perf_counter()
-    result: AdResult = await host.call(lambda studio: studio.generate(image, req, progress))
-    stored = write_ad(settings.data_dir, new_job_id(), result, time.perf_counter() - started)
-    return GenerateAdResult(status="completed", **stored.model_dump())
+    image = None
+    if start_step == 1 and (product_image_path or product_image or parent_id is None):
+        image = read_image_input(product_image_path, product_image, settings)
+    status = await submit_ad(service, fields, image, parent_id=parent_id, start_step=start_step)
+    if not wait:
+        return status
+    sink = progress_sink.get()
+
+    def on_update(st: JobStatus) -> None:
+        if sink is not None:
+            step = st.current_step or "queued"
+            message = st.message or ("Waiting for a worker" if st.status == "queued" else "")
+            sink(ProgressEvent(st.progress_percent, step, st.sub_step or st.status, message, 0))
+
+    return await service.wait(status.job_id, min(wait_timeout_sec, settings.max_wait_sec), on_update)
+
+
+async def check_generation_status(job_id: JobId) -> JobStatus:
+    """Where a job stands: status, percent, current step, ETA learnt from past jobs, system metrics,
+    previews of finished steps and, once completed, the files and quality report."""
+    return await get_service().status(job_id)
+
+
+async def stop_generation(job_id: JobId) -> JobStatus:
+    """Stop a job: a queued one at once, a running one at its next checkpoint (killed if it does not
+    answer within the grace period). A finished job is left as it is."""
+    return await get_service().stop(job_id)
+
+
+class JobSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    status: JobState
+    progress_percent: float
+    current_step: str | None
+    message: str | None
+    text_content: str = Field(description="The job's ad copy.")
+    parent_id: str | None
+    start_step: int
+    created_at: float
+    final_result: str | None = Field(description="Path of the finished ad (first variant), once done.")
+
+
+class JobList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobSummary] = Field(description="Newest first.")
+
+
+def summarize(st: JobStatus) -> JobSummary:
+    return JobSummary(
+        job_id=st.job_id,
+        status=st.status,
+        progress_percent=st.progress_percent,
+        current_step=st.current_step,
+        message=st.message,
+        text_content=str(st.parameters.get("text_content", "")),
+        parent_id=st.parent_id,
+        start_step=st.start_step,
+        created_at=st.created_at,
+        final_result=st.final_result,
+    )
+
+
+async def list_jobs(
+    status: Annotated[JobState | None, Field(description="Only jobs in this state.")] = None,
+    limit: Annotated[int, Field(ge=1, le=200, description="At most this many, newest first.")] = 20,
+) -> JobList:
+    """List recent ad jobs, newest first, optionally only those queued, running, completed, failed or stopped."""
+    return JobList(jobs=[summarize(st) for st in await get_service().jobs(status, limit)])
