@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from nanococoa_mcp.engine import eta
+from nanococoa_mcp.engine.cancel import stop_checks
 from nanococoa_mcp.engine.images import DecodedImage, decode_image
 from nanococoa_mcp.engine.jobs import JobStatus, JobStore, connect_sync
-from nanococoa_mcp.engine.pipeline import AdRequest
+from nanococoa_mcp.engine.pipeline import AdRequest, ProgressEvent, Studio
 from nanococoa_mcp.engine.pool import WorkerPool
 from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
@@ -179,3 +180,27 @@ async def test_eta_is_learnt_from_past_jobs(pool: WorkerPool, store: JobStore, d
     assert 0.2 * took <= probe.eta_seconds <= 5 * took
     assert all(0 <= s.eta_seconds <= 5 * took for s in running if s.eta_seconds is not None)
     assert all(s.step_eta_seconds is not None and s.step_eta_seconds <= s.eta_seconds for s in running)
+
+
+def test_a_stop_is_honoured_inside_the_cut_out_stage() -> None:
+    """The stop check runs at safe points inside a stage, not only between stages."""
+
+    class Stop(Exception):
+        pass
+
+    calls: list[str] = []
+
+    def check() -> None:
+        calls.append("check")
+        raise Stop
+
+    studio = Studio()
+    events: list[ProgressEvent] = []
+    image = decode_image((SAMPLES / "apple.jpg").read_bytes())  # no alpha: GrabCut and matting run
+    try:
+        with stop_checks(check), pytest.raises(Stop):
+            studio.generate(image, AdRequest(text_content="꿀사과 특가"), events.append)
+    finally:
+        studio.close()
+    assert [e.sub_step for e in events] == ["cutout"] and calls == ["check"]
+    assert studio.renderer.launches == 0  # it never got as far as typesetting

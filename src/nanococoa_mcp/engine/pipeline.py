@@ -15,6 +15,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.engine import compose, copy_design, cutout, final, layout, scene
+from nanococoa_mcp.engine.cancel import checkpoint
 from nanococoa_mcp.engine.checkpoints import Checkpoints, TextStep
 from nanococoa_mcp.engine.color import dominant_colors
 from nanococoa_mcp.engine.eta import progress_at, stage_plan
@@ -171,6 +172,10 @@ class Studio:
     def close(self) -> None:
         self.renderer.close()
 
+    def warm(self) -> None:
+        """Start what the first ad would otherwise wait for (the browser)."""
+        self.renderer.warm()
+
     def cut_out(self, image: DecodedImage) -> cutout.CutoutOutput:
         rgba = fit_long_side(image.rgba, WORK_MAX_SIDE)
         return cutout.run(
@@ -238,6 +243,7 @@ class Studio:
                     scene.SceneParams(backend=self.settings.scene_backend),
                 )
                 vts[i]["scene"] = time.perf_counter() - t
+                checkpoint()
                 tick(STEPS[0], "compose", "Placing the product and its shadow", i)
                 t = time.perf_counter()
                 frac = _height_frac(size, aspect, pl.anchor_x)
@@ -376,6 +382,7 @@ class Studio:
         max_font: int | None = None
         best: tuple[TextStep, final.FinalOutput] | None = None
         for _attempt in range(4):
+            checkpoint()
             t = time.perf_counter()
             doc = self._copy_doc(req, text_style, lay, region, comp.image, boost, max_font)
             vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t

@@ -153,6 +153,10 @@ class Renderer:
         self._page = context.new_page()
         return self._page
 
+    def warm(self) -> None:
+        """Launch the browser now rather than on the first render."""
+        self._ensure()
+
     def render(self, doc: CopyDocument) -> RenderOutput:
         if threading.get_ident() != self._owner:
             raise RuntimeError("Renderer used from a thread other than its owner")

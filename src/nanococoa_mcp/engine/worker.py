@@ -11,6 +11,7 @@ import time
 from multiprocessing.connection import Connection
 
 from nanococoa_mcp.engine import eta
+from nanococoa_mcp.engine.cancel import stop_checks
 from nanococoa_mcp.engine.checkpoints import Checkpoints
 from nanococoa_mcp.engine.images import decode_image
 from nanococoa_mcp.engine.jobs import JobError, JobStopped, JobTicket, JobWriter, ProgressUpdate
@@ -40,6 +41,7 @@ class ProgressTracker:
         self._last_step: str | None = None
         self._pending: ProgressUpdate | None = None
         self._written_at = 0.0
+        self._checked_at = 0.0
 
     def __call__(self, event: ProgressEvent) -> None:
         now = time.time()
@@ -62,6 +64,14 @@ class ProgressTracker:
         )
         if now - self._written_at >= self.interval_s:
             self.flush()
+        self.check(force=True)
+
+    def check(self, *, force: bool = False) -> None:
+        """Raise JobStopped once a stop is requested (inside a stage: at most every `interval_s`)."""
+        now = time.time()
+        if not force and now - self._checked_at < self.interval_s:
+            return
+        self._checked_at = now
         if self.writer.stop_requested(self.ticket.job_id):
             raise JobStopped("stopped on request", field="job_id")
 
@@ -98,9 +108,10 @@ def run_job(job_id: str, studio: Studio, writer: JobWriter, settings: Settings) 
             checkpoints.inherit(Checkpoints(settings.data_dir, ticket.parent_id), ticket.start_step)
         tracker = ProgressTracker(ticket, writer)
         started = time.perf_counter()
-        result = studio.generate(
-            image, ticket.request, tracker, start_step=ticket.start_step, checkpoints=checkpoints
-        )
+        with stop_checks(tracker.check):
+            result = studio.generate(
+                image, ticket.request, tracker, start_step=ticket.start_step, checkpoints=checkpoints
+            )
         tracker.finish()
         stored = write_ad(settings.data_dir, job_id, result, time.perf_counter() - started)
         writer.complete(job_id, stored.model_dump(mode="json"), tracker.durations, ticket.size)
@@ -121,6 +132,10 @@ def worker_main(conn: Connection, settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     studio = Studio(settings)
+    try:
+        studio.warm()  # the first job should not wait for the browser
+    except NanococoaError:
+        log.exception("could not start the browser; the first job will retry and report it")
     writer = JobWriter(settings.data_dir)
     try:
         while True:

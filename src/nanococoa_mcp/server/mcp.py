@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from nanococoa_mcp import __version__
 from nanococoa_mcp.engine.pipeline import ProgressEvent
-from nanococoa_mcp.errors import InvalidInput, NanococoaError
+from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
 from nanococoa_mcp.service import service_running
 from nanococoa_mcp.settings import Settings, get_settings
 from nanococoa_mcp.tools import TOOLS, ToolSpec
@@ -65,9 +65,9 @@ def _accepted(error: Any) -> str:
 
 def _job_resource_uri(path: str) -> str | None:
     p = Path(path)
-    if p.parent.parent.name != "jobs":
+    if p.parent.parent.name not in ("jobs", "steps"):
         return None
-    return f"nanococoa://jobs/{p.parent.name}/{p.name}"
+    return f"nanococoa://{p.parent.parent.name}/{p.parent.name}/{p.name}"
 
 
 def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
@@ -85,10 +85,16 @@ def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
             )
     files = [v["image_path"] for v in structured.get("variants", [])]
     files += [structured[k] for k in ("cutout_path",) if k in structured]
+    step1 = structured.get("step1_result")
+    if not previews and step1 and Path(step1).is_file():  # a running job: what step 1 made so far
+        data = base64.b64encode(Path(step1).read_bytes()).decode()
+        blocks.append(mt.ImageContent(type="image", data=data, mime_type="image/jpeg"))
+        files.append(step1)
     for path in files:
         uri = _job_resource_uri(path)
         if uri:
-            blocks.append(mt.ResourceLink(type="resource_link", uri=uri, name=Path(path).name, mime_type="image/png"))
+            mime = "image/jpeg" if path.endswith(".jpg") else "image/png"
+            blocks.append(mt.ResourceLink(type="resource_link", uri=uri, name=Path(path).name, mime_type=mime))
     return blocks
 
 
@@ -177,13 +183,25 @@ def build_server(settings: Settings | None = None) -> FastMCP:
         description="A result file of a job (final_N.png, step1_N.png, cutout.png, preview_N.jpg).",
     )
     def job_file(job_id: str, filename: str) -> bytes:
-        root = (get_settings().data_dir / "jobs").resolve()
-        path = (root / job_id / filename).resolve()
-        if root not in path.parents or not path.is_file():
-            raise NanococoaError(f"no file {filename} in job {job_id}")
-        return path.read_bytes()
+        return _read_job_file("jobs", job_id, filename)
+
+    @server.resource(
+        "nanococoa://steps/{job_id}/{filename}",
+        mime_type="image/jpeg",
+        description="A preview of a job's finished step (step1_N.jpg), readable while the job still runs.",
+    )
+    def step_file(job_id: str, filename: str) -> bytes:
+        return _read_job_file("steps", job_id, filename)
 
     return server
+
+
+def _read_job_file(kind: str, job_id: str, filename: str) -> bytes:
+    root = (get_settings().data_dir / kind).resolve()
+    path = (root / job_id / filename).resolve()
+    if path.parent.parent != root or not path.is_file() or path.suffix not in (".png", ".jpg", ".json"):
+        raise NotFound(f"no file {filename} in job {job_id}", field="uri", accepted="a link from a tool result")
+    return path.read_bytes()
 
 
 def run_stdio() -> None:

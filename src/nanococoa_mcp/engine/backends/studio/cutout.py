@@ -22,6 +22,7 @@ from nanococoa_mcp.engine.backends.studio.cutout_chroma import (
     chroma_ratio,
 )
 from nanococoa_mcp.engine.backends.studio.matting import band_matte, estimate_foreground
+from nanococoa_mcp.engine.cancel import checkpoint
 from nanococoa_mcp.engine.cutout import CutoutInput, CutoutOutput, CutoutParams, alpha_bbox
 from nanococoa_mcp.errors import InvalidInput
 
@@ -384,6 +385,7 @@ def _grabcut(img: U8, seeds: U8, dist: FloatArray, iterations: int, busy: bool) 
 def _grabcut_pair(crop: U8, seeds: U8, dist: FloatArray, iterations: int, busy: bool) -> BoolArray:
     """GrabCut from `seeds`; when `busy`, also from the box of its answer, keeping the lower energy."""
     best, models = _grabcut_run(crop, seeds.copy(), iterations)
+    checkpoint()
     if busy and best.any():
         by, bx = np.nonzero(best)
         box = np.full_like(seeds, cv2.GC_BGD)
@@ -485,6 +487,7 @@ def _matte(rgb: U8, params: CutoutParams) -> CutoutOutput:
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
     small = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), np.uint8) if scale < 1.0 else rgb
     found = _find_object(small, params.grabcut_iterations)
+    checkpoint()  # the mask is found; matting the edge band is the other long part
     factor = max(h, w) / max(size)
     radius = params.edge_band or math.ceil(factor / 2) + 3  # the small mask's error, plus the edge's blur
     alpha = _refine_edges(rgb, found.mask, factor, radius, params.refine_edges)
@@ -494,6 +497,7 @@ def _matte(rgb: U8, params: CutoutParams) -> CutoutOutput:
     rgba = np.dstack([rgb, a8])
     rgba[a8 == 0, :3] = 0
     edge = (a8 > 0) & (a8 < 255)
+    checkpoint()
     colour = estimate_foreground(rgb, a8.astype(np.float32) / 255.0, edge, radius)
     rgba[edge, :3] = np.round(colour).astype(np.uint8)
     confidence, notes = _confidence(found)
