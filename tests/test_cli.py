@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from nanococoa_mcp.cli import app
 from tests.conftest import SAMPLES
+from tests.server.serving import ServerProcess
 
 runner = CliRunner()
 
@@ -25,6 +26,46 @@ def test_generate_writes_the_ad_and_its_json_report(tmp_path: Path) -> None:
         assert im.size == (1080, 1350)
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["variants"][0]["quality"]["passed"] is True
+
+
+def test_jobs_status_and_stop_read_the_local_job_database(tmp_path: Path) -> None:
+    out = tmp_path / "ad.png"
+    made = runner.invoke(app, ["generate", str(SAMPLES / "dango.png"), "--copy", "수제 떡", "--size", "1:1",
+                               "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    job_id = json.loads(out.with_suffix(".json").read_text())["job_id"]
+    assert f"job: {job_id}" in made.output
+    listed = runner.invoke(app, ["jobs"])
+    assert listed.exit_code == 0 and job_id in listed.output and "completed" in listed.output
+    status = runner.invoke(app, ["status", job_id])
+    assert status.exit_code == 0
+    data = json.loads(status.stdout)
+    assert data["status"] == "completed" and data["progress_percent"] == 100
+    stopped = runner.invoke(app, ["stop", job_id])  # finished jobs are left as they are
+    assert stopped.exit_code == 0 and "completed" in stopped.output
+    missing = runner.invoke(app, ["status", "no-such-job"])
+    assert missing.exit_code == 2 and "not_found" in missing.output
+    bad = runner.invoke(app, ["jobs", "--status", "sleeping"])
+    assert bad.exit_code == 2 and "--status" in bad.output
+
+
+def test_generate_against_a_running_server_fetches_the_files(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "remote.png"
+    with ServerProcess(tmp_path / "server-data") as server:
+        res = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "건어물 대박 세일",
+                                  "--variants", "2", "--size", "1:1", "--server", server.base, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        listed = runner.invoke(app, ["jobs", "--server", server.base])
+        assert listed.exit_code == 0 and "건어물 대박 세일" in listed.output
+        refused = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "세일", "--style", "없는스타일",
+                                      "--server", server.base, "--out", str(tmp_path / "no.png")])
+        assert refused.exit_code == 2 and "style" in refused.output
+    with Image.open(out) as im:
+        assert im.size == (1080, 1080)
+    assert (tmp_path / "remote-2.png").is_file()
+    assert not (data_dir / "jobs").exists()  # made by the server, in its own data directory
+    unreachable = runner.invoke(app, ["jobs", "--server", "http://127.0.0.1:9"])
+    assert unreachable.exit_code == 2 and "cannot reach" in unreachable.output
 
 
 def test_variants_are_written_beside_the_first(tmp_path: Path) -> None:

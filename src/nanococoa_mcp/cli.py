@@ -62,14 +62,11 @@ def _http_error(response: Any) -> NanococoaError:
     return exc
 
 
-def _generate_remote(server: str, photo: Path, fields: dict[str, Any], on_status: Any) -> tuple[Any, Any]:
-    """Submit to a running server and follow the job; returns (final status dict, client)."""
+def _generate_remote(client: Any, server: str, photo: Path, fields: dict[str, Any], on_status: Any) -> Any:
+    """Submit to a running server and follow the job to its end; returns its final status."""
     import base64
     import time
 
-    from nanococoa_mcp.settings import get_settings
-
-    client = _server_client(server, get_settings())
     if not photo.is_file():
         raise NanococoaError(f"no file at {photo}", field="photo", accepted="an existing image file")
     body = {
@@ -89,7 +86,7 @@ def _generate_remote(server: str, photo: Path, fields: dict[str, Any], on_status
                 st = r.json()
                 on_status(st)
                 if st["status"] in ("completed", "failed", "stopped"):
-                    return st, client
+                    return st
                 time.sleep(0.25)
         except KeyboardInterrupt:
             client.post(f"/stop/{job_id}")
@@ -142,6 +139,7 @@ def generate(
 ) -> None:
     """Make a finished ad from a product photo and a line of Korean copy."""
     from nanococoa_mcp.engine.results import StoredAd
+    from nanococoa_mcp.settings import get_settings
 
     fields: dict[str, Any] = {
         "text_content": copy,
@@ -179,7 +177,8 @@ def generate(
                 )
 
             if server:
-                status, client = _generate_remote(server, photo, fields, on_status)
+                client = _server_client(server, get_settings())
+                status = _generate_remote(client, server, photo, fields, on_status)
             else:
                 status = _generate_local(photo, fields, on_status)
         if status["status"] != "completed":
@@ -309,13 +308,14 @@ def jobs(
     except NanococoaError as exc:
         raise _fail(exc) from None
     rows = listed["jobs"] if isinstance(listed, dict) else listed
-    table = Table(title="jobs")
-    for col in ("job", "status", "progress", "copy", "step"):
-        table.add_column(col)
+    # One line per job, the whole id first: easy to read, to grep and to paste into `nanococoa status`.
     for j in rows:
         copy_text = j.get("text_content") or j.get("parameters", {}).get("text_content", "")
-        table.add_row(j["job_id"], j["status"], f"{j['progress_percent']:.0f}%", copy_text, j.get("current_step") or "")
-    out.print(table)
+        step = j.get("current_step") or "-"
+        line = f"{j['job_id']}  {j['status']:<9} {j['progress_percent']:>4.0f}%  {step:<16} {copy_text}"
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
+    if not rows:
+        out.print("no jobs")
 
 
 @app.command()
