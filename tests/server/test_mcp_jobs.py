@@ -90,9 +90,13 @@ async def test_wait_is_bounded_and_returns_the_running_job(server: str) -> None:
         assert (await _until_done(client, job["job_id"]))["status"] == "completed"
 
 
-async def test_a_client_that_gives_up_on_a_wait_stops_the_job(server: str) -> None:
-    async with Client(f"{server}/mcp", mode="legacy") as client:
-        with pytest.raises(MCPError):  # the client's timeout abandons the call and sends notifications/cancelled
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_a_client_that_gives_up_on_a_wait_stops_the_job(server: str, mode: str) -> None:
+    # The SDK client abandons the call on its timeout: in the 2025 era it sends notifications/cancelled
+    # (a dropped stream is not a cancel there, by the spec); in 2026-07-28 it closes the request's
+    # response stream, which is that era's cancel. Either way the job stops.
+    async with Client(f"{server}/mcp", mode=mode) as client:
+        with pytest.raises(MCPError):
             await client.call_tool("generate_ad_image", {**LONG_AD, "wait": True}, read_timeout_seconds=1.5)
         jobs = (await client.call_tool("list_jobs", {})).structured_content["jobs"]
         assert len(jobs) == 1

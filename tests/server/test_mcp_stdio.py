@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from nanococoa_mcp.engine.jobs import JobStatus, JobStore
 from tests.conftest import SAMPLES
 
 TOOL_NAMES = {
@@ -108,3 +111,46 @@ async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(
     assert payload["field"].startswith(field)
     assert payload.get("accepted")
     assert not (data_dir / "jobs").exists() or not any((data_dir / "jobs").iterdir())
+
+
+def test_a_client_that_disconnects_during_a_wait_stops_its_job(data_dir: Path) -> None:
+    """The client process dies mid-call (its pipes close, no cancel is sent): the job is stopped."""
+    args = {"copy": "건어물 대박 세일", "product_image_path": str(SAMPLES / "fish.png"), "variants": 4, "size": "9:16",
+            "wait": True}
+    params = _params(data_dir)
+    proc = subprocess.Popen([params.command, *params.args], env=params.env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def send(message: dict[str, object]) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(message).encode() + b"\n")
+        proc.stdin.flush()
+
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}})
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+          "params": {"name": "generate_ad_image", "arguments": args, "_meta": {"progressToken": "p"}}})
+    while True:  # read progress until the job is under way
+        message = json.loads(proc.stdout.readline())
+        assert message.get("id") != 2, message  # the call must not have finished
+        if "step1_background" in str(message.get("params", {}).get("message", "")):
+            break
+    proc.stdin.close()  # the client is gone
+    proc.stdout.close()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+    async def settle() -> list[JobStatus]:
+        async with await JobStore.open(data_dir) as store:
+            await store.recover()  # what the next start does with whatever the shutdown left
+            return await store.list_jobs()
+
+    jobs = asyncio.run(settle())
+    assert [j.status for j in jobs] == ["stopped"]
+    assert not (data_dir / "jobs" / jobs[0].job_id).exists()
