@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install what the tests need (Debian Chromium + Korean fonts, the package with test extras, Node and the MCP
-# Inspector in .tools/node), then run them.
+# Install what the tests need (Debian Chromium + Korean fonts, the package with its test and gpu extras, Node
+# and the MCP Inspector in .tools/node), then run them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+EXTRAS="${EXTRAS:-test,gpu}" bash scripts/setup.sh  # the model backends' tests run tiny models on the CPU
 bash scripts/setup_node.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy

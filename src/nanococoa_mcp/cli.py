@@ -441,6 +441,16 @@ def doctor() -> None:
     )
     table.add_row("korean fonts", status, detail)
     table.add_row("data dir", "[green]ok[/]", str(get_settings().data_dir))
+    from nanococoa_mcp.engine.backends.status import backend_report
+
+    for b in backend_report(get_settings()):
+        mark = " (configured)" if b.configured else ""
+        if b.usable:
+            table.add_row(f"{b.stage}: {b.backend}{mark}", "[green]usable[/]", "")
+        else:
+            ok = ok and not b.configured  # an unusable backend that is not in use is not a failure
+            colour = "red" if b.configured else "yellow"
+            table.add_row(f"{b.stage}: {b.backend}{mark}", f"[{colour}]unusable[/]", b.reason or "")
     out.print(table)
     if not ok:
         raise typer.Exit(code=1)

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp import __version__
+from nanococoa_mcp.engine.backends.status import BackendStatus, backend_report
 from nanococoa_mcp.engine.images import DecodedImage
 from nanococoa_mcp.engine.jobs import JobState, JobStatus, JobStore
 from nanococoa_mcp.engine.metrics import SystemMetrics, system_metrics
@@ -53,6 +54,7 @@ class HealthReport(BaseModel):
     data_dir: str
     disk_free_gb: float
     system_metrics: SystemMetrics
+    backends: list[BackendStatus] = Field(description="Every stage backend: configured, usable, and why not.")
     problems: list[str] = Field(description="Why the status is degraded; empty when ok.")
 
 
@@ -83,7 +85,7 @@ class Service:
 
     async def close(self) -> None:
         try:
-            await self.pool.close()
+            await self.pool.close(timeout_s=self.settings.stop_grace_sec)
         finally:
             await self.store.close()
 
@@ -126,10 +128,7 @@ class Service:
             raise
 
     async def health(self) -> HealthReport:
-        counts = {s: 0 for s in ("queued", "running", "completed", "failed", "stopped")}
-        async with self.store.db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") as cur:
-            for row in await cur.fetchall():
-                counts[row["status"]] = row["n"]
+        counts = await self.store.counts()
         metrics = await asyncio.to_thread(system_metrics)
         alive = self.pool.alive_workers()
         free = shutil.disk_usage(self.settings.data_dir).free / 1e9
@@ -140,6 +139,10 @@ class Service:
             problems.append(f"only {free:.2f} GB free under {self.settings.data_dir}")
         if counts["queued"] >= self.settings.max_queued_jobs:
             problems.append("the queue is full: new jobs are refused until one starts")
+        backends = await asyncio.to_thread(backend_report, self.settings)
+        for b in backends:
+            if b.configured and not b.usable:
+                problems.append(f"the configured {b.stage} backend {b.backend} cannot run: {b.reason}")
         return HealthReport(
             status="degraded" if problems else "ok",
             version=__version__,
@@ -153,6 +156,7 @@ class Service:
             data_dir=str(self.settings.data_dir),
             disk_free_gb=round(free, 2),
             system_metrics=metrics,
+            backends=backends,
             problems=problems,
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,10 +51,36 @@ class Settings(BaseSettings):
     max_wait_sec: float = Field(
         default=300.0, gt=0, description="Longest a `wait=true` generate call waits before returning the job id."
     )
-    cutout_backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting).")
-    scene_backend: str = Field(default="studio", description="Scene backend: studio (procedural scenes).")
-    layout_backend: str = Field(default="studio", description="Layout analysis backend: studio (image analysis).")
-    copy_backend: str = Field(default="template", description="Copy design backend: template (style templates).")
+    cutout_backend: str = Field(
+        default="studio", description="Cut-out backend: studio (classical matting) or birefnet."
+    )
+    scene_backend: str = Field(default="studio", description="Scene backend: studio (procedural scenes) or flux.")
+    layout_backend: str = Field(
+        default="studio", description="Layout analysis backend: studio (image analysis) or qwen."
+    )
+    copy_backend: str = Field(default="template", description="Copy design backend: template (style templates) or llm.")
+    # The model backends (extra `nanococoa-mcp[gpu]`). Weights are read offline (models_dir, then the HF cache).
+    device: str = Field(default="auto", description="Torch device for the model backends: auto, cuda, cuda:1, cpu.")
+    models_dir: Path | None = Field(default=None, description="Directory of local model folders, checked first.")
+    vram_budget_gb: float | None = Field(
+        default=None, gt=0, description="Unload least recently used models to stay under this much GPU memory."
+    )
+    birefnet_model: str = Field(default="ZhengPeng7/BiRefNet", description="BiRefNet checkpoint (repo id or path).")
+    flux_model: str = Field(
+        default="black-forest-labs/FLUX.1-schnell",
+        description="FLUX checkpoint: FLUX.1-schnell (Apache-2.0) or FLUX.1-dev / FLUX.1-Fill-dev (non-commercial).",
+    )
+    flux_steps: int | None = Field(default=None, ge=1, le=100, description="Denoising steps; default by model.")
+    flux_size: int = Field(default=1024, ge=256, le=2048, description="Long side FLUX works at (multiple of 16).")
+    qwen_model: str = Field(default="Qwen/Qwen2-VL-2B-Instruct", description="Qwen2-VL checkpoint for layout.")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the llm copy backend.")
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name at the LLM endpoint.")
+    llm_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NANOCOCOA_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="API key for the LLM endpoint (OPENAI_API_KEY works too).",
+    )
+    llm_timeout_sec: float = Field(default=60.0, gt=0, description="Per LLM request.")
 
 
 @lru_cache(maxsize=1)

@@ -20,14 +20,17 @@ def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Temp file + rename: readers see the old file or the whole new one. `fsync=False` for files whose
+    loss in a power cut is no worse than their database row's (the job database syncs lazily too)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -56,7 +56,8 @@ async def test_new_jobs_are_queued_in_order_with_their_parameters(store: JobStor
     assert (first.progress_percent, first.elapsed_sec, first.start_step, first.parent_id) == (0, 0, 1, None)
     assert [j.job_id for j in await store.list_jobs()] == [second.job_id, first.job_id]
     assert await store.list_jobs(status="running") == []
-    assert (store.data_dir / "uploads" / f"{first.job_id}.png").is_file()
+    # The upload is kept as received (already validated), not re-encoded.
+    assert (store.data_dir / "uploads" / f"{first.job_id}.png").read_bytes() == (SAMPLES / "fish.png").read_bytes()
 
 
 async def test_a_full_queue_refuses_with_a_typed_error_and_leaves_no_row_or_file(

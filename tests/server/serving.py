@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,3 +86,15 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_done(client: httpx.Client, job_id: str, timeout_s: float = 90.0) -> dict[str, Any]:
+    """Poll GET /status/{id} until the job ends; its last status."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        st: dict[str, Any] = client.get(f"/status/{job_id}").json()
+        if st["status"] in ("completed", "failed", "stopped"):
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} is still {st['status']} after {timeout_s:.0f} s: {st}")
+        time.sleep(0.1)

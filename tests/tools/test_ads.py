@@ -167,6 +167,10 @@ async def test_server_health_reports_workers_and_jobs() -> None:
     assert report.status == "ok" and report.workers.configured == 1 and report.workers.alive == 1
     assert report.jobs["queued"] == 0 and report.system_metrics.ram_total_gb > 0
     assert report.gpu_available is False or report.system_metrics.gpu_info
+    configured = {(b.stage, b.backend) for b in report.backends if b.configured}
+    assert configured == {("cutout", "studio"), ("scene", "studio"), ("layout", "studio"), ("copy", "template")}
+    assert all(b.usable for b in report.backends if b.configured)
+    assert any(b.backend == "flux" and not b.usable and b.reason for b in report.backends)
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ class DecodedImage:
     has_alpha: bool  # the file carried an alpha channel with some transparency
     format: str
     source_size: tuple[int, int]  # (width, height) as stored in the file, before EXIF rotation
+    source: bytes = b""  # the file as received (a job stores these, not a re-encoding)
 
 
 def decode_image(
@@ -87,7 +88,7 @@ def decode_image(
             ) from None
     rgba = _to_rgba8(upright)
     has_alpha = bool((rgba[..., 3] < 255).any())
-    return DecodedImage(rgba=rgba, has_alpha=has_alpha, format=fmt, source_size=(width, height))
+    return DecodedImage(rgba=rgba, has_alpha=has_alpha, format=fmt, source_size=(width, height), source=data)
 
 
 def _too_many_pixels(field: str, max_pixels: int, width: int = 0, height: int = 0) -> InvalidInput:

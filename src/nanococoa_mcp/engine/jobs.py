@@ -25,6 +25,7 @@ from nanococoa_mcp.errors import Conflict, InvalidInput, NanococoaError, NotFoun
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
 
 DB_NAME = "nanococoa.db"
+_UPLOAD_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic", "TIFF": ".tiff", "BMP": ".bmp"}
 BUSY_TIMEOUT_MS = 10_000  # the server and every worker write to the same file
 HISTORY_KEEP = 200  # stage samples kept per (stage, size); the estimate reads the newest eta.LAST_N
 
@@ -274,27 +275,36 @@ class JobStore:
             raise InvalidInput(
                 "a job from step 2 or 3 reuses a parent's earlier steps", field="parent_id", accepted="a job id"
             )
-        png = await asyncio.to_thread(encode_png, image.rgba) if image is not None else None
-        job_id = new_job_id()
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            written: Path | None = None
+            await self._check_room(max_queued)  # refuse early, before encoding and writing anything
+        job_id = new_job_id()
+        # The upload is written before the transaction, which stays short (readers wait on the lock):
+        # the file as received (already validated), re-encoded only when there is none.
+        upload: Path | None = None
+        if image is not None:
+            ext = _UPLOAD_EXT.get(image.format, "")
+            data = image.source if image.source and ext else await asyncio.to_thread(encode_png, image.rgba)
+            path = self.data_dir / "uploads" / f"{job_id}{ext or '.png'}"
             try:
-                await self._check_room(max_queued)
-                input_path = await self._input_for(parent_id, start_step, png is None)
-                if png is not None:
-                    written = input_path = self.data_dir / "uploads" / f"{job_id}.png"
-                    try:
-                        await asyncio.to_thread(write_bytes_atomic, input_path, png)
-                    except OSError as exc:
-                        raise _storage_error(self.data_dir, exc) from exc
-                await self._insert(job_id, request, input_path, parent_id, start_step)
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                if written is not None:
-                    written.unlink(missing_ok=True)
-                raise
+                await asyncio.to_thread(write_bytes_atomic, path, data, fsync=False)
+            except OSError as exc:  # nothing was written: the write is atomic
+                raise _storage_error(self.data_dir, exc) from exc
+            upload = path
+        try:
+            async with self._lock:
+                await self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._check_room(max_queued)
+                    input_path = await self._input_for(parent_id, start_step, upload is None)
+                    await self._insert(job_id, request, upload or input_path, parent_id, start_step)
+                    await self.db.execute("COMMIT")
+                except BaseException:
+                    await self.db.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            if upload is not None:
+                upload.unlink(missing_ok=True)
+            raise
         return await self.get(job_id, metrics=False)
 
     async def _check_room(self, max_queued: int | None) -> None:
@@ -350,17 +360,18 @@ class JobStore:
 
     async def get(self, job_id: str, *, metrics: bool = True) -> JobStatus:
         """The job's status with ETA and (by default) system metrics. Raises NotFound."""
-        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            raise _not_found(job_id)
-        position = None
-        if row["status"] == "queued":
-            position = 1 + await self._scalar(
-                "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND seq < ?", (row["seq"],)
-            )
-        learnt = await self._learnt(_size_key(json.loads(row["parameters"])))
-        running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+        async with self._lock:  # never a row of another coroutine's open transaction
+            async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise _not_found(job_id)
+            position = None
+            if row["status"] == "queued":
+                position = 1 + await self._scalar(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND seq < ?", (row["seq"],)
+                )
+            learnt = await self._learnt(_size_key(json.loads(row["parameters"])))
+            running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
         status = self._with_previews(_to_status(row, time.time(), learnt, position, running, self.workers))
         if metrics:
             status.system_metrics = await asyncio.to_thread(system_metrics)
@@ -369,20 +380,31 @@ class JobStore:
     async def list_jobs(self, status: JobState | None = None, limit: int = 20) -> list[JobStatus]:
         """Recent jobs first, optionally only those in one state (no system metrics)."""
         where, params = ("WHERE status = ?", (status, limit)) if status else ("", (limit,))
-        async with self.db.execute(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", params) as cur:
-            rows = list(await cur.fetchall())
-        async with self.db.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq") as cur:
-            positions = {r["id"]: i + 1 for i, r in enumerate(await cur.fetchall())}
-        running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
-        now = time.time()
         learnt_by_size: dict[str, dict[str, float]] = {}
+        async with self._lock:
+            async with self.db.execute(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", params) as cur:
+                rows = list(await cur.fetchall())
+            async with self.db.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq") as cur:
+                positions = {r["id"]: i + 1 for i, r in enumerate(await cur.fetchall())}
+            running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+            for row in rows:
+                size = _size_key(json.loads(row["parameters"]))
+                if size not in learnt_by_size:
+                    learnt_by_size[size] = await self._learnt(size)
+        now = time.time()
         out = []
         for row in rows:
             size = _size_key(json.loads(row["parameters"]))
-            if size not in learnt_by_size:
-                learnt_by_size[size] = await self._learnt(size)
             position = positions.get(row["id"])
             out.append(self._with_previews(_to_status(row, now, learnt_by_size[size], position, running, self.workers)))
+        return out
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs by status (every status present, zero when none)."""
+        out = {s: 0 for s in ("queued", "running", "completed", "failed", "stopped")}
+        async with self._lock, self.db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") as cur:
+            for row in await cur.fetchall():
+                out[row["status"]] = row["n"]
         return out
 
     def _with_previews(self, status: JobStatus) -> JobStatus:

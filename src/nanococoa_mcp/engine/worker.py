@@ -5,7 +5,9 @@ Progress goes straight to SQLite; a requested stop is noticed at the next progre
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -23,7 +25,8 @@ from nanococoa_mcp.settings import Settings
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.1  # at most this often to SQLite; the last event is always written
-DONE = "done"  # worker → pool: ("done", job_id) once the job's outcome is recorded
+DONE = "done"
+WORKER_NICE = 10  # worker → pool: ("done", job_id) once the job's outcome is recorded
 
 
 class ProgressTracker:
@@ -98,9 +101,11 @@ def run_job(job_id: str, studio: Studio, writer: JobWriter, settings: Settings) 
         checkpoints = Checkpoints(settings.data_dir, job_id)
         image = None
         if ticket.start_step == 1:
+            # The door checked the upload's size; the stored file is its lossless PNG, often larger.
+            upload = ticket.input_path.read_bytes()
             image = decode_image(
-                ticket.input_path.read_bytes(),
-                max_bytes=settings.max_upload_bytes,
+                upload,
+                max_bytes=len(upload),
                 max_pixels=settings.max_pixels,
                 min_side=settings.min_side_px,
             )
@@ -130,6 +135,9 @@ def worker_main(conn: Connection, settings: Settings) -> None:
     """Entry point of a worker process: job ids in, ("done", id) out, None (or a closed pipe) to exit."""
     # Ctrl-C reaches the whole process group; the server decides when workers stop, not the terminal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Below the server: accepting and answering status stay quick while an ad renders (the browser inherits it).
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     studio = Studio(settings)
     try:

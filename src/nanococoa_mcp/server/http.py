@@ -6,17 +6,22 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nanococoa_mcp.engine.jobs import connect_sync
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.server.rest import http_error
 from nanococoa_mcp.server.rest import routes as rest_routes
 from nanococoa_mcp.settings import Settings, get_settings
+from nanococoa_mcp.storage import StorageError
 
 
 def is_loopback(host: str) -> bool:
@@ -122,11 +127,23 @@ def build_app(settings: Settings | None = None) -> ASGIApp:
         async with streamable.router.lifespan_context(streamable), sse.router.lifespan_context(sse):
             yield
 
-    rest = Starlette(routes=rest_routes(), lifespan=lifespan)
+    rest = Starlette(routes=rest_routes(), lifespan=lifespan, exception_handlers={404: http_error, 405: http_error})
     app: ASGIApp = OnePort(OriginMiddleware(rest, settings.allowed_origins), streamable, sse)
     if settings.token:
         app = BearerTokenMiddleware(app, settings.token)
     return app
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Raises StorageError when the job database cannot live in `data_dir`."""
+    try:
+        connect_sync(data_dir).close()
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(
+            f"cannot write under {data_dir}: {getattr(exc, 'strerror', None) or exc}",
+            field="data_dir",
+            accepted="a writable NANOCOCOA_DATA_DIR with free space",
+        ) from exc
 
 
 def serve(settings: Settings | None = None) -> None:
@@ -134,4 +151,5 @@ def serve(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     app = build_app(settings)
+    check_data_dir(settings.data_dir)  # one clear line now, rather than a traceback from the lifespan
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=15)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -234,18 +236,32 @@ async def _body_json(request: Request, service: Service) -> dict[str, Any]:
 
 
 async def _read_form(request: Request, service: Service) -> tuple[dict[str, Any], bytes | None]:
-    """A multipart or urlencoded form: its text fields, and the uploaded product image's bytes."""
+    """A multipart or urlencoded form: its text fields, and the product image's bytes (a file part, or
+    base64 in a text part as in JSON). Raises InvalidInput for a form Starlette refuses to parse."""
     max_bytes = service.settings.max_upload_bytes
-    async with request.form(max_files=1, max_fields=40, max_part_size=max_bytes + 1) as form:
-        fields: dict[str, Any] = {}
-        upload: bytes | None = None
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key != "product_image":
-                    raise InvalidInput(f"unexpected file field {key!r}", field=key, accepted="product_image")
-                upload = await value.read(max_bytes + 1)
-            elif value != "":
-                fields[key] = value
+    fields: dict[str, Any] = {}
+    upload: bytes | None = None
+    try:
+        # A text part may carry the image as base64, a third larger than the file.
+        async with request.form(max_files=1, max_fields=40, max_part_size=max_bytes * 4 // 3 + 64 * 1024) as form:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if key != "product_image":
+                        raise InvalidInput(f"unexpected file field {key!r}", field=key, accepted="product_image")
+                    upload = await value.read(max_bytes + 1)
+                elif value != "":
+                    fields[key] = value
+    except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
+        raise InvalidInput(
+            f"the form was refused: {exc.detail}",
+            field="body",
+            accepted=f"multipart/form-data: one product_image file up to {max_bytes / 1_048_576:.0f} MB, 40 fields",
+        ) from None
+    text_image = fields.pop("product_image", None)
+    if text_image is not None:
+        if upload is not None:
+            raise InvalidInput("the image was given twice", field="product_image", accepted="one file or one base64")
+        upload = _decode_b64(text_image, service, "product_image")
     return fields, upload
 
 
@@ -261,7 +277,12 @@ def _decode_b64(text: str, service: Service, field: str) -> bytes:
         ) from None
 
 
-def _image(data: bytes | None, service: Service, field: str = "product_image") -> DecodedImage | None:
+async def _image(data: bytes | None, service: Service, field: str = "product_image") -> DecodedImage | None:
+    """Decoded in a thread: a 12 MP photo takes a few hundred ms, which the event loop must not wait for."""
+    return await asyncio.to_thread(_decode, data, service, field)
+
+
+def _decode(data: bytes | None, service: Service, field: str) -> DecodedImage | None:
     if data is None:
         return None
     s = service.settings
@@ -279,6 +300,20 @@ async def _read_request(request: Request, service: Service) -> tuple[dict[str, A
     if image is not None and not isinstance(image, str):
         raise InvalidInput("product_image must be a base64 string", field="product_image", accepted="base64")
     return data, _decode_b64(image, service, "product_image") if image else None
+
+
+# The tools name the MCP parameters (`copy`, `style`); a REST caller sent these fields instead.
+SEED_FIELD_NAMES = {"copy": "text_content"}
+BACKEND_FIELD_NAMES = {"copy": "ad_text", "style": "background_style"}
+
+
+@contextlib.contextmanager
+def _rest_field_names(names: dict[str, str]) -> Iterator[None]:
+    try:
+        yield
+    except InvalidInput as exc:
+        exc.field = names.get(exc.field or "", exc.field)
+        raise
 
 
 # ---------------------------------------------------------------- job views
@@ -348,8 +383,9 @@ async def seed_generate(request: Request) -> Response:
         "guidance_scale": req.guidance_scale,
         "test_mode": req.test_mode,
     }
-    image = _image(image_bytes, service)
-    st = await submit_ad(service, fields, image, parent_id=req.parent_id, start_step=req.start_step, extras=extras)
+    image = await _image(image_bytes, service)
+    with _rest_field_names(SEED_FIELD_NAMES):
+        st = await submit_ad(service, fields, image, parent_id=req.parent_id, start_step=req.start_step, extras=extras)
     return _accepted(st)
 
 
@@ -408,7 +444,8 @@ async def api_generate(request: Request) -> Response:
         seed=req.seed,
         text_position=req.text_position,
     )
-    st = await submit_ad(service, fields, _image(image_bytes, service))
+    with _rest_field_names(BACKEND_FIELD_NAMES):
+        st = await submit_ad(service, fields, await _image(image_bytes, service))
     return _accepted(st, "processing")
 
 
@@ -593,7 +630,14 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/files/{job_id}/{name}": {
-            "get": {"summary": "A result image", "responses": {"200": {"description": "PNG/JPEG"}}}
+            "get": {
+                "summary": "A result image",
+                "parameters": [
+                    *job_param,
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {"200": {"description": "PNG/JPEG"}, "404": errors["404"]},
+            }
         },
     }
     return {
@@ -610,6 +654,20 @@ def openapi_document() -> dict[str, Any]:
 
 async def openapi(_request: Request) -> Response:
     return JSONResponse(openapi_document())
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no such route, wrong method) as problem bodies like every other error."""
+    code = getattr(exc, "status_code", 500)
+    detail = "no such route" if code == 404 else "method not allowed" if code == 405 else str(exc)
+    body = {
+        "error": "not_found" if code == 404 else "method_not_allowed" if code == 405 else "http_error",
+        "message": f"{request.method} {request.url.path}: {detail}",
+        "field": "path",
+        "accepted": "the routes in /openapi.json",
+        "status": code,
+    }
+    return JSONResponse(body, status_code=code, media_type="application/problem+json")
 
 
 def routes() -> list[BaseRoute]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -139,7 +140,7 @@ async def generate_ad_image(
     )
     image = None
     if start_step == 1 and (product_image_path or product_image or parent_id is None):
-        image = read_image_input(product_image_path, product_image, settings)
+        image = await asyncio.to_thread(read_image_input, product_image_path, product_image, settings)
     status = await submit_ad(service, fields, image, parent_id=parent_id, start_step=start_step)
     if not wait:
         return status

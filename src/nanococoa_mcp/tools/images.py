@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,7 +48,7 @@ async def remove_background(
     A photo that already has transparency keeps its own alpha."""
     host = get_host()
     settings = host.settings
-    decoded = read_image_input(image_path, image, settings, field="image")
+    decoded = await asyncio.to_thread(read_image_input, image_path, image, settings, "image")
     cut = await host.call(lambda studio: studio.cut_out(decoded))
     job_id = new_job_id()
     final_dir = settings.data_dir / "jobs" / job_id
@@ -80,7 +81,7 @@ async def analyze_layout(
     and a recommended text position/colour (the seed's Qwen2-VL JSON shape). Read-only."""
     host = get_host()
     settings = host.settings
-    decoded = read_image_input(image_path, image, settings, field="image")
+    decoded = await asyncio.to_thread(read_image_input, image_path, image, settings, "image")
     rgb = fit_long_side(decoded.rgba, 1600)
     mask = (rgb[..., 3] >= 128) if decoded.has_alpha else None
     # Flatten transparency on white: what a viewer would see.
