@@ -153,8 +153,8 @@ def test_malformed_analyses_are_rejected(patch: dict[str, object]) -> None:
 def test_unknown_layout_backend_lists_the_known_ones() -> None:
     img, mask = _scene()
     with pytest.raises(InvalidInput) as info:
-        layout.run(layout.LayoutInput(image=img, product_mask=mask), layout.LayoutParams(backend="qwen"))
-    assert info.value.field == "layout_backend" and "studio" in (info.value.accepted or "")
+        layout.run(layout.LayoutInput(image=img, product_mask=mask), layout.LayoutParams(backend="gpt-vision"))
+    assert info.value.field == "layout_backend" and "studio, qwen" in (info.value.accepted or "")
 
 
 def test_analysis_json_is_plain_json(tmp_path: Path) -> None:

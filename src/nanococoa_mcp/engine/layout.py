@@ -128,7 +128,9 @@ class LayoutParams(BaseModel):
 @dataclass(frozen=True, slots=True)
 class LayoutOutput:
     analysis: LayoutAnalysis
-    backend: str
+    backend: str  # the backend whose analysis this is: "studio" when a model backend fell back
+    fallback_reason: str | None = None  # why the requested backend's analysis was not used
+    notes: tuple[str, ...] = ()  # anything else worth a line in the job's report
 
 
 def _studio(inp: LayoutInput) -> LayoutAnalysis:
@@ -137,11 +139,19 @@ def _studio(inp: LayoutInput) -> LayoutAnalysis:
     return analyse(inp.image, inp.product_mask, inp.safe_box)
 
 
-BACKENDS: dict[str, Callable[[LayoutInput], LayoutAnalysis]] = {"studio": _studio}
+def _qwen(inp: LayoutInput) -> LayoutOutput:
+    from nanococoa_mcp.engine.backends.qwen import analyse
+
+    return analyse(inp)
+
+
+# A backend returns its analysis, or a whole LayoutOutput when it has more to say (a fallback, notes).
+BACKENDS: dict[str, Callable[[LayoutInput], LayoutAnalysis | LayoutOutput]] = {"studio": _studio, "qwen": _qwen}
 
 
 def run(inp: LayoutInput, params: LayoutParams | None = None) -> LayoutOutput:
-    """Analyse an image for copy placement. Raises InvalidInput for an unknown backend."""
+    """Analyse an image for copy placement. Raises InvalidInput for an unknown backend. A model backend
+    that cannot give a usable analysis falls back to the studio one and says why (`fallback_reason`)."""
     params = params or LayoutParams()
     backend = BACKENDS.get(params.backend)
     if backend is None:
@@ -150,7 +160,8 @@ def run(inp: LayoutInput, params: LayoutParams | None = None) -> LayoutOutput:
         )
     if inp.image.ndim != 3 or inp.image.shape[2] != 3:
         raise InvalidInput("layout analysis needs an RGB image", field="image")
-    return LayoutOutput(analysis=backend(inp), backend=params.backend)
+    out = backend(inp)
+    return out if isinstance(out, LayoutOutput) else LayoutOutput(analysis=out, backend=params.backend)
 
 
 def region_name(cx: float, cy: float, width: int, height: int) -> str:

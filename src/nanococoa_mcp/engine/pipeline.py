@@ -262,21 +262,26 @@ class Studio:
         # Step 2: where the copy reads best, and the copy typeset there (checked, re-set when it falls short).
         texts: list[TextStep] = []
         finals: list[final.FinalOutput | None] = []
-        notes: list[str | None] = []
+        notes: list[list[str]] = []
+        layout_backend = self.settings.layout_backend
+        if layout_backend == "qwen" and not req.use_qwen_analysis:  # the seed's per-request switch
+            layout_backend = "studio"
         for i, (pl, comp) in enumerate(zip(plans, comps, strict=True)):
             if start_step == 3:
                 assert checkpoints is not None
                 texts.append(checkpoints.load_step2(i + 1))
                 finals.append(None)
-                notes.append(None)
+                notes.append([])
                 continue
             tick(STEPS[1], "layout_analysis", "Finding where the copy reads best", i)
             t = time.perf_counter()
-            lay = layout.run(
+            lay_out = layout.run(
                 layout.LayoutInput(image=comp.image, product_mask=comp.product_mask, safe_box=size.safe_box()),
-                layout.LayoutParams(backend=self.settings.layout_backend),
-            ).analysis
+                layout.LayoutParams(backend=layout_backend),
+            )
+            lay = lay_out.analysis
             region, region_note = pick_region(lay, pl.position)
+            vnotes = [r for r in (lay_out.fallback_reason,) if r] + list(lay_out.notes)
             vts[i]["layout"] = time.perf_counter() - t
             tick(STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
             text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i])
@@ -284,7 +289,9 @@ class Studio:
                 checkpoints.save_step2(i + 1, text)
             texts.append(text)
             finals.append(result)
-            notes.append(region_note if pl.position == req.text_position else None)
+            if region_note and pl.position == req.text_position:
+                vnotes.append(region_note)
+            notes.append(vnotes)
 
         # Step 3: the text layer over the scene, and the quality report.
         variants: list[VariantResult] = []
@@ -293,9 +300,7 @@ class Studio:
             t = time.perf_counter()
             done = finals[i] or self._composite(req, text_style, text, comp, size, confidence)
             vts[i]["final"] = vts[i].get("final", 0.0) + time.perf_counter() - t
-            note = notes[i]
-            if note:
-                done.quality.notes.append(note)
+            done.quality.notes.extend(notes[i])
             variants.append(
                 VariantResult(
                     index=i,

@@ -32,7 +32,9 @@ class CutoutResult(BaseModel):
 class AnalysisResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: str
+    backend: str = Field(description="The backend whose analysis this is (studio when a model backend fell back).")
+    fallback_reason: str | None = Field(default=None, description="Why the configured model's analysis was not used.")
+    notes: list[str] = Field(default_factory=list)
     width: int
     height: int
     analysis: dict[str, Any] = Field(
@@ -93,4 +95,11 @@ async def analyze_layout(
         )
     )
     h, w = flat.shape[:2]
-    return AnalysisResult(backend=out.backend, width=w, height=h, analysis=out.analysis.to_json_dict())
+    return AnalysisResult(
+        backend=out.backend,
+        fallback_reason=out.fallback_reason,
+        notes=list(out.notes),
+        width=w,
+        height=h,
+        analysis=out.analysis.to_json_dict(),
+    )
