@@ -290,8 +290,9 @@ def test_an_ad_with_qwen_configured_reports_the_fallback_and_the_request_can_tur
     image = decode_image((SAMPLES / "dango.png").read_bytes())
     studio = Studio(settings)
     try:
-        used = studio.generate(image, AdRequest(text_content="수제 떡 당일 제작", size="1:1"))
-        skipped = studio.generate(image, AdRequest(text_content="수제 떡 당일 제작", size="1:1", use_qwen_analysis=False))
+        request = AdRequest(text_content="수제 떡 당일 제작", size="1:1")
+        used = studio.generate(image, request)
+        skipped = studio.generate(image, request.model_copy(update={"use_qwen_analysis": False}))
     finally:
         studio.close()
     notes = used.variants[0].quality.notes
