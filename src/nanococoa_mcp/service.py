@@ -69,6 +69,7 @@ class Service:
     async def start(cls, settings: Settings) -> Service:
         """Open the store, recover what a previous run left, start the workers. Raises StorageError."""
         store = await JobStore.open(settings.data_dir, workers=settings.workers)
+        store.scene_model = settings.scene_backend == "flux"
         pool = WorkerPool(
             store,
             settings,

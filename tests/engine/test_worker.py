@@ -91,15 +91,24 @@ async def test_a_job_runs_from_queued_to_completed_with_rising_progress_and_file
 
 
 async def test_a_stopped_job_ends_stopped_and_leaves_no_final_file(
-    pool: WorkerPool, store: JobStore, dango: DecodedImage, data_dir: Path
+    store: JobStore, dango: DecodedImage, data_dir: Path
 ) -> None:
-    job = await pool.submit(REQUEST.model_copy(update={"variants": 2}), dango)
-    await wait_for(store, job.job_id, under_way)
-    await pool.stop(job.job_id)
-    done = (await wait_for(store, job.job_id, finished))[-1]
+    pool = WorkerPool(store, Settings(data_dir=data_dir), workers=1, stop_grace_s=10)
+    await pool.start()
+    try:
+        # Long enough (four tall variants, several seconds) that the stop lands while it runs.
+        job = await pool.submit(REQUEST.model_copy(update={"variants": 4, "size": "9:16"}), dango)
+        await wait_for(store, job.job_id, under_way)
+        asked = time.monotonic()
+        await pool.stop(job.job_id)
+        done = (await wait_for(store, job.job_id, finished))[-1]
+        honoured_in = time.monotonic() - asked
+    finally:
+        await pool.close(timeout_s=5)
     assert done.status == "stopped" and done.result is None
     assert not (data_dir / "jobs" / job.job_id).exists()
-    assert pool.replaced == 0  # it stopped on its own, within the grace period
+    assert pool.replaced == 0  # it stopped on its own, at a stop point, not killed after the grace period
+    assert honoured_in < 10
 
 
 async def test_a_killed_worker_fails_its_job_as_resumable_and_a_new_worker_runs_the_next_job(

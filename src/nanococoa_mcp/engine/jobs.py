@@ -187,13 +187,19 @@ def _not_found(job_id: str, name: str = "job_id") -> NotFound:
 
 
 def _to_status(
-    row: sqlite3.Row, now: float, learnt: dict[str, float], queue_position: int | None, running: int, workers: int
+    row: sqlite3.Row,
+    now: float,
+    learnt: dict[str, float],
+    queue_position: int | None,
+    running: int,
+    workers: int,
+    scene_model: bool = False,
 ) -> JobStatus:
     parameters = json.loads(row["parameters"])
     started, finished = row["started_at"], row["finished_at"]
     eta_s = step_eta = None
     if row["status"] in ("queued", "running"):
-        plan = eta.stage_plan(int(parameters.get("variants", 1)))
+        plan = eta.stage_plan(int(parameters.get("variants", 1)), row["start_step"], scene_model)
         in_stage = now - row["stage_started_at"] if row["stage_started_at"] else 0.0
         eta_s, step_eta = eta.estimate(plan, row["stage_index"], in_stage, learnt)
         if eta_s is not None and queue_position is not None:
@@ -230,6 +236,7 @@ class JobStore:
         self.db = db
         self.data_dir = data_dir
         self.workers = workers  # only for the queue-wait part of a queued job's ETA
+        self.scene_model = False  # the workers repaint scenes with a diffusion model (an extra ETA stage)
         # One connection serves every coroutine: a transaction must not interleave with another's statements.
         self._lock = asyncio.Lock()
 
@@ -372,7 +379,9 @@ class JobStore:
                 )
             learnt = await self._learnt(_size_key(json.loads(row["parameters"])))
             running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
-        status = self._with_previews(_to_status(row, time.time(), learnt, position, running, self.workers))
+        status = self._with_previews(
+            _to_status(row, time.time(), learnt, position, running, self.workers, self.scene_model)
+        )
         if metrics:
             status.system_metrics = await asyncio.to_thread(system_metrics)
         return status
@@ -396,7 +405,11 @@ class JobStore:
         for row in rows:
             size = _size_key(json.loads(row["parameters"]))
             position = positions.get(row["id"])
-            out.append(self._with_previews(_to_status(row, now, learnt_by_size[size], position, running, self.workers)))
+            out.append(
+                self._with_previews(
+                    _to_status(row, now, learnt_by_size[size], position, running, self.workers, self.scene_model)
+                )
+            )
         return out
 
     async def counts(self) -> dict[str, int]:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from nanococoa_mcp.engine.images import DecodedImage, fit_long_side
 from nanococoa_mcp.engine.layout import EmptySpace, LayoutAnalysis
 from nanococoa_mcp.engine.render import Renderer
 from nanococoa_mcp.engine.sizes import DEFAULT_SIZE, SizePreset, resolve_size
-from nanococoa_mcp.engine.styles import resolve_style
+from nanococoa_mcp.engine.styles import SceneStyle, resolve_style
 from nanococoa_mcp.engine.text_styles import DEFAULT_TEXT_STYLE, TextStyle, resolve_text_style
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.settings import Settings, get_settings
@@ -202,16 +204,25 @@ class Studio:
         style = resolve_style(req.style)
         plans = plan_variants(req, size)
         n = len(plans)
-        plan = stage_plan(n, start_step)
+        scene_model = self.settings.scene_backend == "flux"
+        plan = stage_plan(n, start_step, scene_model)
         stage = -1
         timings: dict[str, float] = {}
         vts: list[dict[str, float]] = [{} for _ in plans]
 
+        emit = progress or (lambda _e: None)
+
         def tick(step: str, sub: str, msg: str, v: int) -> None:
             nonlocal stage
             stage += 1
-            emit = progress or (lambda _e: None)
             emit(ProgressEvent(percent=progress_at(plan, stage), step=step, sub_step=sub, message=msg, variant=v))
+
+        def within(frac: float, msg: str, v: int) -> None:
+            """Progress inside the current stage (diffusion steps)."""
+            step, sub = plan[stage]
+            emit(
+                ProgressEvent(percent=progress_at(plan, stage + frac), step=step, sub_step=sub, message=msg, variant=v)
+            )
 
         # Step 1: the product cut out and set in its scene, per variant.
         comps: list[compose.ComposeOutput] = []
@@ -240,7 +251,8 @@ class Studio:
                         anchor_x=pl.anchor_x,
                         seed=pl.seed,
                     ),
-                    scene.SceneParams(backend=self.settings.scene_backend),
+                    # A diffusion backend repaints around the composed product (below); its init is this scene.
+                    scene.SceneParams(backend="studio" if scene_model else self.settings.scene_backend),
                 )
                 vts[i]["scene"] = time.perf_counter() - t
                 checkpoint()
@@ -251,6 +263,11 @@ class Studio:
                     compose.ComposeInput(scene=sc, product=cut_rgba, height_frac=frac, max_upscale=MAX_UPSCALE)
                 )
                 vts[i]["compose"] = time.perf_counter() - t
+                if scene_model:
+                    tick(STEPS[0], "scene_generation", "Generating the scene around the product", i)
+                    t = time.perf_counter()
+                    comp = self._model_scene(req, style, comp, pl.seed, functools.partial(_diffusion_step, within, i))
+                    vts[i]["scene_generation"] = time.perf_counter() - t
                 if checkpoints is not None:
                     checkpoints.save_step1(i + 1, comp)
                 comps.append(comp)
@@ -321,6 +338,40 @@ class Studio:
         return AdResult(
             cutout_rgba=cut_rgba, cutout_confidence=confidence, size=size, variants=variants, timings=timings
         )
+
+    def _model_scene(
+        self,
+        req: AdRequest,
+        style: SceneStyle,
+        comp: compose.ComposeOutput,
+        seed: int,
+        on_step: Callable[[int, int], None],
+    ) -> compose.ComposeOutput:
+        """Repaint everything around the product with the diffusion backend; the product's opaque pixels
+        are kept bit for bit and its soft edge blended over the new scene. The procedural shadow is not
+        kept: the model sees it in the init image and draws one that fits its own floor."""
+        from nanococoa_mcp.engine.backends import flux
+
+        alpha = comp.product_layer[..., 3]
+        prompt = req.bg_prompt or scene_prompt_for(req, style, self.settings)
+        image = flux.refine_scene(
+            flux.FluxSceneInput(
+                image=comp.image,
+                keep_mask=alpha == 255,
+                prompt=prompt,
+                strength=req.strength,
+                guidance_scale=req.guidance_scale,
+                seed=seed,
+                steps=None,
+            ),
+            self.settings,
+            on_step=on_step,
+        )
+        edge = (alpha > 0) & (alpha < 255)
+        a = alpha[edge][:, None].astype(np.float32) / 255.0
+        fg = comp.product_layer[..., :3][edge].astype(np.float32)
+        image[edge] = np.rint(image[edge].astype(np.float32) * (1 - a) + fg * a).astype(np.uint8)
+        return dataclasses.replace(comp, image=image)
 
     def _copy_doc(
         self,
@@ -419,3 +470,17 @@ class Studio:
             break
         assert best is not None
         return best
+
+
+def scene_prompt_for(req: AdRequest, style: SceneStyle, settings: Settings) -> str:
+    """The English scene prompt when the request gave none: the style's mood words, for a product ad
+    with room left for the copy (the LLM backend, when configured, writes a better one)."""
+    mood = ", ".join(style.mood)
+    return (
+        f"professional product photography backdrop, {style.name_en} style, {mood}, "
+        "soft natural light, shallow depth of field, clean uncluttered upper area, no text, no letters, no logos"
+    )
+
+
+def _diffusion_step(within: Callable[[float, str, int], None], variant: int, k: int, total: int) -> None:
+    within(k / total, f"Generating the scene: step {k} of {total}", variant)

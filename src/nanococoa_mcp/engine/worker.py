@@ -32,11 +32,13 @@ WORKER_NICE = 10  # worker → pool: ("done", job_id) once the job's outcome is 
 class ProgressTracker:
     """The progress callback: tracks stages and their durations, writes throttled progress, honours stop."""
 
-    def __init__(self, ticket: JobTicket, writer: JobWriter, interval_s: float = PROGRESS_INTERVAL_S) -> None:
+    def __init__(
+        self, ticket: JobTicket, writer: JobWriter, interval_s: float = PROGRESS_INTERVAL_S, scene_model: bool = False
+    ) -> None:
         self.ticket = ticket
         self.writer = writer
         self.interval_s = interval_s
-        self.plan = eta.stage_plan(ticket.request.variants, ticket.start_step)
+        self.plan = eta.stage_plan(ticket.request.variants, ticket.start_step, scene_model)
         self.durations: list[tuple[str, float]] = []  # (sub_step, seconds) for each plan stage run
         self._open: tuple[str, float] | None = None
         self._stage_index = -1
@@ -48,9 +50,9 @@ class ProgressTracker:
 
     def __call__(self, event: ProgressEvent) -> None:
         now = time.time()
-        self._close_stage(now)
         nxt = self._stage_index + 1
-        if nxt < len(self.plan) and self.plan[nxt] == (event.step, event.sub_step):
+        if nxt < len(self.plan) and self.plan[nxt] == (event.step, event.sub_step):  # a stage begins
+            self._close_stage(now)
             self._stage_index = nxt
             self._open = (event.sub_step, now)
         if self._last_step is not None and event.step != self._last_step and self._last_step not in self._steps_done:
@@ -111,7 +113,7 @@ def run_job(job_id: str, studio: Studio, writer: JobWriter, settings: Settings) 
             )
         elif ticket.parent_id is not None:
             checkpoints.inherit(Checkpoints(settings.data_dir, ticket.parent_id), ticket.start_step)
-        tracker = ProgressTracker(ticket, writer)
+        tracker = ProgressTracker(ticket, writer, scene_model=settings.scene_backend == "flux")
         started = time.perf_counter()
         with stop_checks(tracker.check):
             result = studio.generate(
