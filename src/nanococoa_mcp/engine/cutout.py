@@ -1,6 +1,7 @@
 """Cut-out stage: the product photo in, the product alone out (RGBA with a soft matte).
 
-Backends are registered by name; `studio` is the embedded classical one (CPU, no weights).
+Backends are registered by name; `studio` is the embedded classical one (CPU, no weights), `birefnet`
+the BiRefNet model (torch, imported only when it runs).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class CutoutInput:
 class CutoutParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting).")
+    backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting) or birefnet.")
     work_side: int = Field(default=400, ge=160, le=800,
                            description="Long side (px) of the copy the object is found on (GrabCut); "
                                        "larger is slower and rarely better.")
@@ -45,7 +46,7 @@ class CutoutParams(BaseModel):
 class CutoutOutput:
     rgba: npt.NDArray[np.uint8]    # H×W×4: RGB = the product's own colour (no backdrop fringe), A = matte
     confidence: float              # 0..1; low when the backdrop is busy or the product ambiguous
-    method: str                    # "alpha-channel" | "matting"
+    method: str                    # "alpha-channel" | "matting" | "birefnet"
     bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) of alpha > 0
     notes: tuple[str, ...]         # human-readable remarks
 
@@ -60,7 +61,13 @@ def _studio(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
     return cut_out(inp, params)
 
 
-BACKENDS: dict[str, Callable[[CutoutInput, CutoutParams], CutoutOutput]] = {"studio": _studio}
+def _birefnet(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
+    from nanococoa_mcp.engine.backends.birefnet import cut_out
+
+    return cut_out(inp, params)
+
+
+BACKENDS: dict[str, Callable[[CutoutInput, CutoutParams], CutoutOutput]] = {"studio": _studio, "birefnet": _birefnet}
 
 
 def run(inp: CutoutInput, params: CutoutParams | None = None) -> CutoutOutput:
