@@ -112,7 +112,8 @@ def _generate_local(photo: Path, fields: dict[str, Any], on_status: Any) -> Any:
     async def run() -> Any:
         image = read_image_input(str(photo), None, settings)
         async with service_running(settings) as service:
-            st = await submit_ad(service, AdFields(**fields), image)
+            extras = {k: fields.pop(k) for k in ("use_llm_html",) if k in fields}
+            st = await submit_ad(service, AdFields(**fields), image, extras=extras)
             done = await service.wait(st.job_id, 24 * 3600, lambda s: on_status(s.model_dump(mode="json")))
             return done.model_dump(mode="json")
 
@@ -136,6 +137,9 @@ def generate(
     server: Annotated[
         str | None, typer.Option("--server", help="URL of a running `nanococoa serve`; default: run in-process.")
     ] = None,
+    use_llm_html: Annotated[
+        bool, typer.Option("--use-llm-html", help="Let the configured LLM design the copy (NANOCOCOA_LLM_*).")
+    ] = False,
 ) -> None:
     """Make a finished ad from a product photo and a line of Korean copy."""
     from nanococoa_mcp.engine.results import StoredAd
@@ -151,6 +155,8 @@ def generate(
         "seed": seed,
         "text_position": text_position,
     }
+    if use_llm_html:
+        fields["use_llm_html"] = True
     client = None
     try:
         _check_out_path(out_path, ".png")

@@ -18,9 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from nanococoa_mcp.engine.compose import ComposeOutput
+from nanococoa_mcp.engine.copy_design import CopyDocument, Plate
+from nanococoa_mcp.engine.fonts import FontSpec
 from nanococoa_mcp.engine.images import encode_jpeg
 from nanococoa_mcp.engine.layout import EmptySpace, LayoutAnalysis
 from nanococoa_mcp.engine.render import FitMetrics, RenderOutput
+from nanococoa_mcp.engine.text_styles import Theme
 from nanococoa_mcp.errors import Conflict
 from nanococoa_mcp.storage import StorageError, write_bytes_atomic
 
@@ -34,6 +37,7 @@ class TextStep:
     text: RenderOutput
     plate_boost: float
     max_font_px: int | None
+    doc: CopyDocument | None = None  # kept when it cannot be derived again (an LLM's design)
 
 
 def steps_dir(data_dir: Path, job_id: str) -> Path:
@@ -44,6 +48,42 @@ def _npz(**arrays: npt.NDArray[Any]) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+def _doc_json(doc: CopyDocument) -> dict[str, Any]:
+    return {
+        "html": doc.html,
+        "width": doc.width,
+        "height": doc.height,
+        "box": list(doc.box),
+        "font": doc.font.model_dump(mode="json"),
+        "missing_glyphs": list(doc.missing_glyphs),
+        "theme_name": doc.theme_name,
+        "theme": doc.theme.model_dump(mode="json"),
+        "plate": asdict(doc.plate) if doc.plate is not None else None,
+        "font_size_range": list(doc.font_size_range),
+        "align": doc.align,
+        "plate_added": doc.plate_added,
+    }
+
+
+def _doc_from_json(d: dict[str, Any]) -> CopyDocument:
+    x0, y0, x1, y1 = (int(v) for v in d["box"])
+    lo, hi = (int(v) for v in d["font_size_range"])
+    return CopyDocument(
+        html=d["html"],
+        width=int(d["width"]),
+        height=int(d["height"]),
+        box=(x0, y0, x1, y1),
+        font=FontSpec.model_validate(d["font"]),
+        missing_glyphs=tuple(d["missing_glyphs"]),
+        theme_name=d["theme_name"],
+        theme=Theme.model_validate(d["theme"]),
+        plate=Plate(**d["plate"]) if d["plate"] is not None else None,
+        font_size_range=(lo, hi),
+        align=d["align"],
+        plate_added=bool(d["plate_added"]),
+    )
 
 
 class Checkpoints:
@@ -125,6 +165,7 @@ class Checkpoints:
             "metrics": asdict(step.text.metrics),
             "plate_boost": step.plate_boost,
             "max_font_px": step.max_font_px,
+            "doc": _doc_json(step.doc) if step.doc is not None else None,
         }
         self._write(f"step2_{n}.json", json.dumps(meta, ensure_ascii=False).encode())
 
@@ -148,6 +189,7 @@ class Checkpoints:
             text=RenderOutput(layer=layer, metrics=metrics),
             plate_boost=float(meta["plate_boost"]),
             max_font_px=meta["max_font_px"],
+            doc=_doc_from_json(meta["doc"]) if meta.get("doc") else None,
         )
 
     def preview(self, step: int, n: int = 1) -> Path | None:

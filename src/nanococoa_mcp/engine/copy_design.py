@@ -69,7 +69,15 @@ def _template(inp: CopyInput) -> CopyDocument:
     return design(inp)
 
 
-BACKENDS: dict[str, Callable[[CopyInput], CopyDocument]] = {"template": _template}
+def _llm(inp: CopyInput) -> CopyDocument:
+    # Imported on use; without a usable endpoint or answer it returns the template's design (and logs why).
+    from nanococoa_mcp.engine.backends.llm import design_or_template
+    from nanococoa_mcp.settings import get_settings
+
+    return design_or_template(inp, get_settings()).doc
+
+
+BACKENDS: dict[str, Callable[[CopyInput], CopyDocument]] = {"template": _template, "llm": _llm}
 
 
 def run(inp: CopyInput, params: CopyParams | None = None) -> CopyDocument:

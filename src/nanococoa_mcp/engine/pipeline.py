@@ -23,9 +23,9 @@ from nanococoa_mcp.engine.color import dominant_colors
 from nanococoa_mcp.engine.eta import progress_at, stage_plan
 from nanococoa_mcp.engine.images import DecodedImage, fit_long_side
 from nanococoa_mcp.engine.layout import EmptySpace, LayoutAnalysis
-from nanococoa_mcp.engine.render import Renderer
+from nanococoa_mcp.engine.render import Renderer, RenderOutput
 from nanococoa_mcp.engine.sizes import DEFAULT_SIZE, SizePreset, resolve_size
-from nanococoa_mcp.engine.styles import SceneStyle, resolve_style
+from nanococoa_mcp.engine.styles import resolve_style
 from nanococoa_mcp.engine.text_styles import DEFAULT_TEXT_STYLE, TextStyle, resolve_text_style
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.settings import Settings, get_settings
@@ -224,6 +224,17 @@ class Studio:
                 ProgressEvent(percent=progress_at(plan, stage + frac), step=step, sub_step=sub, message=msg, variant=v)
             )
 
+        # The seed's English scene prompt, for a diffusion scene: the request's, else the LLM's, else built in.
+        bg_prompt, prompt_notes = req.bg_prompt or "", []
+        if scene_model and start_step == 1 and not bg_prompt:
+            from nanococoa_mcp.engine.backends.llm import configured, prompts_for
+
+            copy = req.text_content
+            written = prompts_for(copy, style, self.settings, text_style=text_style, style_prompt=req.html_style_prompt)
+            bg_prompt = written.prompts.background_prompt
+            if written.fallback_reason and configured(self.settings):
+                prompt_notes.append(f"scene prompt: {written.fallback_reason}; used the built-in one")
+
         # Step 1: the product cut out and set in its scene, per variant.
         comps: list[compose.ComposeOutput] = []
         if start_step == 1:
@@ -266,7 +277,8 @@ class Studio:
                 if scene_model:
                     tick(STEPS[0], "scene_generation", "Generating the scene around the product", i)
                     t = time.perf_counter()
-                    comp = self._model_scene(req, style, comp, pl.seed, functools.partial(_diffusion_step, within, i))
+                    on_step = functools.partial(_diffusion_step, within, i)
+                    comp = self._model_scene(req, bg_prompt, comp, pl.seed, on_step)
                     vts[i]["scene_generation"] = time.perf_counter() - t
                 if checkpoints is not None:
                     checkpoints.save_step1(i + 1, comp)
@@ -298,10 +310,10 @@ class Studio:
             )
             lay = lay_out.analysis
             region, region_note = pick_region(lay, pl.position)
-            vnotes = [r for r in (lay_out.fallback_reason,) if r] + list(lay_out.notes)
+            vnotes = [*prompt_notes, *(r for r in (lay_out.fallback_reason,) if r), *lay_out.notes]
             vts[i]["layout"] = time.perf_counter() - t
             tick(STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
-            text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i])
+            text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i], vnotes)
             if checkpoints is not None:
                 checkpoints.save_step2(i + 1, text)
             texts.append(text)
@@ -342,7 +354,7 @@ class Studio:
     def _model_scene(
         self,
         req: AdRequest,
-        style: SceneStyle,
+        prompt: str,
         comp: compose.ComposeOutput,
         seed: int,
         on_step: Callable[[int, int], None],
@@ -353,7 +365,6 @@ class Studio:
         from nanococoa_mcp.engine.backends import flux
 
         alpha = comp.product_layer[..., 3]
-        prompt = req.bg_prompt or scene_prompt_for(req, style, self.settings)
         image = flux.refine_scene(
             flux.FluxSceneInput(
                 image=comp.image,
@@ -384,17 +395,8 @@ class Studio:
         max_font: int | None,
     ) -> copy_design.CopyDocument:
         return copy_design.run(
-            copy_design.CopyInput(
-                copy=req.text_content.strip(),
-                sub_copy=req.sub_copy,
-                style=text_style,
-                analysis=lay,
-                region=region,
-                background=background,
-                plate_boost=boost,
-                max_font_px=max_font,
-            ),
-            copy_design.CopyParams(backend=self.settings.copy_backend),
+            _copy_input(req, text_style, lay, region, background, boost, max_font),
+            copy_design.CopyParams(backend="template"),  # the llm backend has its own path in _typeset
         )
 
     def _composite(
@@ -407,7 +409,7 @@ class Studio:
         confidence: float,
     ) -> final.FinalOutput:
         """Step 3 alone, from a stored text layer: its document is re-derived (copy design is deterministic)."""
-        doc = self._copy_doc(
+        doc = text.doc or self._copy_doc(
             req, text_style, text.analysis, text.region, comp.image, text.plate_boost, text.max_font_px
         )
         return final.run(
@@ -433,7 +435,12 @@ class Studio:
         size: SizePreset,
         confidence: float,
         vt: dict[str, float],
+        notes: list[str],
     ) -> tuple[TextStep, final.FinalOutput]:
+        if self.settings.copy_backend == "llm" or req.use_llm_html:
+            done = self._typeset_llm(req, text_style, lay, region, comp, size, confidence, vt, notes)
+            if done is not None:
+                return done
         boost = 0.0
         max_font: int | None = None
         best: tuple[TextStep, final.FinalOutput] | None = None
@@ -442,23 +449,7 @@ class Studio:
             t = time.perf_counter()
             doc = self._copy_doc(req, text_style, lay, region, comp.image, boost, max_font)
             vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
-            t = time.perf_counter()
-            rendered = self.renderer.render(doc)
-            vt["render"] = vt.get("render", 0.0) + time.perf_counter() - t
-            t = time.perf_counter()
-            result = final.run(
-                final.FinalInput(
-                    step1=comp.image,
-                    product_layer=comp.product_layer,
-                    core_mask=comp.core_mask,
-                    product_mask=comp.product_mask,
-                    text=rendered,
-                    doc=doc,
-                    safe_box=size.safe_box(),
-                    cutout_confidence=confidence,
-                )
-            )
-            vt["final"] = vt.get("final", 0.0) + time.perf_counter() - t
+            rendered, result = self._render_and_check(doc, comp, size, confidence, vt)
             best = (TextStep(lay, region, rendered, boost, max_font), result)
             q = result.quality
             if q.text_product_overlap_px > 0:
@@ -471,14 +462,93 @@ class Studio:
         assert best is not None
         return best
 
+    def _typeset_llm(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        lay: LayoutAnalysis,
+        region: EmptySpace,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+        vt: dict[str, float],
+        notes: list[str],
+    ) -> tuple[TextStep, final.FinalOutput] | None:
+        """The LLM's design, retried once when it fails the quality report; None means use the template
+        (no endpoint, an unusable answer, or two failed reports), with the reason in `notes`."""
+        from nanococoa_mcp.engine.backends import llm
 
-def scene_prompt_for(req: AdRequest, style: SceneStyle, settings: Settings) -> str:
-    """The English scene prompt when the request gave none: the style's mood words, for a product ad
-    with room left for the copy (the LLM backend, when configured, writes a better one)."""
-    mood = ", ".join(style.mood)
-    return (
-        f"professional product photography backdrop, {style.name_en} style, {mood}, "
-        "soft natural light, shallow depth of field, clean uncluttered upper area, no text, no letters, no logos"
+        boost, max_font = 0.0, None
+        for _attempt in range(2):
+            checkpoint()
+            t = time.perf_counter()
+            out = llm.design_or_template(
+                _copy_input(req, text_style, lay, region, comp.image, boost, max_font),
+                self.settings,
+                style_prompt=req.html_style_prompt,
+            )
+            vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
+            if out.backend != "llm":
+                notes.append(f"copy: {out.fallback_reason}; used the template")
+                return None
+            rendered, result = self._render_and_check(out.doc, comp, size, confidence, vt)
+            q = result.quality
+            if q.passed:
+                notes.extend(out.notes)
+                return TextStep(lay, region, rendered, boost, max_font, doc=out.doc), result
+            if q.text_product_overlap_px > 0:
+                max_font = max(16, int(rendered.metrics.font_size * 0.8))
+            elif q.contrast_ratio < final.MIN_CONTRAST:
+                boost += 0.2
+        notes.append("copy: the LLM's design failed the quality report twice; used the template")
+        return None
+
+    def _render_and_check(
+        self,
+        doc: copy_design.CopyDocument,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+        vt: dict[str, float],
+    ) -> tuple[RenderOutput, final.FinalOutput]:
+        t = time.perf_counter()
+        rendered = self.renderer.render(doc)
+        vt["render"] = vt.get("render", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
+        result = final.run(
+            final.FinalInput(
+                step1=comp.image,
+                product_layer=comp.product_layer,
+                core_mask=comp.core_mask,
+                product_mask=comp.product_mask,
+                text=rendered,
+                doc=doc,
+                safe_box=size.safe_box(),
+                cutout_confidence=confidence,
+            )
+        )
+        vt["final"] = vt.get("final", 0.0) + time.perf_counter() - t
+        return rendered, result
+
+
+def _copy_input(
+    req: AdRequest,
+    text_style: TextStyle,
+    lay: LayoutAnalysis,
+    region: EmptySpace,
+    background: npt.NDArray[np.uint8],
+    boost: float,
+    max_font: int | None,
+) -> copy_design.CopyInput:
+    return copy_design.CopyInput(
+        copy=req.text_content.strip(),
+        sub_copy=req.sub_copy,
+        style=text_style,
+        analysis=lay,
+        region=region,
+        background=background,
+        plate_boost=boost,
+        max_font_px=max_font,
     )
 
 

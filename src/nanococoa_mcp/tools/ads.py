@@ -115,6 +115,16 @@ async def generate_ad_image(
             description="With parent_id: 2 = new copy/text style on the parent's scene; 3 = composite again.",
         ),
     ] = 1,
+    bg_prompt: Annotated[
+        str | None,
+        Field(max_length=1000, description="English scene prompt for a diffusion scene backend (the seed's)."),
+    ] = None,
+    use_llm_html: Annotated[
+        bool | None, Field(description="Let the configured LLM design the copy's HTML/CSS (the seed's flag).")
+    ] = None,
+    use_qwen_analysis: Annotated[
+        bool | None, Field(description="Use the configured Qwen2-VL layout analysis (default true when set up).")
+    ] = None,
     wait: Annotated[
         bool, Field(description="Wait for the ad (with progress) instead of returning the job id at once.")
     ] = False,
@@ -141,7 +151,8 @@ async def generate_ad_image(
     image = None
     if start_step == 1 and (product_image_path or product_image or parent_id is None):
         image = await asyncio.to_thread(read_image_input, product_image_path, product_image, settings)
-    status = await submit_ad(service, fields, image, parent_id=parent_id, start_step=start_step)
+    extras = {"bg_prompt": bg_prompt, "use_llm_html": use_llm_html, "use_qwen_analysis": use_qwen_analysis}
+    status = await submit_ad(service, fields, image, parent_id=parent_id, start_step=start_step, extras=extras)
     if not wait:
         return status
     sink = progress_sink.get()
