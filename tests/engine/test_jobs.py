@@ -36,9 +36,9 @@ def test_migrations_run_once_and_a_second_run_applies_nothing() -> None:
     db = sqlite3.connect(":memory:")
     assert migrate(db) == [fn.__name__ for fn in MIGRATIONS]
     assert migrate(db) == []
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_initial"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_stores_and_job_kinds"]
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"jobs", "stage_times", "_migrations"} <= tables
+    assert {"jobs", "stage_times", "stores", "_migrations"} <= tables
 
 
 def test_the_database_lives_in_the_data_dir_in_wal_mode(data_dir: Path) -> None:
@@ -184,3 +184,43 @@ def test_a_rerun_from_a_later_step_plans_only_the_steps_it_runs_and_its_progress
 def test_medians_prefer_this_sizes_history_and_fall_back_to_every_size() -> None:
     samples = [("scene", "1:1", 1.0), ("scene", "1:1", 3.0), ("scene", "9:16", 9.0), ("cutout", "9:16", 2.0)]
     assert eta.medians(samples, "1:1") == {"scene": 2.0, "cutout": 2.0}
+
+
+async def test_ad_workers_never_claim_a_homepage_job_and_each_kind_queues_on_its_own(
+    store: JobStore, fish: DecodedImage
+) -> None:
+    site = await store.create_homepage({"store_id": "s1", "store_name": "김밥천국"})
+    ad = await store.create(REQUEST, fish)
+    assert (site.kind, site.queue_position, ad.kind, ad.queue_position) == ("homepage", 1, "ad", 1)
+    assert site.eta_seconds is None
+    assert await store.claim_next(worker_pid=1) == ad.job_id
+    assert await store.claim_next(worker_pid=2) is None
+    assert await store.claim_next(worker_pid=3, kind="homepage") == site.job_id
+    assert [j.job_id for j in await store.list_jobs(kind="homepage")] == [site.job_id]
+
+
+async def test_recover_requeues_a_running_homepage_job_to_resume_from_its_checkpoint(data_dir: Path) -> None:
+    async with await JobStore.open(data_dir) as old:
+        site = await old.create_homepage({"store_id": "s1", "store_name": "김밥천국"})
+        await old.claim_next(worker_pid=1, kind="homepage")
+        await old.progress(site.job_id, ProgressUpdate(40.0, "content", None, "글 쓰는 중", -1, None, ["concept"]))
+    async with await JobStore.open(data_dir) as new:
+        report = await new.recover()
+        assert report.requeued == [site.job_id] and report.failed == []
+        again = await new.get(site.job_id)
+        assert (again.status, again.queue_position, again.steps_done) == ("queued", 1, ["concept"])
+
+
+def test_a_database_made_before_job_kinds_gains_stores_and_its_jobs_become_ads() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO _migrations VALUES ('m001_initial', 0)")
+    db.execute(
+        "INSERT INTO jobs (id, seq, status, parameters, created_at, updated_at) VALUES ('a', 1, 'queued', '{}', 0, 0)"
+    )
+    assert migrate(db) == ["m002_stores_and_job_kinds"]
+    assert db.execute("SELECT kind FROM jobs").fetchone()[0] == "ad"
+    assert db.execute("SELECT COUNT(*) FROM stores").fetchone()[0] == 0
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE jobs SET kind = 'video'")

@@ -27,6 +27,11 @@ TOOL_NAMES = {
     "list_fonts",
     "list_styles",
     "server_health",
+    "create_store",
+    "get_store",
+    "list_stores",
+    "update_store",
+    "generate_homepage",
 }
 
 

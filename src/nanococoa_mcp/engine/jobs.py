@@ -25,11 +25,12 @@ from nanococoa_mcp.errors import Conflict, InvalidInput, NanococoaError, NotFoun
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
 
 DB_NAME = "nanococoa.db"
-_UPLOAD_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic", "TIFF": ".tiff", "BMP": ".bmp"}
+UPLOAD_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic", "TIFF": ".tiff", "BMP": ".bmp"}
 BUSY_TIMEOUT_MS = 10_000  # the server and every worker write to the same file
 HISTORY_KEEP = 200  # stage samples kept per (stage, size); the estimate reads the newest eta.LAST_N
 
 JobState = Literal["queued", "running", "completed", "failed", "stopped"]
+JobKind = Literal["ad", "homepage"]  # ads run in the worker processes, homepage runs in the server process
 
 
 class JobStopped(NanococoaError):
@@ -61,9 +62,12 @@ class JobStatus(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
+    kind: JobKind = Field(default="ad", description="ad (generate_ad_image) or homepage (generate_homepage).")
     status: JobState
     progress_percent: float = Field(ge=0, le=100)
-    current_step: str | None = Field(description="step1_background, step2_text or step3_composite.")
+    current_step: str | None = Field(
+        description="An ad's step1_background, step2_text or step3_composite; a homepage job's workflow node."
+    )
     sub_step: str | None = Field(description="The stage inside the step, e.g. cutout, scene, html_rendering.")
     message: str | None
     elapsed_sec: float = Field(description="Seconds since the job started running (0 while queued).")
@@ -102,7 +106,7 @@ class JobTicket:
 class ProgressUpdate:
     percent: float
     step: str
-    sub_step: str
+    sub_step: str | None
     message: str
     stage_index: int
     stage_started_at: float | None
@@ -143,6 +147,27 @@ UPDATE jobs SET status = ?, result = ?, error = ?, resumable = ?, progress_perce
     message = ?, finished_at = ?, updated_at = ?, worker_pid = NULL
 WHERE id = ? AND status = 'running'
 """
+
+
+_PROGRESS = """
+UPDATE jobs SET progress_percent = MAX(progress_percent, ?), current_step = ?, sub_step = ?,
+    message = ?, stage_index = ?, stage_started_at = ?, steps_done = ?, updated_at = ?
+WHERE id = ? AND status = 'running'
+"""
+
+
+def _progress_params(job_id: str, update: ProgressUpdate) -> tuple[object, ...]:
+    return (
+        update.percent,
+        update.step,
+        update.sub_step,
+        update.message,
+        update.stage_index,
+        update.stage_started_at,
+        json.dumps(update.steps_done),
+        time.time(),
+        job_id,
+    )
 
 
 def _finish_params(
@@ -198,7 +223,7 @@ def _to_status(
     parameters = json.loads(row["parameters"])
     started, finished = row["started_at"], row["finished_at"]
     eta_s = step_eta = None
-    if row["status"] in ("queued", "running"):
+    if row["status"] in ("queued", "running") and row["kind"] == "ad":  # a homepage run has no learnt plan
         plan = eta.stage_plan(int(parameters.get("variants", 1)), row["start_step"], scene_model)
         in_stage = now - row["stage_started_at"] if row["stage_started_at"] else 0.0
         eta_s, step_eta = eta.estimate(plan, row["stage_index"], in_stage, learnt)
@@ -207,6 +232,7 @@ def _to_status(
             eta_s = round(eta_s * (1 + (queue_position - 1 + running) // max(1, workers)), 2)
     return JobStatus(
         job_id=row["id"],
+        kind=row["kind"],
         status=row["status"],
         progress_percent=row["progress_percent"],
         current_step=row["current_step"],
@@ -289,7 +315,7 @@ class JobStore:
         # the file as received (already validated), re-encoded only when there is none.
         upload: Path | None = None
         if image is not None:
-            ext = _UPLOAD_EXT.get(image.format, "")
+            ext = UPLOAD_EXT.get(image.format, "")
             data = image.source if image.source and ext else await asyncio.to_thread(encode_png, image.rgba)
             path = self.data_dir / "uploads" / f"{job_id}{ext or '.png'}"
             try:
@@ -373,12 +399,13 @@ class JobStore:
             if row is None:
                 raise _not_found(job_id)
             position = None
-            if row["status"] == "queued":
+            if row["status"] == "queued":  # each kind has its own queue
                 position = 1 + await self._scalar(
-                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND seq < ?", (row["seq"],)
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND kind = ? AND seq < ?",
+                    (row["kind"], row["seq"]),
                 )
             learnt = await self._learnt(_size_key(json.loads(row["parameters"])))
-            running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+            running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND kind = 'ad'")
         status = self._with_previews(
             _to_status(row, time.time(), learnt, position, running, self.workers, self.scene_model)
         )
@@ -386,16 +413,23 @@ class JobStore:
             status.system_metrics = await asyncio.to_thread(system_metrics)
         return status
 
-    async def list_jobs(self, status: JobState | None = None, limit: int = 20) -> list[JobStatus]:
-        """Recent jobs first, optionally only those in one state (no system metrics)."""
-        where, params = ("WHERE status = ?", (status, limit)) if status else ("", (limit,))
+    async def list_jobs(
+        self, status: JobState | None = None, limit: int = 20, kind: JobKind | None = None
+    ) -> list[JobStatus]:
+        """Recent jobs first, optionally only those in one state or of one kind (no system metrics)."""
+        conditions = [c for c, v in (("status = ?", status), ("kind = ?", kind)) if v]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        params = (*(v for v in (status, kind) if v), limit)
         learnt_by_size: dict[str, dict[str, float]] = {}
         async with self._lock:
             async with self.db.execute(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", params) as cur:
                 rows = list(await cur.fetchall())
-            async with self.db.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq") as cur:
-                positions = {r["id"]: i + 1 for i, r in enumerate(await cur.fetchall())}
-            running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+            positions: dict[str, int] = {}
+            per_kind: dict[str, int] = {}
+            async with self.db.execute("SELECT id, kind FROM jobs WHERE status = 'queued' ORDER BY seq") as cur:
+                for r in await cur.fetchall():
+                    per_kind[r["kind"]] = positions[r["id"]] = per_kind.get(r["kind"], 0) + 1
+            running = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND kind = 'ad'")
             for row in rows:
                 size = _size_key(json.loads(row["parameters"]))
                 if size not in learnt_by_size:
@@ -439,17 +473,57 @@ class JobStore:
             samples = [(r["stage"], r["size"], r["seconds"]) for r in await cur.fetchall()]
         return eta.medians(samples, size)
 
-    async def claim_next(self, worker_pid: int) -> str | None:
-        """Atomically move the oldest queued job to running for `worker_pid`; its id, or None."""
+    async def claim_next(self, worker_pid: int, kind: JobKind = "ad") -> str | None:
+        """Atomically move the oldest queued job of `kind` to running for `worker_pid`; its id, or None."""
         now = time.time()
         rows = await self._write(
             """UPDATE jobs SET status = 'running', worker_pid = ?, started_at = ?, updated_at = ?,
                    message = 'Starting', stage_index = -1, stage_started_at = NULL
-               WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1) AND status = 'queued'
+               WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind = ? ORDER BY seq LIMIT 1)
+                 AND status = 'queued'
                RETURNING id""",
-            (worker_pid, now, now),
+            (worker_pid, now, now, kind),
         )
         return str(rows[0]["id"]) if rows else None
+
+    async def create_homepage(self, parameters: dict[str, Any], *, max_queued: int | None = None) -> JobStatus:
+        """Queue a homepage job (run by the server's HomepageRunner, never by an ad worker). Raises QueueFull."""
+        job_id = new_job_id()
+        now = time.time()
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._check_room(max_queued)
+                seq = await self._scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs")
+                await self.db.execute(
+                    """INSERT INTO jobs (id, seq, kind, status, parameters, message, created_at, updated_at)
+                       VALUES (?, ?, 'homepage', 'queued', ?, 'Waiting for the homepage runner', ?, ?)""",
+                    (job_id, seq, json.dumps(parameters, ensure_ascii=False), now, now),
+                )
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+        return await self.get(job_id, metrics=False)
+
+    async def parameters(self, job_id: str) -> dict[str, Any]:
+        """A job's stored parameters. Raises NotFound."""
+        rows = await self._write("SELECT parameters FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise _not_found(job_id)
+        return dict(json.loads(rows[0]["parameters"]))
+
+    async def progress(self, job_id: str, update: ProgressUpdate) -> None:
+        """The server-side twin of JobWriter.progress (a homepage run reports from the server's loop)."""
+        await self._write(_PROGRESS, _progress_params(job_id, update))
+
+    async def stop_requested(self, job_id: str) -> bool:
+        rows = await self._write("SELECT stop_requested FROM jobs WHERE id = ?", (job_id,))
+        return bool(not rows or rows[0]["stop_requested"])
+
+    async def mark_completed(self, job_id: str, result: dict[str, Any]) -> None:
+        """Complete a running job with its result (no effect once it has finished otherwise)."""
+        await self._write(_FINISH, _finish_params(job_id, "completed", "Done", result=result))
 
     async def request_stop(self, job_id: str) -> JobStatus:
         """Stop a queued job now, or flag a running one for its worker; finished jobs are left as they are.
@@ -479,10 +553,13 @@ class JobStore:
     async def recover(self) -> RecoveryReport:
         """At start-up, before any worker runs: settle the jobs a dead process left `running`.
 
-        A job with no finished step goes back to the queue in its old place; one with finished steps
-        fails as resumable (re-run it from `start_step` as a child); one being stopped is stopped.
+        An ad job with no finished step goes back to the queue in its old place; one with finished steps
+        fails as resumable (re-run it from `start_step` as a child); one being stopped is stopped. A
+        homepage job always goes back to the queue: its run resumes from the workflow's own checkpoint.
         """
-        async with self.db.execute("SELECT id, steps_done, stop_requested FROM jobs WHERE status = 'running'") as cur:
+        async with self.db.execute(
+            "SELECT id, kind, steps_done, stop_requested FROM jobs WHERE status = 'running'"
+        ) as cur:
             rows = list(await cur.fetchall())
         report = RecoveryReport(requeued=[], failed=[], stopped=[])
         for row in rows:
@@ -490,7 +567,7 @@ class JobStore:
             if row["stop_requested"]:
                 await self.mark_stopped(row["id"])
                 report.stopped.append(row["id"])
-            elif not done:
+            elif not done or row["kind"] == "homepage":
                 await self._requeue(row["id"])
                 report.requeued.append(row["id"])
             else:
@@ -542,22 +619,7 @@ class JobWriter:
         )
 
     def progress(self, job_id: str, update: ProgressUpdate) -> None:
-        self.db.execute(
-            """UPDATE jobs SET progress_percent = MAX(progress_percent, ?), current_step = ?, sub_step = ?,
-                   message = ?, stage_index = ?, stage_started_at = ?, steps_done = ?, updated_at = ?
-               WHERE id = ? AND status = 'running'""",
-            (
-                update.percent,
-                update.step,
-                update.sub_step,
-                update.message,
-                update.stage_index,
-                update.stage_started_at,
-                json.dumps(update.steps_done),
-                time.time(),
-                job_id,
-            ),
-        )
+        self.db.execute(_PROGRESS, _progress_params(job_id, update))
 
     def stop_requested(self, job_id: str) -> bool:
         row = self.db.execute("SELECT stop_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -66,6 +66,28 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX stage_times_by_stage ON stage_times (stage, size, id)")
 
 
+@migration
+def m002_stores_and_job_kinds(db: sqlite3.Connection) -> None:
+    """Shop records for the homepage generator, and a job kind: ads run in the worker processes, homepage
+    runs in the server process, so each side claims only its own kind."""
+    db.execute(
+        "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'ad' CHECK (kind IN ('ad', 'homepage'))"
+    )
+    db.execute("CREATE INDEX jobs_by_kind_status ON jobs (kind, status, seq)")
+    db.execute(
+        """
+        CREATE TABLE stores (
+            id TEXT PRIMARY KEY,
+            record TEXT NOT NULL,
+            photos TEXT NOT NULL DEFAULT '[]',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX stores_by_created ON stores (created_at)")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the migrations not yet recorded, each in its own transaction; returns the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")

@@ -33,7 +33,9 @@ INSTRUCTIONS = (
     "line of Korean copy; it returns a job id at once (poll check_generation_status) or, with wait=true, "
     "the finished ad. list_styles names the scene and text styles. Results carry file paths, a small "
     "preview and a quality report (product pixels unchanged, copy never over the product, contrast >= 4.5). "
-    "To change only the copy, re-run a finished job with parent_id and start_step=2."
+    "To change only the copy, re-run a finished job with parent_id and start_step=2. "
+    "For a shop's website: save the shop with create_store (its record and product photos), then "
+    "generate_homepage(store_id) starts a job like an ad's; its result names the site's folder and pages."
 )
 
 

@@ -215,13 +215,15 @@ def endpoint(fn: Handler) -> Handler:
 # ---------------------------------------------------------------- reading requests
 
 
-async def _body_json(request: Request, service: Service) -> dict[str, Any]:
-    limit = service.settings.max_upload_bytes * 4 // 3 + 64 * 1024
+async def _body_json(request: Request, service: Service, images: int = 1) -> dict[str, Any]:
+    """The JSON object body, refused unread when larger than `images` base64 uploads allow."""
+    limit = images * (service.settings.max_upload_bytes * 4 // 3) + 64 * 1024
     if int(request.headers.get("content-length") or 0) > limit:
         raise InvalidInput(
             "the request body is larger than the upload limit",
-            field="product_image",
-            accepted=f"images up to {service.settings.max_upload_bytes / 1_048_576:.0f} MB",
+            field="product_image" if images == 1 else "photos",
+            accepted=f"{'images' if images == 1 else f'{images} images'} "
+            f"up to {service.settings.max_upload_bytes / 1_048_576:.0f} MB",
         )
     raw = await request.body()
     try:
@@ -471,7 +473,7 @@ async def api_status(request: Request) -> Response:
 
 @endpoint
 async def api_jobs(request: Request) -> Response:
-    """GET /api/jobs?status=&limit=: recent jobs, newest first."""
+    """GET /api/jobs?status=&kind=&limit=: recent jobs (ads and homepages), newest first."""
     status = request.query_params.get("status") or None
     if status is not None and status not in ("queued", "running", "completed", "failed", "stopped"):
         raise InvalidInput(
@@ -483,7 +485,10 @@ async def api_jobs(request: Request) -> Response:
         raise InvalidInput("limit is not a number", field="limit", accepted="1-200") from None
     if not 1 <= limit <= 200:
         raise InvalidInput(f"limit {limit} is out of range", field="limit", accepted="1-200")
-    jobs = await get_service().jobs(status, limit)  # type: ignore[arg-type]
+    kind = request.query_params.get("kind") or None
+    if kind is not None and kind not in ("ad", "homepage"):
+        raise InvalidInput(f"unknown kind {kind!r}", field="kind", accepted="ad, homepage")
+    jobs = await get_service().jobs(status, limit, kind)  # type: ignore[arg-type]
     return JSONResponse(JobList(jobs=[summarize(j) for j in jobs]).model_dump(mode="json"))
 
 
@@ -595,6 +600,8 @@ def openapi_document() -> dict[str, Any]:
         body = {"required": True, "content": {"application/json": {"schema": ref[req]}, **multipart}}
         return {"post": {"summary": summary, "requestBody": body, "responses": {**ok(resp, code), **errors}}}
 
+    from nanococoa_mcp.server.homepage_routes import openapi_paths  # it builds on this module's helpers
+
     paths: dict[str, Any] = {
         "/generate": post("Start an ad job (the seed's model-server request)", "SeedGenerateRequest", "Accepted"),
         "/api/generate": post("Start an ad job (the seed's backend request)", "BackendGenerateRequest", "Accepted"),
@@ -640,12 +647,15 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(openapi_paths(ref, components, errors))
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "nanococoa",
             "version": __version__,
-            "description": "Korean product ads: REST shim over the MCP tool registry (MCP at /mcp and /sse).",
+            "description": (
+                "Korean product ads and shop homepages: REST shim over the MCP tool registry (MCP at /mcp and /sse)."
+            ),
         },
         "paths": paths,
         "components": {"schemas": components},
@@ -671,7 +681,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from nanococoa_mcp.server.homepage_routes import homepage_routes  # it builds on this module's helpers
+
     return [
+        *homepage_routes(),
         Route("/", index, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/fonts", fonts, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""The tool registry: the single source every door (MCP, CLI, later REST and the homepage agent) calls."""
+"""The tool registry: the single source every door (MCP, CLI, REST and the homepage agent) calls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 from nanococoa_mcp.tools.ads import check_generation_status, generate_ad_image, list_jobs, stop_generation
 from nanococoa_mcp.tools.catalog import list_fonts, list_styles
+from nanococoa_mcp.tools.homepage import generate_homepage
 from nanococoa_mcp.tools.images import analyze_layout, remove_background
+from nanococoa_mcp.tools.stores import create_store, get_store, list_stores, update_store
 from nanococoa_mcp.tools.system import server_health
 
 
@@ -35,7 +37,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "check_generation_status",
         check_generation_status,
-        "Check an ad job",
+        "Check an ad or homepage job",
         read_only=True,
         idempotent=True,
         makes_images=True,
@@ -43,13 +45,13 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "stop_generation",
         stop_generation,
-        "Stop an ad job",
+        "Stop an ad or homepage job",
         read_only=False,
         idempotent=True,
         makes_images=False,
         destructive=True,  # the job's unfinished work is discarded
     ),
-    ToolSpec("list_jobs", list_jobs, "List ad jobs", read_only=True, idempotent=True, makes_images=False),
+    ToolSpec("list_jobs", list_jobs, "List ad and homepage jobs", read_only=True, idempotent=True, makes_images=False),
     ToolSpec(
         "remove_background",
         remove_background,
@@ -78,6 +80,26 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=True,
         makes_images=False,
     ),
+    ToolSpec("create_store", create_store, "Save a shop", read_only=False, idempotent=False, makes_images=False),
+    ToolSpec("get_store", get_store, "Show a shop", read_only=True, idempotent=True, makes_images=False),
+    ToolSpec("list_stores", list_stores, "List shops", read_only=True, idempotent=True, makes_images=False),
+    ToolSpec(
+        "update_store",
+        update_store,
+        "Change a shop",
+        read_only=False,
+        idempotent=True,
+        makes_images=False,
+        destructive=True,  # overwrites fields; given photos replace the old ones
+    ),
+    ToolSpec(
+        "generate_homepage",
+        generate_homepage,
+        "Build a shop's website",
+        read_only=False,
+        idempotent=False,
+        makes_images=False,
+    ),
 )
 
 __all__ = [
@@ -85,11 +107,16 @@ __all__ = [
     "ToolSpec",
     "analyze_layout",
     "check_generation_status",
+    "create_store",
     "generate_ad_image",
+    "generate_homepage",
+    "get_store",
     "list_fonts",
     "list_jobs",
+    "list_stores",
     "list_styles",
     "remove_background",
     "server_health",
     "stop_generation",
+    "update_store",
 ]

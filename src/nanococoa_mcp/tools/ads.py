@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.engine.images import DecodedImage
-from nanococoa_mcp.engine.jobs import JobState, JobStatus
+from nanococoa_mcp.engine.jobs import JobKind, JobState, JobStatus
 from nanococoa_mcp.engine.pipeline import AdRequest, ProgressEvent, TextPosition, check_request
 from nanococoa_mcp.engine.sizes import DEFAULT_SIZE
 from nanococoa_mcp.engine.text_styles import DEFAULT_TEXT_STYLE
@@ -17,7 +17,10 @@ from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.tools.common import read_image_input
 from nanococoa_mcp.tools.context import progress_sink
 
-JobId = Annotated[str, Field(description="A job id from generate_ad_image or list_jobs.", min_length=1, max_length=64)]
+JobId = Annotated[
+    str,
+    Field(description="A job id from generate_ad_image, generate_homepage or list_jobs.", min_length=1, max_length=64),
+]
 SCENE_FIELDS = ("style", "size", "variants", "seed")
 
 
@@ -168,13 +171,14 @@ async def generate_ad_image(
 
 async def check_generation_status(job_id: JobId) -> JobStatus:
     """Where a job stands: status, percent, current step, ETA learnt from past jobs, system metrics,
-    previews of finished steps and, once completed, the files and quality report."""
+    previews of finished steps and, once completed, the files and quality report. Works for homepage
+    jobs too: current_step is the workflow node, and `result` the finished site."""
     return await get_service().status(job_id)
 
 
 async def stop_generation(job_id: JobId) -> JobStatus:
     """Stop a job: a queued one at once, a running one at its next checkpoint (killed if it does not
-    answer within the grace period). A finished job is left as it is."""
+    answer within the grace period). A finished job is left as it is. Ad and homepage jobs alike."""
     return await get_service().stop(job_id)
 
 
@@ -182,11 +186,12 @@ class JobSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
+    kind: JobKind
     status: JobState
     progress_percent: float
     current_step: str | None
     message: str | None
-    text_content: str = Field(description="The job's ad copy.")
+    text_content: str = Field(description="The job's ad copy; for a homepage job, the store's name.")
     parent_id: str | None
     start_step: int
     created_at: float
@@ -202,11 +207,12 @@ class JobList(BaseModel):
 def summarize(st: JobStatus) -> JobSummary:
     return JobSummary(
         job_id=st.job_id,
+        kind=st.kind,
         status=st.status,
         progress_percent=st.progress_percent,
         current_step=st.current_step,
         message=st.message,
-        text_content=str(st.parameters.get("text_content", "")),
+        text_content=str(st.parameters.get("text_content" if st.kind == "ad" else "store_name", "")),
         parent_id=st.parent_id,
         start_step=st.start_step,
         created_at=st.created_at,
@@ -217,6 +223,8 @@ def summarize(st: JobStatus) -> JobSummary:
 async def list_jobs(
     status: Annotated[JobState | None, Field(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Field(ge=1, le=200, description="At most this many, newest first.")] = 20,
+    kind: Annotated[JobKind | None, Field(description="Only ad jobs, or only homepage jobs.")] = None,
 ) -> JobList:
-    """List recent ad jobs, newest first, optionally only those queued, running, completed, failed or stopped."""
-    return JobList(jobs=[summarize(st) for st in await get_service().jobs(status, limit)])
+    """List recent jobs (ads and homepages), newest first, optionally only those queued, running,
+    completed, failed or stopped, or of one kind."""
+    return JobList(jobs=[summarize(st) for st in await get_service().jobs(status, limit, kind)])

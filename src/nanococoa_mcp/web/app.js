@@ -723,7 +723,7 @@
     clearTimeout(recentTimer);
     recentTimer = setTimeout(async () => {
       try {
-        const response = await fetch("/api/jobs?limit=12");
+        const response = await fetch("/api/jobs?limit=12&kind=ad");
         if (!response.ok) return;
         const { jobs } = await response.json();
         el.recentList.replaceChildren(...jobs.map(recentItem));

@@ -1,0 +1,220 @@
+"""Shop records (the seed's CustomerData) in the job database, with their product photos kept as files
+under `<data_dir>/stores/<id>/`. Everything is checked before anything is written: a refused record
+leaves no row and no file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nanococoa_mcp.engine.images import DecodedImage
+from nanococoa_mcp.engine.jobs import UPLOAD_EXT, JobStore
+from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
+
+if TYPE_CHECKING:
+    from nanococoa_mcp.homepage.models import StoreRecord
+
+MAX_PHOTOS = 4  # what a homepage run takes (homepage/run.py); its site shows at most 3 product ads
+MIN_PHOTOS_TO_GENERATE = 1
+
+
+class StoredStore(BaseModel):
+    """A shop as every door reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store_id: str
+    record: dict[str, Any] = Field(description="The shop's record: the seed's CustomerData fields.")
+    photos: list[str] = Field(description="Paths of the shop's product photos, in order.")
+    created_at: float
+    updated_at: float
+
+
+class StoreList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stores: list[StoredStore] = Field(description="Newest first.")
+
+
+def record_fields() -> list[str]:
+    from nanococoa_mcp.homepage.models import StoreRecord
+
+    return list(StoreRecord.model_fields)
+
+
+def check_record(data: dict[str, Any]) -> StoreRecord:
+    """The record as the homepage workflow reads it. Raises InvalidInput naming the first bad field."""
+    from nanococoa_mcp.homepage.models import StoreRecord
+
+    known = StoreRecord.model_fields
+    for key in data:
+        if key not in known:
+            raise InvalidInput(
+                f"unknown store field {key!r}", field=key, accepted=f"the store fields: {', '.join(known)}"
+            )
+    try:
+        return StoreRecord.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "record"
+        info = known.get(str(first["loc"][0])) if first["loc"] else None
+        parts = [_bounds(first), info.description if info is not None else None]
+        raise InvalidInput(first["msg"], field=field, accepted="; ".join(p for p in parts if p) or None) from None
+
+
+def _bounds(error: Any) -> str | None:
+    ctx = error.get("ctx") or {}
+    if "max_length" in ctx:
+        return f"at most {ctx['max_length']} characters"
+    if "min_length" in ctx:
+        return "some text" if ctx["min_length"] == 1 else f"at least {ctx['min_length']} characters"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    bounds = [f"{words[k]} {v}" for k, v in ctx.items() if k in words]
+    if bounds:
+        return f"a whole number, {', '.join(bounds)}"
+    if error["type"] in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    return None
+
+
+def check_photo_count(count: int, field: str = "photos") -> None:
+    if count > MAX_PHOTOS:
+        raise InvalidInput(f"{count} photos were given", field=field, accepted=f"at most {MAX_PHOTOS} product photos")
+
+
+class StoreBook:
+    """Store CRUD on the job store's connection (and its lock: one connection serves every coroutine)."""
+
+    def __init__(self, jobs: JobStore) -> None:
+        self.jobs = jobs
+        self.root = jobs.data_dir / "stores"
+
+    async def create(self, record: dict[str, Any], photos: list[DecodedImage]) -> StoredStore:
+        """Raises InvalidInput (a bad field, too many photos) or StorageError; a refusal writes nothing."""
+        checked = check_record(record)
+        check_photo_count(len(photos))
+        store_id = new_job_id()
+        paths = await self._save_photos(store_id, photos)
+        now = time.time()
+        try:
+            await self.jobs._write(
+                "INSERT INTO stores (id, record, photos, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (store_id, checked.model_dump_json(), json.dumps([str(p) for p in paths]), now, now),
+            )
+        except BaseException:
+            shutil.rmtree(self.root / store_id, ignore_errors=True)
+            raise
+        return await self.get(store_id)
+
+    async def get(self, store_id: str) -> StoredStore:
+        """Raises NotFound."""
+        rows = await self.jobs._write("SELECT * FROM stores WHERE id = ?", (store_id,))
+        if not rows:
+            raise NotFound(
+                f"no store {store_id!r}", field="store_id", accepted="a store id from create_store or list_stores"
+            )
+        return _to_store(rows[0])
+
+    async def recent(self, limit: int = 20, offset: int = 0) -> list[StoredStore]:
+        rows = await self.jobs._write(
+            "SELECT * FROM stores ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+        return [_to_store(r) for r in rows]
+
+    async def update(
+        self, store_id: str, changes: dict[str, Any], photos: list[DecodedImage] | None = None
+    ) -> StoredStore:
+        """Change the given fields (the others stay); `photos`, when given, replace the shop's photos.
+
+        Raises NotFound, InvalidInput or StorageError; a refused update changes nothing.
+        """
+        current = await self.get(store_id)
+        checked = check_record({**current.record, **changes})
+        paths = [Path(p) for p in current.photos]
+        if photos is not None:
+            check_photo_count(len(photos))
+            paths = await self._save_photos(store_id, photos)
+        try:
+            await self.jobs._write(
+                "UPDATE stores SET record = ?, photos = ?, updated_at = ? WHERE id = ?",
+                (checked.model_dump_json(), json.dumps([str(p) for p in paths]), time.time(), store_id),
+            )
+        except BaseException:
+            if photos is not None:
+                for p in paths:
+                    p.unlink(missing_ok=True)
+            raise
+        if photos is not None:
+            await self._forget_photos(store_id, keep={str(p) for p in paths})
+        return await self.get(store_id)
+
+    async def discard(self, store_id: str) -> None:
+        """Remove a store just made for a request that was then refused (its photos too)."""
+        await self.jobs._write("DELETE FROM stores WHERE id = ?", (store_id,))
+        await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
+
+    async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[Path]:
+        """Each photo as received (already validated); fresh names, so an update never overwrites a photo
+        that a queued homepage job still reads."""
+        folder = self.root / store_id
+        token = secrets.token_hex(4)
+        written: list[Path] = []
+
+        def write() -> None:
+            for i, image in enumerate(photos, start=1):
+                ext = UPLOAD_EXT.get(image.format, "")
+                if image.source and ext:
+                    data = image.source
+                else:
+                    from nanococoa_mcp.engine.images import encode_png
+
+                    data, ext = encode_png(image.rgba), ".png"
+                path = folder / f"photo-{i}-{token}{ext}"
+                write_bytes_atomic(path, data, fsync=False)
+                written.append(path)
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise StorageError(
+                f"cannot write the store's photos under {folder}: {exc.strerror or exc}",
+                field="data_dir",
+                accepted="a writable NANOCOCOA_DATA_DIR with free space",
+            ) from exc
+        return written
+
+    async def _forget_photos(self, store_id: str, keep: set[str]) -> None:
+        """Delete replaced photos, except those an unfinished homepage job was given."""
+        rows = await self.jobs._write(
+            "SELECT parameters FROM jobs WHERE kind = 'homepage' AND status IN ('queued', 'running')", ()
+        )
+        for row in rows:
+            keep.update(json.loads(row["parameters"]).get("photos", []))
+        folder = self.root / store_id
+
+        def sweep() -> None:
+            for path in folder.iterdir() if folder.is_dir() else []:
+                if path.name.startswith("photo-") and str(path) not in keep:
+                    path.unlink(missing_ok=True)
+
+        await asyncio.to_thread(sweep)
+
+
+def _to_store(row: Any) -> StoredStore:
+    return StoredStore(
+        store_id=row["id"],
+        record=json.loads(row["record"]),
+        photos=json.loads(row["photos"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
