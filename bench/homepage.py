@@ -79,7 +79,7 @@ def main() -> None:
     console.print(table)
     pages = getattr(result, "pages", [])
     console.print(f"ad jobs used: {ads} · pages: {len(pages)} · images: {getattr(result, 'generated_images', 0)}")
-    console.print("(includes starting the job service and its worker's browser)")
+    console.print("(the clock starts once the job service is up; the worker may still be starting its browser)")
 
 
 if __name__ == "__main__":
