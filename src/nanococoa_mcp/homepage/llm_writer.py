@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nanococoa_mcp.engine.backends.llm import AnswerRejected, json_answer
 from nanococoa_mcp.homepage.models import (
     Brainstorm,
     Concept,
@@ -31,14 +31,9 @@ from nanococoa_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)
 # Keywords strict structured output does not take; the limits are said in the description instead and
 # checked by our models on the answer.
 _DROPPED = ("title", "default", "minLength", "maxLength", "pattern")
-
-
-class AnswerRejected(ValueError):
-    """The endpoint failed or answered something that cannot be used; the message says why."""
 
 
 class _Message(BaseModel):
@@ -114,17 +109,7 @@ class LlmWriter:
                 )
         except OpenAIError as exc:
             raise AnswerRejected(f"the LLM endpoint failed ({type(exc).__name__}: {str(exc)[:200]})") from exc
-        choices = getattr(resp, "choices", None) or []
-        message = choices[0].message if choices else None
-        content = getattr(message, "content", None)
-        if not content:
-            refusal = getattr(message, "refusal", None)
-            raise AnswerRejected(f"the model refused: {refusal[:200]}" if refusal else "the model's answer is empty")
-        fenced = _FENCE.match(content)
-        try:
-            data = json.loads(fenced.group(1) if fenced else content)
-        except json.JSONDecodeError as exc:
-            raise AnswerRejected(f"the model's answer is not JSON ({exc.msg} at {exc.pos})") from exc
+        data = json_answer(resp)
         try:
             return model.model_validate(data)
         except ValidationError as exc:

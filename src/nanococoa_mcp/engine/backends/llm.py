@@ -76,7 +76,7 @@ HTML_SCHEMA: dict[str, Any] = {
 
 
 class AnswerRejected(ValueError):
-    """The model answered, but the answer cannot be used; the message says why."""
+    """The endpoint failed or answered something that cannot be used; the message says why."""
 
 
 class _HtmlAnswer(BaseModel):
@@ -146,6 +146,15 @@ def complete_json(settings: Settings, prompt: str, name: str, schema: dict[str, 
         raise BackendUnavailable(
             f"the LLM endpoint failed ({type(exc).__name__}: {str(exc)[:200]})", field="llm_base_url"
         ) from exc
+    data = json_answer(resp)
+    if not isinstance(data, dict):
+        raise AnswerRejected("the model's answer is not a JSON object")
+    return data
+
+
+def json_answer(resp: Any) -> Any:
+    """The JSON in a chat completion's first message (a ```json fence allowed). Raises AnswerRejected
+    for a refusal, an empty answer or text that is not JSON."""
     choices = getattr(resp, "choices", None) or []
     message = choices[0].message if choices else None
     content = getattr(message, "content", None)
@@ -154,12 +163,9 @@ def complete_json(settings: Settings, prompt: str, name: str, schema: dict[str, 
         raise AnswerRejected(f"the model refused: {refusal[:200]}" if refusal else "the model's answer is empty")
     fenced = _FENCE.match(content)
     try:
-        data = json.loads(fenced.group(1) if fenced else content)
+        return json.loads(fenced.group(1) if fenced else content)
     except json.JSONDecodeError as exc:
         raise AnswerRejected(f"the model's answer is not JSON ({exc.msg} at {exc.pos})") from exc
-    if not isinstance(data, dict):
-        raise AnswerRejected("the model's answer is not a JSON object")
-    return data
 
 
 # --- scene prompts ---------------------------------------------------------------------------------------
