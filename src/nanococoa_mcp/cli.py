@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import platform
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +43,21 @@ def _check_out_path(path: Path, suffix: str) -> None:
         raise NanococoaError(f"the output file must end in {suffix}", field="--out", accepted=f"e.g. ad{suffix}")
     if not path.parent.exists():
         raise NanococoaError(f"the folder {path.parent} does not exist", field="--out")
+
+
+@contextlib.contextmanager
+def _progress_bar(where_key: str) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A transient progress bar on stderr; yields the callback that feeds it a job status."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("starting", total=100)
+
+        def on_status(st: dict[str, Any]) -> None:
+            where = st.get(where_key) or st["status"]
+            message = st.get("message") or ""
+            bar.update(task, completed=st["progress_percent"], description=f"[cyan]{where}[/] {message}")
+
+        yield on_status
 
 
 def _server_client(server: str, settings: Any) -> Any:
@@ -166,22 +183,7 @@ def generate(
                 field="--text-position",
                 accepted="auto, top, bottom, left, right",
             )
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("starting", total=100)
-
-            def on_status(st: dict[str, Any]) -> None:
-                where = st.get("sub_step") or st["status"]
-                bar.update(
-                    task, completed=st["progress_percent"], description=f"[cyan]{where}[/] {st.get('message') or ''}"
-                )
-
+        with _progress_bar("sub_step") as on_status:
             if server:
                 client = _server_client(server, get_settings())
                 status = _generate_remote(client, server, photo, fields, on_status)
@@ -314,22 +316,7 @@ def homepage(
 
     try:
         record = _read_store_json(store_json)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("starting", total=100)
-
-            def on_status(st: dict[str, Any]) -> None:
-                where = st.get("current_step") or st["status"]
-                bar.update(
-                    task, completed=st["progress_percent"], description=f"[cyan]{where}[/] {st.get('message') or ''}"
-                )
-
+        with _progress_bar("current_step") as on_status:
             if server:
                 with _server_client(server, get_settings()) as client:
                     done = _homepage_remote(client, server, record, photo, on_status)
