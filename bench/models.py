@@ -27,9 +27,9 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
-from nanococoa_mcp.engine.backends.models import is_oom
-from nanococoa_mcp.engine.images import decode_image
-from nanococoa_mcp.engine.pipeline import AdRequest, Studio
+from nanococoa_mcp.ad.backends.models import is_oom
+from nanococoa_mcp.ad.images import decode_image
+from nanococoa_mcp.ad.pipeline import AdRequest, Studio
 from nanococoa_mcp.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -374,8 +374,8 @@ def bench_flux(sizes: Sizes, device: str, dtype: Any, side: int, steps: int, run
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxInpaintPipeline, FluxTransformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
-    from nanococoa_mcp.engine.backends import flux
-    from nanococoa_mcp.engine.backends.models import get_manager
+    from nanococoa_mcp.ad.backends import flux
+    from nanococoa_mcp.ad.backends.models import get_manager
 
     clip_tok, t5_tok = flux_tokenizers(t5_max_length=512)
     clip_ids: dict[str, Any] = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
@@ -485,7 +485,7 @@ def bench_qwen(sizes: Sizes, device: str, dtype: Any, image: npt.NDArray[np.uint
     generation config asks for as many at least, for the duration of the run."""
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    from nanococoa_mcp.engine.backends import qwen
+    from nanococoa_mcp.ad.backends import qwen
 
     processor = qwen_processor()
     tok = processor.tokenizer

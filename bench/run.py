@@ -16,9 +16,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from nanococoa_mcp.engine import cutout
-from nanococoa_mcp.engine.images import decode_image
-from nanococoa_mcp.engine.pipeline import AdRequest, Studio
+from nanococoa_mcp.ad.images import decode_image
+from nanococoa_mcp.ad.pipeline import AdRequest, Studio
+from nanococoa_mcp.ad.stages import cutout
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CASES = (

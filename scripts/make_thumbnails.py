@@ -18,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from nanococoa_mcp.engine.images import decode_image
-from nanococoa_mcp.engine.pipeline import AdRequest, Studio
-from nanococoa_mcp.engine.styles import list_styles
-from nanococoa_mcp.engine.text_styles import DEFAULT_TEXT_STYLE, TEXT_STYLES
+from nanococoa_mcp.ad.catalog.styles import list_styles
+from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE, TEXT_STYLES
+from nanococoa_mcp.ad.images import decode_image
+from nanococoa_mcp.ad.pipeline import AdRequest, Studio
 
 ROOT = Path(__file__).resolve().parent.parent
 THUMBS = ROOT / "src" / "nanococoa_mcp" / "web" / "thumbs"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nanococoa_mcp.engine.copy_design import CopyDocument
-from nanococoa_mcp.engine.render import Renderer, RenderOutput, find_chromium
+from nanococoa_mcp.ad.stages.copy_design import CopyDocument
+from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput, find_chromium
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.runtime import reset_host
 from nanococoa_mcp.service import Service, service_running

@@ -14,8 +14,8 @@ import asyncio, sys, pkgutil, importlib
 import nanococoa_mcp
 for m in pkgutil.walk_packages(nanococoa_mcp.__path__, "nanococoa_mcp."):
     importlib.import_module(m.name)
-from nanococoa_mcp.engine.images import decode_image
-from nanococoa_mcp.engine.pipeline import AdRequest, Studio
+from nanococoa_mcp.ad.images import decode_image
+from nanococoa_mcp.ad.pipeline import AdRequest, Studio
 from nanococoa_mcp.service import service_running
 from nanococoa_mcp.tools import generate_ad_image
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nanococoa_mcp.engine.jobs import JobError, JobStopped, JobStore, ProgressUpdate
 from nanococoa_mcp.errors import NanococoaError
+from nanococoa_mcp.jobs.store import JobError, JobStopped, JobStore, ProgressUpdate
 from nanococoa_mcp.settings import Settings
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from nanococoa_mcp.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from nanococoa_mcp.engine.pipeline import Studio
+    from nanococoa_mcp.ad.pipeline import Studio
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ class EngineHost:
     def _studio(self) -> Studio:
         studio = getattr(self._local, "studio", None)
         if studio is None:
-            from nanococoa_mcp.engine.pipeline import Studio
+            from nanococoa_mcp.ad.pipeline import Studio
 
             studio = Studio(self.settings)
             self._local.studio = studio

@@ -17,14 +17,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp import __version__
-from nanococoa_mcp.engine.backends.status import BackendStatus, backend_report
-from nanococoa_mcp.engine.images import DecodedImage
-from nanococoa_mcp.engine.jobs import JobKind, JobState, JobStatus, JobStore
-from nanococoa_mcp.engine.metrics import SystemMetrics, system_metrics
-from nanococoa_mcp.engine.pipeline import AdRequest
-from nanococoa_mcp.engine.pool import WorkerPool
+from nanococoa_mcp.ad.backends.status import BackendStatus, backend_report
+from nanococoa_mcp.ad.images import DecodedImage
+from nanococoa_mcp.ad.pipeline import AdRequest
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.homepage_runner import HomepageRunner
+from nanococoa_mcp.jobs.metrics import SystemMetrics, system_metrics
+from nanococoa_mcp.jobs.pool import WorkerPool
+from nanococoa_mcp.jobs.store import JobKind, JobState, JobStatus, JobStore
 from nanococoa_mcp.settings import Settings, get_settings
 from nanococoa_mcp.stores import StoreBook
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanococoa_mcp.engine.images import DecodedImage
-from nanococoa_mcp.engine.jobs import UPLOAD_EXT, JobStore
+from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.jobs.store import UPLOAD_EXT, JobStore
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class StoreBook:
                 if image.source and ext:
                     data = image.source
                 else:
-                    from nanococoa_mcp.engine.images import encode_png
+                    from nanococoa_mcp.ad.images import encode_png
 
                     data, ext = encode_png(image.rgba), ".png"
                 path = folder / f"photo-{i}-{token}{ext}"

@@ -22,7 +22,7 @@ import pytest
 from mcp import Client
 from typer.testing import CliRunner
 
-from nanococoa_mcp.cli import app
+from nanococoa_mcp.cli.commands import app
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.homepage.graph import IMAGES_SPAN, NODE_START
 from nanococoa_mcp.service import Service
@@ -410,7 +410,7 @@ def test_the_form_page_shows_korean_field_errors_follows_the_nodes_and_opens_the
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    from nanococoa_mcp.engine.render import find_chromium
+    from nanococoa_mcp.ad.stages.render import find_chromium
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(find_chromium()))

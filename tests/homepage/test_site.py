@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from playwright.async_api import Page, Request, Route, async_playwright
 
-from nanococoa_mcp.engine.render import find_chromium
+from nanococoa_mcp.ad.stages.render import find_chromium
 from nanococoa_mcp.homepage.models import StoreRecord
 from nanococoa_mcp.homepage.site import SiteInput, render_pages
 from nanococoa_mcp.homepage.writer import BuiltinWriter

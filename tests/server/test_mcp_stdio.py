@@ -14,7 +14,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from nanococoa_mcp.engine.jobs import JobStatus, JobStore
+from nanococoa_mcp.jobs.store import JobStatus, JobStore
 from tests.conftest import SAMPLES
 
 TOOL_NAMES = {

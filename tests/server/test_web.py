@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from nanococoa_mcp.engine.render import find_chromium
+from nanococoa_mcp.ad.stages.render import find_chromium
 from nanococoa_mcp.errors import BackendUnavailable
 from tests.server.serving import ROOT, ServerProcess
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nanococoa_mcp.engine.jobs import JobStatus
-from nanococoa_mcp.engine.results import StoredAd
+from nanococoa_mcp.ad.results import StoredAd
 from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.jobs.store import JobStatus
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tools import (
     check_generation_status,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nanococoa_mcp.engine.layout import LayoutAnalysis
+from nanococoa_mcp.ad.stages.layout import LayoutAnalysis
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.tools import analyze_layout, list_fonts, list_styles, remove_background
 from tests.conftest import SAMPLES

@@ -20,7 +20,6 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from nanococoa_mcp.engine.jobs import JobStopped
 from nanococoa_mcp.homepage import images as image_node
 from nanococoa_mcp.homepage.images import ToolSession
 from nanococoa_mcp.homepage.korean import slug
@@ -41,6 +40,7 @@ from nanococoa_mcp.homepage.models import (
 )
 from nanococoa_mcp.homepage.site import SITES_DIR, SiteInput, render_pages, write_site
 from nanococoa_mcp.homepage.writer import Writer
+from nanococoa_mcp.jobs.store import JobStopped
 from nanococoa_mcp.settings import Settings
 
 CHECKPOINT_DB = "homepage_checkpoints.db"

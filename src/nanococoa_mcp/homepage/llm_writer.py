@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanococoa_mcp.engine.backends.llm import AnswerRejected, json_answer
+from nanococoa_mcp.ad.backends.llm_copy import AnswerRejected, json_answer
 from nanococoa_mcp.homepage.models import (
     Brainstorm,
     Concept,

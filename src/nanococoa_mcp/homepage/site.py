@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from nanococoa_mcp.engine.color import contrast_ratio, hex_to_rgb, relative_luminance
+from nanococoa_mcp.ad.color import contrast_ratio, hex_to_rgb, relative_luminance
 from nanococoa_mcp.homepage.korean import clip, josa
 from nanococoa_mcp.homepage.models import (
     Concept,

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from nanococoa_mcp.engine.images import DecodedImage
-from nanococoa_mcp.engine.jobs import JobError, JobStatus
+from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
+from nanococoa_mcp.jobs.store import JobError, JobStatus
 from nanococoa_mcp.server.rest import WEB_DIR, _body_json, _decode, _decode_b64, _schema, endpoint, problem
 from nanococoa_mcp.service import TERMINAL, Service, get_service
 from nanococoa_mcp.stores import (

@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nanococoa_mcp.engine.jobs import connect_sync
 from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.jobs.store import connect_sync
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.server.rest import http_error
 from nanococoa_mcp.server.rest import routes as rest_routes

@@ -20,7 +20,7 @@ from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError
 
 from nanococoa_mcp import __version__
-from nanococoa_mcp.engine.pipeline import ProgressEvent
+from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
 from nanococoa_mcp.service import service_running
 from nanococoa_mcp.settings import Settings, get_settings

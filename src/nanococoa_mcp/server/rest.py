@@ -28,11 +28,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from nanococoa_mcp import __version__
-from nanococoa_mcp.engine.images import ACCEPTED_TEXT, DecodedImage, decode_image
-from nanococoa_mcp.engine.jobs import JobState, JobStatus, QueueFull
-from nanococoa_mcp.engine.pipeline import TextPosition
-from nanococoa_mcp.engine.styles import guess_style
-from nanococoa_mcp.engine.text_styles import guess_text_style
+from nanococoa_mcp.ad.catalog.styles import guess_style
+from nanococoa_mcp.ad.catalog.text_styles import guess_text_style
+from nanococoa_mcp.ad.images import ACCEPTED_TEXT, DecodedImage, decode_image
+from nanococoa_mcp.ad.pipeline import TextPosition
 from nanococoa_mcp.errors import (
     BackendUnavailable,
     Conflict,
@@ -41,6 +40,7 @@ from nanococoa_mcp.errors import (
     NanococoaError,
     NotFound,
 )
+from nanococoa_mcp.jobs.store import JobState, JobStatus, QueueFull
 from nanococoa_mcp.service import TERMINAL, Service, get_service
 from nanococoa_mcp.storage import StorageError
 from nanococoa_mcp.tools import catalog

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanococoa_mcp.engine import fonts as fonts_mod
-from nanococoa_mcp.engine.sizes import DEFAULT_SIZE, SIZES
-from nanococoa_mcp.engine.styles import list_styles as scene_styles
-from nanococoa_mcp.engine.text_styles import DEFAULT_TEXT_STYLE
-from nanococoa_mcp.engine.text_styles import STYLES as TEXT_STYLES
+from nanococoa_mcp.ad.catalog import fonts as fonts_mod
+from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE, SIZES
+from nanococoa_mcp.ad.catalog.styles import list_styles as scene_styles
+from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE
+from nanococoa_mcp.ad.catalog.text_styles import STYLES as TEXT_STYLES
 
 
 class FontList(BaseModel):

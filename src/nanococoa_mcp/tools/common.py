@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from nanococoa_mcp.engine.images import ACCEPTED_TEXT, DecodedImage, decode_image
+from nanococoa_mcp.ad.images import ACCEPTED_TEXT, DecodedImage, decode_image
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.settings import Settings
 

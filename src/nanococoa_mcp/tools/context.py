@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from nanococoa_mcp.engine.pipeline import ProgressEvent
+from nanococoa_mcp.ad.pipeline import ProgressEvent
 
 # Called from the engine thread: a door's sink must be thread-safe (e.g. loop.call_soon_threadsafe).
 progress_sink: ContextVar[Callable[[ProgressEvent], None] | None] = ContextVar("progress_sink", default=None)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanococoa_mcp.engine import layout
-from nanococoa_mcp.engine.images import encode_jpeg, encode_png, fit_long_side
+from nanococoa_mcp.ad.images import encode_jpeg, encode_png, fit_long_side
+from nanococoa_mcp.ad.stages import layout
 from nanococoa_mcp.runtime import get_host
 from nanococoa_mcp.storage import JobDir, StorageError, new_job_id, write_bytes_atomic
 from nanococoa_mcp.tools.common import read_image_input

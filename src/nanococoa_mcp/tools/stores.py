@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from nanococoa_mcp.engine.images import DecodedImage
+from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.service import get_service
 from nanococoa_mcp.settings import Settings

@@ -1,0 +1,201 @@
+"""A job's finished steps on disk (`<data_dir>/steps/<job_id>/`), so a job can re-run from step 2 or 3.
+
+Step 1 keeps the cut-out and, per variant, the composed scene with its product layer and masks; step 2
+keeps, per variant, the rendered text layer and what produced it. Every file is written atomically, and
+a step counts as done only once all its files are written (the pipeline reports the next step after).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nanococoa_mcp.ad.catalog.fonts import FontSpec
+from nanococoa_mcp.ad.catalog.text_styles import Theme
+from nanococoa_mcp.ad.images import encode_jpeg
+from nanococoa_mcp.ad.stages.compose import ComposeOutput
+from nanococoa_mcp.ad.stages.copy_design import CopyDocument, Plate
+from nanococoa_mcp.ad.stages.layout import EmptySpace, LayoutAnalysis
+from nanococoa_mcp.ad.stages.render import FitMetrics, RenderOutput
+from nanococoa_mcp.errors import Conflict
+from nanococoa_mcp.storage import StorageError, write_bytes_atomic
+
+
+@dataclass(frozen=True, slots=True)
+class TextStep:
+    """Step 2 of one variant: the text layer and the copy-design inputs that reproduce its document."""
+
+    analysis: LayoutAnalysis
+    region: EmptySpace
+    text: RenderOutput
+    plate_boost: float
+    max_font_px: int | None
+    doc: CopyDocument | None = None  # kept when it cannot be derived again (an LLM's design)
+
+
+def steps_dir(data_dir: Path, job_id: str) -> Path:
+    return data_dir / "steps" / job_id
+
+
+def _npz(**arrays: npt.NDArray[Any]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def _doc_json(doc: CopyDocument) -> dict[str, Any]:
+    return {
+        "html": doc.html,
+        "width": doc.width,
+        "height": doc.height,
+        "box": list(doc.box),
+        "font": doc.font.model_dump(mode="json"),
+        "missing_glyphs": list(doc.missing_glyphs),
+        "theme_name": doc.theme_name,
+        "theme": doc.theme.model_dump(mode="json"),
+        "plate": asdict(doc.plate) if doc.plate is not None else None,
+        "font_size_range": list(doc.font_size_range),
+        "align": doc.align,
+        "plate_added": doc.plate_added,
+    }
+
+
+def _doc_from_json(d: dict[str, Any]) -> CopyDocument:
+    x0, y0, x1, y1 = (int(v) for v in d["box"])
+    lo, hi = (int(v) for v in d["font_size_range"])
+    return CopyDocument(
+        html=d["html"],
+        width=int(d["width"]),
+        height=int(d["height"]),
+        box=(x0, y0, x1, y1),
+        font=FontSpec.model_validate(d["font"]),
+        missing_glyphs=tuple(d["missing_glyphs"]),
+        theme_name=d["theme_name"],
+        theme=Theme.model_validate(d["theme"]),
+        plate=Plate(**d["plate"]) if d["plate"] is not None else None,
+        font_size_range=(lo, hi),
+        align=d["align"],
+        plate_added=bool(d["plate_added"]),
+    )
+
+
+class Checkpoints:
+    """Read and write one job's finished steps."""
+
+    def __init__(self, data_dir: Path, job_id: str) -> None:
+        self.dir = steps_dir(data_dir, job_id)
+
+    def _write(self, name: str, data: bytes) -> None:
+        try:
+            write_bytes_atomic(self.dir / name, data)
+        except OSError as exc:
+            raise StorageError(
+                f"could not save a finished step: {exc.strerror or exc}",
+                field="data_dir",
+                accepted="a writable NANOCOCOA_DATA_DIR with free space",
+            ) from exc
+
+    def _read(self, name: str) -> Path:
+        path = self.dir / name
+        if not path.is_file():
+            raise Conflict(
+                f"the parent job has no stored {name}",
+                field="start_step",
+                accepted="start_step 1, or a parent that finished the earlier steps",
+            )
+        return path
+
+    def inherit(self, parent: Checkpoints, upto_step: int) -> None:
+        """Copy the parent's files of steps before `upto_step` (a child job keeps its own full set)."""
+        prefixes: tuple[str, ...] = ("cutout", "step1_") if upto_step >= 2 else ()
+        prefixes += ("step2_",) if upto_step >= 3 else ()
+        if not parent.dir.is_dir():
+            self._read("cutout.npz")  # raises the Conflict naming the missing step
+        for src in sorted(parent.dir.iterdir()):
+            if src.name.startswith(prefixes) and not src.name.startswith("."):
+                self._write(src.name, src.read_bytes())
+
+    # step 1
+    def save_cutout(self, rgba: npt.NDArray[np.uint8], confidence: float) -> None:
+        self._write("cutout.npz", _npz(rgba=rgba, confidence=np.array(confidence)))
+
+    def load_cutout(self) -> tuple[npt.NDArray[np.uint8], float]:
+        with np.load(self._read("cutout.npz")) as z:
+            return z["rgba"], float(z["confidence"])
+
+    def save_step1(self, n: int, comp: ComposeOutput) -> None:
+        self._write(
+            f"step1_{n}.npz",
+            _npz(
+                image=comp.image,
+                product_layer=comp.product_layer,
+                core_mask=comp.core_mask,
+                product_mask=comp.product_mask,
+                product_bbox=np.array(comp.product_bbox),
+                scale=np.array(comp.scale),
+            ),
+        )
+        self._write(f"step1_{n}.jpg", encode_jpeg(comp.image))
+
+    def load_step1(self, n: int) -> ComposeOutput:
+        with np.load(self._read(f"step1_{n}.npz")) as z:
+            x0, y0, x1, y1 = (int(v) for v in z["product_bbox"])
+            return ComposeOutput(
+                image=z["image"],
+                product_layer=z["product_layer"],
+                core_mask=z["core_mask"],
+                product_mask=z["product_mask"],
+                product_bbox=(x0, y0, x1, y1),
+                scale=float(z["scale"]),
+            )
+
+    # step 2
+    def save_step2(self, n: int, step: TextStep) -> None:
+        self._write(f"step2_{n}.npz", _npz(layer=step.text.layer))
+        meta = {
+            "analysis": step.analysis.model_dump(mode="json", by_alias=True),
+            "region": step.region.model_dump(mode="json", by_alias=True),
+            "metrics": asdict(step.text.metrics),
+            "plate_boost": step.plate_boost,
+            "max_font_px": step.max_font_px,
+            "doc": _doc_json(step.doc) if step.doc is not None else None,
+        }
+        self._write(f"step2_{n}.json", json.dumps(meta, ensure_ascii=False).encode())
+
+    def load_step2(self, n: int) -> TextStep:
+        meta = json.loads(self._read(f"step2_{n}.json").read_text())
+        with np.load(self._read(f"step2_{n}.npz")) as z:
+            layer = z["layer"]
+        m = meta["metrics"]
+        metrics = FitMetrics(
+            font_size=m["font_size"],
+            fits=m["fits"],
+            group=tuple(m["group"]),
+            lines=tuple(tuple(line) for line in m["lines"]),
+            sub=tuple(m["sub"]) if m["sub"] is not None else None,
+            line_count=m["line_count"],
+            broken_words=m["broken_words"],
+        )
+        return TextStep(
+            analysis=LayoutAnalysis.model_validate(meta["analysis"]),
+            region=EmptySpace.model_validate(meta["region"]),
+            text=RenderOutput(layer=layer, metrics=metrics),
+            plate_boost=float(meta["plate_boost"]),
+            max_font_px=meta["max_font_px"],
+            doc=_doc_from_json(meta["doc"]) if meta.get("doc") else None,
+        )
+
+    def preview(self, step: int, n: int = 1) -> Path | None:
+        """The JPEG preview of a finished step-1 image, if there is one."""
+        path = self.dir / f"step{step}_{n}.jpg"
+        return path if path.is_file() else None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)

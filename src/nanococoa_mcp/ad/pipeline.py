@@ -1,0 +1,556 @@
+"""The ad pipeline: cut-out → scene → compose → layout → copy → render → final, with progress.
+
+`Studio` owns what should stay warm between ads (the browser). One Studio per thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE, SizePreset, resolve_size
+from nanococoa_mcp.ad.catalog.styles import resolve_style
+from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE, TextStyle, resolve_text_style
+from nanococoa_mcp.ad.checkpoints import Checkpoints, TextStep
+from nanococoa_mcp.ad.color import dominant_colors
+from nanococoa_mcp.ad.images import DecodedImage, fit_long_side
+from nanococoa_mcp.ad.stages import compose, copy_design, cutout, final, layout, scene
+from nanococoa_mcp.ad.stages.layout import EmptySpace, LayoutAnalysis
+from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput
+from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.jobs.cancel import checkpoint
+from nanococoa_mcp.jobs.eta import progress_at, stage_plan
+from nanococoa_mcp.settings import Settings, get_settings
+
+TextPosition = Literal["auto", "top", "bottom", "left", "right"]
+# Small product photos (a 256 px shop icon) are enlarged up to this; past it they turn visibly soft.
+MAX_UPSCALE = 2.2
+WORK_MAX_SIDE = 1600  # the ad is at most 1920 px tall; more product resolution than this is wasted time
+
+STEPS = ("step1_background", "step2_text", "step3_composite")
+
+
+class AdRequest(BaseModel):
+    """One ad, already typed (the doors map their own request shapes onto this)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text_content: str = Field(description="Main ad copy (Korean), 1-40 characters (the seed's text_content).")
+    sub_copy: str | None = Field(default=None, description="Optional second line: price, period, place.")
+    style: str = Field(default="minimal", description="Scene style id or Korean/English name.")
+    text_style: str = Field(default=DEFAULT_TEXT_STYLE, description="Text style id or Korean/English name.")
+    size: str = Field(default=DEFAULT_SIZE, description="Size preset.")
+    variants: int = Field(default=1, ge=1, le=4, description="How many different scene/layout choices.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    text_position: TextPosition = "auto"
+    # The seed's model-server fields, kept with the job; the embedded backends do not need them (the
+    # diffusion, VLM and LLM backends read them).
+    bg_prompt: str | None = Field(default=None, max_length=1000, description="Scene prompt for a diffusion backend.")
+    html_style_prompt: str | None = Field(default=None, max_length=1000, description="Copy style for an LLM backend.")
+    use_qwen_analysis: bool = True
+    use_llm_html: bool = False
+    strength: float = Field(default=0.6, ge=0, le=1, description="Diffusion img2img strength.")
+    guidance_scale: float = Field(default=3.5, ge=0, le=30, description="Diffusion guidance scale.")
+    test_mode: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    percent: float
+    step: str
+    sub_step: str
+    message: str
+    variant: int
+
+
+@dataclass(slots=True)
+class VariantResult:
+    index: int
+    seed: int
+    style_id: str
+    text_style_id: str
+    image: npt.NDArray[np.uint8]
+    step1: npt.NDArray[np.uint8]
+    analysis: LayoutAnalysis
+    region: EmptySpace
+    quality: final.QualityReport
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AdResult:
+    cutout_rgba: npt.NDArray[np.uint8]
+    cutout_confidence: float
+    size: SizePreset
+    variants: list[VariantResult]
+    timings: dict[str, float]
+
+
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+def check_request(req: AdRequest, settings: Settings | None = None) -> tuple[SizePreset, TextStyle]:
+    """Validate what pydantic cannot: copy length, known names. Raises InvalidInput naming the field."""
+    settings = settings or get_settings()
+    copy = req.text_content.strip()
+    if not copy:
+        raise InvalidInput("the ad copy is empty", field="copy", accepted=f"1-{settings.max_copy_chars} characters")
+    if len(copy) > settings.max_copy_chars:
+        raise InvalidInput(
+            f"the ad copy has {len(copy)} characters",
+            field="copy",
+            accepted=f"at most {settings.max_copy_chars} characters (put details in sub_copy)",
+        )
+    if req.sub_copy is not None and len(req.sub_copy.strip()) > settings.max_copy_chars:
+        raise InvalidInput(
+            f"the sub-copy has {len(req.sub_copy.strip())} characters",
+            field="sub_copy",
+            accepted=f"at most {settings.max_copy_chars} characters",
+        )
+    resolve_style(req.style)
+    return resolve_size(req.size), resolve_text_style(req.text_style)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    anchor_x: float
+    seed: int
+    position: TextPosition
+
+
+def plan_variants(req: AdRequest, size: SizePreset) -> list[_Plan]:
+    wide = size.width > size.height * 1.3
+    anchors = (0.72, 0.28, 0.7, 0.3) if wide else (0.5, 0.3, 0.7, 0.5)
+    positions: tuple[TextPosition, ...] = (
+        (req.text_position,) * 4 if req.text_position != "auto" else ("auto", "right", "left", "bottom")
+    )
+    if wide and req.text_position == "auto":
+        positions = ("left", "right", "left", "right")
+    return [_Plan(anchors[i], req.seed + 7919 * i, positions[i]) for i in range(req.variants)]
+
+
+def _height_frac(size: SizePreset, product_aspect: float, anchor_x: float) -> float:
+    """Product height as a share of the canvas: tall enough to sell, narrow enough to leave room for copy."""
+    ratio = size.height / size.width
+    if ratio < 0.8:
+        frac, max_w = 0.72, 0.42
+    elif ratio > 1.6:
+        frac, max_w = 0.42, 0.7
+    else:
+        frac, max_w = (0.5 if ratio < 1.1 else 0.52), 0.62
+    if abs(anchor_x - 0.5) > 0.1:  # side layouts: the copy needs the other ~45% of the width
+        max_w = min(max_w, 0.46)
+        frac *= 0.9
+    return min(frac, max_w * size.width / (max(product_aspect, 1e-3) * size.height))
+
+
+def pick_region(analysis: LayoutAnalysis, position: TextPosition) -> tuple[EmptySpace, str | None]:
+    """The empty space for the copy, and a note when the requested position had no room."""
+    spaces = analysis.empty_spaces
+    if position == "auto":
+        return spaces[0], None
+    wanted = {"top": ("top-",), "bottom": ("bottom-",), "left": ("-left",), "right": ("-right",)}[position]
+    for s in spaces:
+        if any(w in s.region for w in wanted):
+            return s, None
+    return spaces[0], f"no room for the copy at the {position}; placed it {spaces[0].region} instead"
+
+
+class Studio:
+    """Runs ads end to end on the embedded backends, keeping the browser warm."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.renderer = Renderer(self.settings.chromium_path)
+
+    def close(self) -> None:
+        self.renderer.close()
+
+    def warm(self) -> None:
+        """Start what the first ad would otherwise wait for (the browser)."""
+        self.renderer.warm()
+
+    def cut_out(self, image: DecodedImage) -> cutout.CutoutOutput:
+        rgba = fit_long_side(image.rgba, WORK_MAX_SIDE)
+        return cutout.run(
+            cutout.CutoutInput(image=rgba, has_alpha=image.has_alpha),
+            cutout.CutoutParams(backend=self.settings.cutout_backend),
+        )
+
+    def generate(
+        self,
+        image: DecodedImage | None,
+        req: AdRequest,
+        progress: ProgressFn | None = None,
+        *,
+        start_step: int = 1,
+        checkpoints: Checkpoints | None = None,
+    ) -> AdResult:
+        """Make the ad. With `checkpoints`, each finished step is stored there; with `start_step` 2 or 3
+        the earlier steps are read from there instead of run (`image` is then not needed)."""
+        size, text_style = check_request(req, self.settings)
+        if start_step > 1 and checkpoints is None:
+            raise InvalidInput("re-running from a later step needs the stored steps", field="start_step", accepted="1")
+        if start_step == 1 and image is None:
+            raise InvalidInput("no product photo was given", field="product_image", accepted="an image")
+        style = resolve_style(req.style)
+        plans = plan_variants(req, size)
+        n = len(plans)
+        scene_model = self.settings.scene_backend == "flux"
+        plan = stage_plan(n, start_step, scene_model)
+        stage = -1
+        timings: dict[str, float] = {}
+        vts: list[dict[str, float]] = [{} for _ in plans]
+
+        emit = progress or (lambda _e: None)
+
+        def tick(step: str, sub: str, msg: str, v: int) -> None:
+            nonlocal stage
+            stage += 1
+            emit(ProgressEvent(percent=progress_at(plan, stage), step=step, sub_step=sub, message=msg, variant=v))
+
+        def within(frac: float, msg: str, v: int) -> None:
+            """Progress inside the current stage (diffusion steps)."""
+            step, sub = plan[stage]
+            emit(
+                ProgressEvent(percent=progress_at(plan, stage + frac), step=step, sub_step=sub, message=msg, variant=v)
+            )
+
+        # The seed's English scene prompt, for a diffusion scene: the request's, else the LLM's, else built in.
+        bg_prompt, prompt_notes = req.bg_prompt or "", []
+        if scene_model and start_step == 1 and not bg_prompt:
+            from nanococoa_mcp.ad.backends.llm_copy import configured, prompts_for
+
+            copy = req.text_content
+            written = prompts_for(copy, style, self.settings, text_style=text_style, style_prompt=req.html_style_prompt)
+            bg_prompt = written.prompts.background_prompt
+            if written.fallback_reason and configured(self.settings):
+                prompt_notes.append(f"scene prompt: {written.fallback_reason}; used the built-in one")
+
+        # Step 1: the product cut out and set in its scene, per variant.
+        comps: list[compose.ComposeOutput] = []
+        if start_step == 1:
+            assert image is not None
+            tick(STEPS[0], "cutout", "Cutting out the product", 0)
+            t0 = time.perf_counter()
+            cut = self.cut_out(image)
+            timings["cutout"] = time.perf_counter() - t0
+            cut_rgba, confidence = cut.rgba, cut.confidence
+            if checkpoints is not None:
+                checkpoints.save_cutout(cut_rgba, confidence)
+            alpha = cut_rgba[..., 3]
+            palette = tuple(dominant_colors(cut_rgba[..., :3], alpha >= 200, k=3))
+            bx0, by0, bx1, by1 = cut.bbox
+            aspect = (bx1 - bx0) / max(1, by1 - by0)
+            for i, pl in enumerate(plans):
+                tick(STEPS[0], "scene", f"Building the {style.name_ko} scene", i)
+                t = time.perf_counter()
+                sc = scene.run(
+                    scene.SceneInput(
+                        width=size.width,
+                        height=size.height,
+                        style=style,
+                        palette=palette,
+                        anchor_x=pl.anchor_x,
+                        seed=pl.seed,
+                    ),
+                    # A diffusion backend repaints around the composed product (below); its init is this scene.
+                    scene.SceneParams(backend="studio" if scene_model else self.settings.scene_backend),
+                )
+                vts[i]["scene"] = time.perf_counter() - t
+                checkpoint()
+                tick(STEPS[0], "compose", "Placing the product and its shadow", i)
+                t = time.perf_counter()
+                frac = _height_frac(size, aspect, pl.anchor_x)
+                comp = compose.run(
+                    compose.ComposeInput(scene=sc, product=cut_rgba, height_frac=frac, max_upscale=MAX_UPSCALE)
+                )
+                vts[i]["compose"] = time.perf_counter() - t
+                if scene_model:
+                    tick(STEPS[0], "scene_generation", "Generating the scene around the product", i)
+                    t = time.perf_counter()
+                    on_step = functools.partial(_diffusion_step, within, i)
+                    comp = self._model_scene(req, bg_prompt, comp, pl.seed, on_step)
+                    vts[i]["scene_generation"] = time.perf_counter() - t
+                if checkpoints is not None:
+                    checkpoints.save_step1(i + 1, comp)
+                comps.append(comp)
+        else:
+            assert checkpoints is not None
+            cut_rgba, confidence = checkpoints.load_cutout()
+            comps = [checkpoints.load_step1(i + 1) for i in range(n)]
+
+        # Step 2: where the copy reads best, and the copy typeset there (checked, re-set when it falls short).
+        texts: list[TextStep] = []
+        finals: list[final.FinalOutput | None] = []
+        notes: list[list[str]] = []
+        layout_backend = self.settings.layout_backend
+        if layout_backend == "qwen" and not req.use_qwen_analysis:  # the seed's per-request switch
+            layout_backend = "studio"
+        for i, (pl, comp) in enumerate(zip(plans, comps, strict=True)):
+            if start_step == 3:
+                assert checkpoints is not None
+                texts.append(checkpoints.load_step2(i + 1))
+                finals.append(None)
+                notes.append([])
+                continue
+            tick(STEPS[1], "layout_analysis", "Finding where the copy reads best", i)
+            t = time.perf_counter()
+            lay_out = layout.run(
+                layout.LayoutInput(image=comp.image, product_mask=comp.product_mask, safe_box=size.safe_box()),
+                layout.LayoutParams(backend=layout_backend),
+            )
+            lay = lay_out.analysis
+            region, region_note = pick_region(lay, pl.position)
+            vnotes = [*prompt_notes, *(r for r in (lay_out.fallback_reason,) if r), *lay_out.notes]
+            vts[i]["layout"] = time.perf_counter() - t
+            tick(STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
+            text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i], vnotes)
+            if checkpoints is not None:
+                checkpoints.save_step2(i + 1, text)
+            texts.append(text)
+            finals.append(result)
+            if region_note and pl.position == req.text_position:
+                vnotes.append(region_note)
+            notes.append(vnotes)
+
+        # Step 3: the text layer over the scene, and the quality report.
+        variants: list[VariantResult] = []
+        for i, (pl, comp, text) in enumerate(zip(plans, comps, texts, strict=True)):
+            tick(STEPS[2], "composite", f"Compositing variant {i + 1} of {n}", i)
+            t = time.perf_counter()
+            done = finals[i] or self._composite(req, text_style, text, comp, size, confidence)
+            vts[i]["final"] = vts[i].get("final", 0.0) + time.perf_counter() - t
+            done.quality.notes.extend(notes[i])
+            variants.append(
+                VariantResult(
+                    index=i,
+                    seed=pl.seed,
+                    style_id=style.id,
+                    text_style_id=text_style.id,
+                    image=done.image,
+                    step1=comp.image,
+                    analysis=text.analysis,
+                    region=text.region,
+                    quality=done.quality,
+                    timings=vts[i],
+                )
+            )
+        for v in variants:
+            for k, sec in v.timings.items():
+                timings[k] = timings.get(k, 0.0) + sec
+        return AdResult(
+            cutout_rgba=cut_rgba, cutout_confidence=confidence, size=size, variants=variants, timings=timings
+        )
+
+    def _model_scene(
+        self,
+        req: AdRequest,
+        prompt: str,
+        comp: compose.ComposeOutput,
+        seed: int,
+        on_step: Callable[[int, int], None],
+    ) -> compose.ComposeOutput:
+        """Repaint everything around the product with the diffusion backend; the product's opaque pixels
+        are kept bit for bit and its soft edge blended over the new scene. The procedural shadow is not
+        kept: the model sees it in the init image and draws one that fits its own floor."""
+        from nanococoa_mcp.ad.backends import flux
+
+        alpha = comp.product_layer[..., 3]
+        image = flux.refine_scene(
+            flux.FluxSceneInput(
+                image=comp.image,
+                keep_mask=alpha == 255,
+                prompt=prompt,
+                strength=req.strength,
+                guidance_scale=req.guidance_scale,
+                seed=seed,
+                steps=None,
+            ),
+            self.settings,
+            on_step=on_step,
+        )
+        edge = (alpha > 0) & (alpha < 255)
+        a = alpha[edge][:, None].astype(np.float32) / 255.0
+        fg = comp.product_layer[..., :3][edge].astype(np.float32)
+        image[edge] = np.rint(image[edge].astype(np.float32) * (1 - a) + fg * a).astype(np.uint8)
+        return dataclasses.replace(comp, image=image)
+
+    def _copy_doc(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        lay: LayoutAnalysis,
+        region: EmptySpace,
+        background: npt.NDArray[np.uint8],
+        boost: float,
+        max_font: int | None,
+    ) -> copy_design.CopyDocument:
+        return copy_design.run(
+            _copy_input(req, text_style, lay, region, background, boost, max_font),
+            copy_design.CopyParams(backend="template"),  # the llm backend has its own path in _typeset
+        )
+
+    def _composite(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        text: TextStep,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+    ) -> final.FinalOutput:
+        """Step 3 alone, from a stored text layer: its document is re-derived (copy design is deterministic)."""
+        doc = text.doc or self._copy_doc(
+            req, text_style, text.analysis, text.region, comp.image, text.plate_boost, text.max_font_px
+        )
+        return final.run(
+            final.FinalInput(
+                step1=comp.image,
+                product_layer=comp.product_layer,
+                core_mask=comp.core_mask,
+                product_mask=comp.product_mask,
+                text=text.text,
+                doc=doc,
+                safe_box=size.safe_box(),
+                cutout_confidence=confidence,
+            )
+        )
+
+    def _typeset(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        lay: LayoutAnalysis,
+        region: EmptySpace,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+        vt: dict[str, float],
+        notes: list[str],
+    ) -> tuple[TextStep, final.FinalOutput]:
+        if self.settings.copy_backend == "llm" or req.use_llm_html:
+            done = self._typeset_llm(req, text_style, lay, region, comp, size, confidence, vt, notes)
+            if done is not None:
+                return done
+        boost = 0.0
+        max_font: int | None = None
+        best: tuple[TextStep, final.FinalOutput] | None = None
+        for _attempt in range(4):
+            checkpoint()
+            t = time.perf_counter()
+            doc = self._copy_doc(req, text_style, lay, region, comp.image, boost, max_font)
+            vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
+            rendered, result = self._render_and_check(doc, comp, size, confidence, vt)
+            best = (TextStep(lay, region, rendered, boost, max_font), result)
+            q = result.quality
+            if q.text_product_overlap_px > 0:
+                max_font = max(16, int(rendered.metrics.font_size * 0.8))
+                continue
+            if q.contrast_ratio < final.MIN_CONTRAST and not text_style.always_plate:
+                boost += 0.2
+                continue
+            break
+        assert best is not None
+        return best
+
+    def _typeset_llm(
+        self,
+        req: AdRequest,
+        text_style: TextStyle,
+        lay: LayoutAnalysis,
+        region: EmptySpace,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+        vt: dict[str, float],
+        notes: list[str],
+    ) -> tuple[TextStep, final.FinalOutput] | None:
+        """The LLM's design, retried once when it fails the quality report; None means use the template
+        (no endpoint, an unusable answer, or two failed reports), with the reason in `notes`."""
+        from nanococoa_mcp.ad.backends import llm_copy as llm
+
+        boost, max_font = 0.0, None
+        for _attempt in range(2):
+            checkpoint()
+            t = time.perf_counter()
+            out = llm.design_or_template(
+                _copy_input(req, text_style, lay, region, comp.image, boost, max_font),
+                self.settings,
+                style_prompt=req.html_style_prompt,
+            )
+            vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
+            if out.backend != "llm":
+                notes.append(f"copy: {out.fallback_reason}; used the template")
+                return None
+            rendered, result = self._render_and_check(out.doc, comp, size, confidence, vt)
+            q = result.quality
+            if q.passed:
+                notes.extend(out.notes)
+                return TextStep(lay, region, rendered, boost, max_font, doc=out.doc), result
+            if q.text_product_overlap_px > 0:
+                max_font = max(16, int(rendered.metrics.font_size * 0.8))
+            elif q.contrast_ratio < final.MIN_CONTRAST:
+                boost += 0.2
+        notes.append("copy: the LLM's design failed the quality report twice; used the template")
+        return None
+
+    def _render_and_check(
+        self,
+        doc: copy_design.CopyDocument,
+        comp: compose.ComposeOutput,
+        size: SizePreset,
+        confidence: float,
+        vt: dict[str, float],
+    ) -> tuple[RenderOutput, final.FinalOutput]:
+        t = time.perf_counter()
+        rendered = self.renderer.render(doc)
+        vt["render"] = vt.get("render", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
+        result = final.run(
+            final.FinalInput(
+                step1=comp.image,
+                product_layer=comp.product_layer,
+                core_mask=comp.core_mask,
+                product_mask=comp.product_mask,
+                text=rendered,
+                doc=doc,
+                safe_box=size.safe_box(),
+                cutout_confidence=confidence,
+            )
+        )
+        vt["final"] = vt.get("final", 0.0) + time.perf_counter() - t
+        return rendered, result
+
+
+def _copy_input(
+    req: AdRequest,
+    text_style: TextStyle,
+    lay: LayoutAnalysis,
+    region: EmptySpace,
+    background: npt.NDArray[np.uint8],
+    boost: float,
+    max_font: int | None,
+) -> copy_design.CopyInput:
+    return copy_design.CopyInput(
+        copy=req.text_content.strip(),
+        sub_copy=req.sub_copy,
+        style=text_style,
+        analysis=lay,
+        region=region,
+        background=background,
+        plate_boost=boost,
+        max_font_px=max_font,
+    )
+
+
+def _diffusion_step(within: Callable[[float, str, int], None], variant: int, k: int, total: int) -> None:
+    within(k / total, f"Generating the scene: step {k} of {total}", variant)

@@ -1,0 +1,102 @@
+"""A finished ad's files under `<data_dir>/jobs/<id>/`, staged and renamed into place, and their index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nanococoa_mcp.ad.images import encode_jpeg, encode_png
+from nanococoa_mcp.ad.pipeline import AdResult
+from nanococoa_mcp.ad.stages.final import QualityReport
+from nanococoa_mcp.ad.stages.layout import EmptySpace
+from nanococoa_mcp.storage import JobDir, StorageError, write_bytes_atomic, write_json_atomic
+
+
+class StoredVariant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    image_path: str = Field(description="The finished ad (PNG).")
+    step1_path: str = Field(description="The scene with the product, before the copy (PNG).")
+    preview_path: str = Field(description="A small JPEG preview (<= 512 px).")
+    style: str
+    text_style: str
+    seed: int
+    text_region: EmptySpace
+    quality: QualityReport
+
+
+class StoredAd(BaseModel):
+    """What result.json holds; the same fields as the tool's GenerateAdResult, less its status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    width: int
+    height: int
+    output_dir: str
+    cutout_path: str
+    cutout_confidence: float
+    variants: list[StoredVariant]
+    analysis: dict[str, Any] = Field(description="Layout analysis of the first variant (the seed's VLM JSON shape).")
+    timings_sec: dict[str, float]
+
+
+def job_output_dir(data_dir: Path, job_id: str) -> Path:
+    return data_dir / "jobs" / job_id
+
+
+def write_ad(data_dir: Path, job_id: str, result: AdResult, elapsed: float) -> StoredAd:
+    """Write every file of a finished ad at once (all or nothing). Raises StorageError when unwritable."""
+    try:
+        return _write(data_dir, job_id, result, elapsed)
+    except OSError as exc:
+        raise StorageError(
+            f"could not save the results: {exc.strerror or exc}",
+            field="data_dir",
+            accepted="a writable NANOCOCOA_DATA_DIR with free space",
+        ) from exc
+
+
+def _write(data_dir: Path, job_id: str, result: AdResult, elapsed: float) -> StoredAd:
+    final_dir = job_output_dir(data_dir, job_id)
+    # Left by a run of this job that died between writing and recording: it is not a result of record.
+    shutil.rmtree(final_dir, ignore_errors=True)
+    shutil.rmtree(final_dir.parent / f".staging-{job_id}", ignore_errors=True)
+    with JobDir(data_dir, job_id) as stage:
+        write_bytes_atomic(stage / "cutout.png", encode_png(result.cutout_rgba))
+        variants = []
+        for v in result.variants:
+            n = v.index + 1
+            write_bytes_atomic(stage / f"final_{n}.png", encode_png(v.image))
+            write_bytes_atomic(stage / f"step1_{n}.png", encode_png(v.step1))
+            write_bytes_atomic(stage / f"preview_{n}.jpg", encode_jpeg(v.image))
+            variants.append(
+                StoredVariant(
+                    index=v.index,
+                    image_path=str(final_dir / f"final_{n}.png"),
+                    step1_path=str(final_dir / f"step1_{n}.png"),
+                    preview_path=str(final_dir / f"preview_{n}.jpg"),
+                    style=v.style_id,
+                    text_style=v.text_style_id,
+                    seed=v.seed,
+                    text_region=v.region,
+                    quality=v.quality,
+                )
+            )
+        stored = StoredAd(
+            job_id=job_id,
+            width=result.size.width,
+            height=result.size.height,
+            output_dir=str(final_dir),
+            cutout_path=str(final_dir / "cutout.png"),
+            cutout_confidence=round(result.cutout_confidence, 3),
+            variants=variants,
+            analysis=result.variants[0].analysis.to_json_dict(),
+            timings_sec={k: round(v, 4) for k, v in {**result.timings, "total": elapsed}.items()},
+        )
+        write_json_atomic(stage / "result.json", stored.model_dump(mode="json"))
+    return stored

@@ -1,0 +1,106 @@
+"""Cut-out stage: the product photo in, the product alone out (RGBA with a soft matte).
+
+Backends are registered by name; `studio` is the embedded classical one (CPU, no weights), `birefnet`
+the BiRefNet model (torch, imported only when it runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from nanococoa_mcp.errors import InvalidInput
+
+MAX_SIDE = 1600
+MIN_SIDE = 16
+LOW_CONFIDENCE = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class CutoutInput:
+    image: npt.NDArray[np.uint8]   # H×W×4 RGBA straight alpha, 8-bit, EXIF already applied; long side <= 1600
+    has_alpha: bool                # the source file carried a meaningful alpha channel (some alpha < 255)
+
+
+class CutoutParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field(default="studio", description="Cut-out backend: studio (classical matting) or birefnet.")
+    work_side: int = Field(default=400, ge=160, le=800,
+                           description="Long side (px) of the copy the object is found on (GrabCut); "
+                                       "larger is slower and rarely better.")
+    grabcut_iterations: int = Field(default=3, ge=1, le=10, description="GrabCut iterations per run.")
+    edge_band: int | None = Field(default=None, ge=2, le=40,
+                                  description="Half-width (px, full resolution) of the edge band refined by "
+                                              "matting; default: from the work scale.")
+    refine_edges: bool = Field(default=True,
+                               description="Closed-form matting of the edge band; off gives a hard, "
+                                           "slightly feathered edge.")
+
+
+@dataclass(frozen=True, slots=True)
+class CutoutOutput:
+    rgba: npt.NDArray[np.uint8]    # H×W×4: RGB = the product's own colour (no backdrop fringe), A = matte
+    confidence: float              # 0..1; low when the backdrop is busy or the product ambiguous
+    method: str                    # "alpha-channel" | "matting" | "birefnet"
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) of alpha > 0
+    notes: tuple[str, ...]         # human-readable remarks
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence < LOW_CONFIDENCE
+
+
+def _studio(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
+    from nanococoa_mcp.ad.backends.studio.cutout import cut_out
+
+    return cut_out(inp, params)
+
+
+def _birefnet(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
+    from nanococoa_mcp.ad.backends.birefnet import cut_out
+
+    return cut_out(inp, params)
+
+
+BACKENDS: dict[str, Callable[[CutoutInput, CutoutParams], CutoutOutput]] = {"studio": _studio, "birefnet": _birefnet}
+
+
+def run(inp: CutoutInput, params: CutoutParams | None = None) -> CutoutOutput:
+    """Cut the product out of the photo.
+
+    Raises InvalidInput for an unknown backend, an image that is not 8-bit RGBA of a workable size,
+    or a photo in which no product can be told apart from the backdrop.
+    """
+    params = params or CutoutParams()
+    backend = BACKENDS.get(params.backend)
+    if backend is None:
+        raise InvalidInput(f"unknown cut-out backend {params.backend!r}", field="cutout_backend",
+                           accepted=", ".join(BACKENDS))
+    check_image(inp.image)
+    return backend(inp, params)
+
+
+def check_image(image: npt.NDArray[np.uint8]) -> None:
+    """Raises InvalidInput unless `image` is H×W×4 uint8 with MIN_SIDE <= sides and long side <= MAX_SIDE."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 4:
+        raise InvalidInput(f"the cut-out needs an 8-bit RGBA image, got {image.dtype} {image.shape}",
+                           field="product_image")
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE or max(h, w) > MAX_SIDE:
+        raise InvalidInput(f"the product photo is {w}×{h} px; the cut-out works on {MIN_SIDE}..{MAX_SIDE} px "
+                           "per side (resize it first)", field="product_image")
+
+
+def alpha_bbox(alpha: npt.NDArray[np.uint8]) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 (exclusive) of the pixels with alpha > 0; raises InvalidInput when there are none."""
+    rows = np.flatnonzero(alpha.any(axis=1))
+    cols = np.flatnonzero(alpha.any(axis=0))
+    if rows.size == 0:
+        raise InvalidInput("no product found in the photo: nothing stands apart from the backdrop",
+                           field="product_image")
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

@@ -1,0 +1,132 @@
+"""Final stage: lay the text layer over the step-1 image and check the non-negotiables.
+
+The quality report measures real pixels: product pixels changed, copy over the product, contrast
+(WCAG) of the copy against what lies under it, safe area, glyph coverage, cut-out confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from nanococoa_mcp.ad.color import contrast_ratio, hex_to_rgb, relative_luminance
+from nanococoa_mcp.ad.stages.copy_design import CopyDocument, blend_lum, worst_contrast
+from nanococoa_mcp.ad.stages.render import RenderOutput
+
+# A text-layer pixel "covers" something from 3% opacity up: fainter glow tails are clipped, not counted.
+COVER_ALPHA = 8
+MIN_CONTRAST = 4.5
+
+
+class QualityReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_pixels_changed: int = Field(
+        description="Pixels inside the product's (eroded) mask that differ from the cut-out."
+    )
+    text_product_overlap_px: int = Field(description="Copy pixels (>= 3% opacity) lying on the product.")
+    contrast_ratio: float = Field(description="WCAG contrast of the copy against what lies under it (worst line).")
+    plate_added: bool = Field(description="A backing plate was added to reach 4.5:1.")
+    inside_safe_area: bool
+    missing_glyphs: list[str] = Field(description="Characters the chosen font cannot draw.")
+    broken_words: int = Field(description="Words split across lines (Korean breaks only between words).")
+    font: str
+    font_size_px: int
+    cutout_confidence: float
+    cutout_low_confidence: bool
+    passed: bool = Field(description="All non-negotiables hold.")
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FinalInput:
+    step1: npt.NDArray[np.uint8]  # H×W×3
+    product_layer: npt.NDArray[np.uint8]  # H×W×4 placed product
+    core_mask: npt.NDArray[np.bool_]
+    product_mask: npt.NDArray[np.bool_]
+    text: RenderOutput
+    doc: CopyDocument
+    safe_box: tuple[int, int, int, int]
+    cutout_confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class FinalOutput:
+    image: npt.NDArray[np.uint8]
+    quality: QualityReport
+
+
+def run(inp: FinalInput) -> FinalOutput:
+    layer = inp.text.layer
+    alpha = layer[..., 3]
+    overlap = int(np.count_nonzero((alpha >= COVER_ALPHA) & inp.product_mask))
+    # The product stands in front of the copy's faint halo: the halo never repaints product pixels.
+    a = np.where(inp.product_mask, 0, alpha).astype(np.float32)[..., None] / 255.0
+    out = inp.step1.astype(np.float32) * (1.0 - a) + layer[..., :3].astype(np.float32) * a
+    image = np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+    changed = int(np.count_nonzero((image != inp.product_layer[..., :3]).any(axis=2) & inp.core_mask))
+    contrast = measure_contrast(inp.step1, inp.doc, inp.text)
+    inside = _inside(alpha, inp.safe_box)
+    notes: list[str] = []
+    if inp.cutout_confidence < 0.6:
+        notes.append("low cut-out confidence: check the product's edges")
+    if not inp.text.metrics.fits:
+        notes.append("the copy needed the smallest font size and may still overflow its region")
+    missing = list(inp.doc.missing_glyphs)
+    broken = inp.text.metrics.broken_words
+    passed = changed == 0 and overlap == 0 and contrast >= MIN_CONTRAST and inside and not missing and broken == 0
+    report = QualityReport(
+        product_pixels_changed=changed,
+        text_product_overlap_px=overlap,
+        contrast_ratio=round(contrast, 2),
+        plate_added=inp.doc.plate_added,
+        inside_safe_area=inside,
+        missing_glyphs=missing,
+        broken_words=broken,
+        font=inp.doc.font.family,
+        font_size_px=inp.text.metrics.font_size,
+        cutout_confidence=round(inp.cutout_confidence, 3),
+        cutout_low_confidence=inp.cutout_confidence < 0.6,
+        passed=passed,
+        notes=notes,
+    )
+    return FinalOutput(image=image, quality=report)
+
+
+def measure_contrast(step1: npt.NDArray[np.uint8], doc: CopyDocument, text: RenderOutput) -> float:
+    """Worst WCAG contrast over the main copy's lines and the sub-copy pill."""
+    h, w = step1.shape[:2]
+    bg = _under(step1, text.metrics.lines, w, h)
+    bg_lum = relative_luminance(bg) if bg.size else np.zeros(0)
+    if doc.plate is not None:
+        bg_lum = blend_lum(bg_lum, doc.plate)
+    main = worst_contrast(doc.theme.edge_inks, bg_lum)
+    if text.metrics.sub is None:
+        return main
+    sub_ink = float(relative_luminance(np.array(hex_to_rgb(doc.theme.sub_fill), dtype=np.float64)))
+    pill = float(relative_luminance(np.array(hex_to_rgb(doc.theme.sub_bg), dtype=np.float64)))
+    return min(main, contrast_ratio(sub_ink, pill))
+
+
+def _under(
+    img: npt.NDArray[np.uint8], rects: tuple[tuple[float, float, float, float], ...], w: int, h: int
+) -> npt.NDArray[np.uint8]:
+    parts = []
+    for x, y, rw, rh in rects:
+        x0, y0 = max(0, int(x)), max(0, int(y))
+        x1, y1 = min(w, int(np.ceil(x + rw))), min(h, int(np.ceil(y + rh)))
+        if x1 > x0 and y1 > y0:
+            parts.append(img[y0:y1, x0:x1].reshape(-1, 3))
+    return np.concatenate(parts) if parts else np.zeros((0, 3), np.uint8)
+
+
+def _inside(alpha: npt.NDArray[np.uint8], safe: tuple[int, int, int, int]) -> bool:
+    ys, xs = np.nonzero(alpha >= COVER_ALPHA * 4)  # the copy itself, not its faintest shadow
+    if ys.size == 0:
+        return False
+    x0, y0, x1, y1 = safe
+    return bool(xs.min() >= x0 and ys.min() >= y0 and xs.max() < x1 and ys.max() < y1)

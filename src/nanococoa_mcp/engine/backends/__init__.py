@@ -1,1 +1,0 @@
-"""Backends, one module (or package) per family, registered by name per stage."""

@@ -1,1 +1,0 @@
-"""The embedded `studio` backends: CPU only, no weights, no torch."""

@@ -1,0 +1,129 @@
+"""The `nanococoa` command line: ads, cut-outs and analyses from the shell; clear errors, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from nanococoa_mcp.cli.commands import app
+from tests.conftest import SAMPLES
+from tests.server.serving import ServerProcess
+
+runner = CliRunner()
+
+
+def test_generate_writes_the_ad_and_its_json_report(tmp_path: Path) -> None:
+    out = tmp_path / "ad.png"
+    res = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "건어물 대박 세일",
+                              "--sub-copy", "오늘만 30% 할인", "--style", "전통시장 분위기", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    with Image.open(out) as im:
+        assert im.size == (1080, 1350)
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["variants"][0]["quality"]["passed"] is True
+
+
+def test_jobs_status_and_stop_read_the_local_job_database(tmp_path: Path) -> None:
+    out = tmp_path / "ad.png"
+    made = runner.invoke(app, ["generate", str(SAMPLES / "dango.png"), "--copy", "수제 떡", "--size", "1:1",
+                               "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    job_id = json.loads(out.with_suffix(".json").read_text())["job_id"]
+    assert f"job: {job_id}" in made.output
+    listed = runner.invoke(app, ["jobs"])
+    assert listed.exit_code == 0 and job_id in listed.output and "completed" in listed.output
+    status = runner.invoke(app, ["status", job_id])
+    assert status.exit_code == 0
+    data = json.loads(status.stdout)
+    assert data["status"] == "completed" and data["progress_percent"] == 100
+    stopped = runner.invoke(app, ["stop", job_id])  # finished jobs are left as they are
+    assert stopped.exit_code == 0 and "completed" in stopped.output
+    missing = runner.invoke(app, ["status", "no-such-job"])
+    assert missing.exit_code == 2 and "not_found" in missing.output
+    bad = runner.invoke(app, ["jobs", "--status", "sleeping"])
+    assert bad.exit_code == 2 and "--status" in bad.output
+
+
+def test_generate_against_a_running_server_fetches_the_files(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "remote.png"
+    with ServerProcess(tmp_path / "server-data") as server:
+        res = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "건어물 대박 세일",
+                                  "--variants", "2", "--size", "1:1", "--server", server.base, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        listed = runner.invoke(app, ["jobs", "--server", server.base])
+        assert listed.exit_code == 0 and "건어물 대박 세일" in listed.output
+        refused = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "세일", "--style", "없는스타일",
+                                      "--server", server.base, "--out", str(tmp_path / "no.png")])
+        assert refused.exit_code == 2 and "style" in refused.output
+    with Image.open(out) as im:
+        assert im.size == (1080, 1080)
+    assert (tmp_path / "remote-2.png").is_file()
+    assert not (data_dir / "jobs").exists()  # made by the server, in its own data directory
+    unreachable = runner.invoke(app, ["jobs", "--server", "http://127.0.0.1:9"])
+    assert unreachable.exit_code == 2 and "cannot reach" in unreachable.output
+
+
+def test_variants_are_written_beside_the_first(tmp_path: Path) -> None:
+    out = tmp_path / "ad.png"
+    res = runner.invoke(app, ["generate", str(SAMPLES / "dango.png"), "--copy", "수제 떡", "--variants", "2",
+                              "--size", "1:1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and (tmp_path / "ad-2.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--copy", ""], "copy"),
+        (["--copy", "가" * 41], "copy"),
+        (["--copy", "세일", "--style", "없는스타일"], "style"),
+        (["--copy", "세일", "--size", "2:1"], "size"),
+        (["--copy", "세일", "--text-position", "diagonal"], "--text-position"),
+    ],
+)
+def test_bad_arguments_fail_with_a_reason_and_write_nothing(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "ad.png"
+    res = runner.invoke(app, ["generate", str(SAMPLES / "apple.jpg"), *args, "--out", str(out)])
+    assert res.exit_code != 0
+    assert needle in res.output
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_a_file_that_is_not_an_image_is_refused(tmp_path: Path) -> None:
+    bogus = tmp_path / "photo.jpg"
+    bogus.write_text("hello")
+    res = runner.invoke(app, ["generate", str(bogus), "--copy", "세일", "--out", str(tmp_path / "ad.png")])
+    assert res.exit_code == 2 and "not an image" in res.output
+    assert not (tmp_path / "ad.png").exists()
+
+
+def test_cutout_writes_an_rgba_png(tmp_path: Path) -> None:
+    out = tmp_path / "cut.png"
+    res = runner.invoke(app, ["cutout", str(SAMPLES / "apple.jpg"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    with Image.open(out) as im:
+        rgba = np.asarray(im)
+    assert rgba.shape[2] == 4
+    assert (rgba[..., 3] == 0).mean() > 0.05 and (rgba[..., 3] == 255).mean() > 0.3
+
+
+def test_analyze_prints_the_seed_json(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["analyze", str(SAMPLES / "coffee.jpg")])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert set(data) == {"objects", "color_analysis", "empty_spaces", "recommendations"}
+
+
+def test_fonts_styles_and_doctor_report_what_is_installed() -> None:
+    fonts = runner.invoke(app, ["fonts"])
+    assert fonts.exit_code == 0 and "bm-jua" in fonts.output and "11172/11172" in fonts.output
+    styles = runner.invoke(app, ["styles"])
+    assert styles.exit_code == 0 and "전통시장" in styles.output and "gold_balloon" in styles.output
+    doctor = runner.invoke(app, ["doctor"])
+    assert doctor.exit_code == 0, doctor.output
+    assert "chromium launch" in doctor.output
