@@ -29,7 +29,7 @@ from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, CutoutPara
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.settings import get_settings
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 MEAN, STD = birefnet.MEAN, birefnet.STD
 
 # BiRefNet_config.py and birefnet.py as the hub folder has them (the model file imports the config

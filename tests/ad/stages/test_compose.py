@@ -15,7 +15,7 @@ from nanococoa_mcp.ad.stages import compose, scene
 from nanococoa_mcp.ad.stages.scene import Light, SceneOutput
 from nanococoa_mcp.errors import InvalidInput
 
-OBJECTS = Path(__file__).resolve().parent.parent / "data" / "objects"
+OBJECTS = Path(__file__).resolve().parents[2] / "data" / "objects"
 WARM = ((200, 140, 60), (240, 220, 180))
 
 

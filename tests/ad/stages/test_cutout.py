@@ -200,7 +200,7 @@ def test_confidence_is_lower_on_busy_backdrops(studio: Results, textured: Result
 
 # --- real photos (the shipped samples): no exact alpha, so loose regions measured by eye -----------
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
 
 def _sample(name: str) -> CutoutOutput:
