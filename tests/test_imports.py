@@ -13,7 +13,8 @@ SCRIPT = f"""
 import asyncio, sys, pkgutil, importlib
 import nanococoa_mcp
 for m in pkgutil.walk_packages(nanococoa_mcp.__path__, "nanococoa_mcp."):
-    importlib.import_module(m.name)
+    if not m.name.endswith(".__main__"):  # running the CLI is not importing it
+        importlib.import_module(m.name)
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.pipeline import AdRequest, Studio
 from nanococoa_mcp.service import service_running

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nanococoa_mcp.errors import NanococoaError
-from nanococoa_mcp.jobs.store import JobError, JobStopped, JobStore, ProgressUpdate
+from nanococoa_mcp.jobs.cancel import JobStopped
+from nanococoa_mcp.jobs.models import JobError, ProgressUpdate
+from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.settings import Settings
 
 if TYPE_CHECKING:

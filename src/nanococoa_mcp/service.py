@@ -23,12 +23,12 @@ from nanococoa_mcp.ad.pipeline import AdRequest
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.homepage_runner import HomepageRunner
 from nanococoa_mcp.jobs.metrics import SystemMetrics, system_metrics
+from nanococoa_mcp.jobs.models import TERMINAL, JobKind, JobState, JobStatus
 from nanococoa_mcp.jobs.pool import WorkerPool
-from nanococoa_mcp.jobs.store import JobKind, JobState, JobStatus, JobStore
+from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.settings import Settings, get_settings
 from nanococoa_mcp.stores import StoreBook
 
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "stopped"})
 POLL_S = 0.1  # how often a waiting call looks at its job
 
 

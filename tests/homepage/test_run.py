@@ -15,7 +15,7 @@ from PIL import Image
 
 from nanococoa_mcp.errors import Conflict, InvalidInput
 from nanococoa_mcp.homepage.run import run_homepage
-from nanococoa_mcp.jobs.store import JobStopped
+from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.service import service_running
 from nanococoa_mcp.tools import list_jobs
 from tests.homepage.conftest import NODES, PAGES, PHOTOS, STORE, BuiltSite, Progress, builtin_settings

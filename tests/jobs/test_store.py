@@ -14,7 +14,8 @@ from nanococoa_mcp.ad.pipeline import AdRequest
 from nanococoa_mcp.db.migrations import MIGRATIONS, migrate
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs import eta
-from nanococoa_mcp.jobs.store import JobStore, JobWriter, ProgressUpdate, QueueFull, connect_sync
+from nanococoa_mcp.jobs.models import ProgressUpdate, QueueFull
+from nanococoa_mcp.jobs.store import JobStore, JobWriter, connect_sync
 from nanococoa_mcp.storage import StorageError
 from tests.conftest import SAMPLES
 

@@ -15,8 +15,9 @@ from nanococoa_mcp.ad.images import DecodedImage, decode_image
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, Studio
 from nanococoa_mcp.jobs import eta
 from nanococoa_mcp.jobs.cancel import stop_checks
+from nanococoa_mcp.jobs.models import JobStatus
 from nanococoa_mcp.jobs.pool import WorkerPool
-from nanococoa_mcp.jobs.store import JobStatus, JobStore, connect_sync
+from nanococoa_mcp.jobs.store import JobStore, connect_sync
 from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
 

@@ -14,7 +14,8 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from nanococoa_mcp.jobs.store import JobStatus, JobStore
+from nanococoa_mcp.jobs.models import JobStatus
+from nanococoa_mcp.jobs.store import JobStore
 from tests.conftest import SAMPLES
 
 TOOL_NAMES = {

@@ -14,7 +14,7 @@ from PIL import Image
 
 from nanococoa_mcp.ad.results import StoredAd
 from nanococoa_mcp.errors import InvalidInput, NotFound
-from nanococoa_mcp.jobs.store import JobStatus
+from nanococoa_mcp.jobs.models import JobStatus
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tools import (
     check_generation_status,

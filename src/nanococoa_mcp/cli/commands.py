@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nanococoa_mcp.errors import NanococoaError
+from nanococoa_mcp.jobs.models import STATES
 
 app = typer.Typer(
     help="nanococoa: Korean product ads from one photo and one line of copy.",
@@ -419,10 +420,10 @@ def jobs(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
 ) -> None:
     """List recent jobs, newest first."""
-    if state is not None and state not in ("queued", "running", "completed", "failed", "stopped"):
+    if state is not None and state not in STATES:
         raise _fail(
             NanococoaError(
-                f"unknown status {state!r}", field="--status", accepted="queued, running, completed, failed, stopped"
+                f"unknown status {state!r}", field="--status", accepted=", ".join(STATES)
             )
         )
     try:

@@ -40,7 +40,7 @@ from nanococoa_mcp.homepage.models import (
 )
 from nanococoa_mcp.homepage.site import SITES_DIR, SiteInput, render_pages, write_site
 from nanococoa_mcp.homepage.writer import Writer
-from nanococoa_mcp.jobs.store import JobStopped
+from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.settings import Settings
 
 CHECKPOINT_DB = "homepage_checkpoints.db"

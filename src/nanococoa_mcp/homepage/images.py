@@ -18,7 +18,7 @@ from PIL import Image
 from nanococoa_mcp.errors import InvalidInput, JobFailed, NanococoaError
 from nanococoa_mcp.homepage.models import GeneratedImage, ImagePlan, ImageSpec, PageContent, StoreRecord
 from nanococoa_mcp.homepage.profiles import profile_for
-from nanococoa_mcp.jobs.store import JobStopped
+from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.settings import Settings
 
 log = logging.getLogger(__name__)

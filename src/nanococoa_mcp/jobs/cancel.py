@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
+from nanococoa_mcp.errors import NanococoaError
+
 _check: ContextVar[Callable[[], None] | None] = ContextVar("nanococoa_stop_check", default=None)
 
 
@@ -25,3 +27,9 @@ def stop_checks(check: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         _check.reset(token)
+
+
+class JobStopped(NanococoaError):
+    """Raised from the progress callback to abort a job whose stop was requested."""
+
+    code = "job_stopped"

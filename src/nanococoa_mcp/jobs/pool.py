@@ -18,7 +18,8 @@ from multiprocessing.process import BaseProcess
 
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.pipeline import AdRequest
-from nanococoa_mcp.jobs.store import JobError, JobStatus, JobStore, RecoveryReport
+from nanococoa_mcp.jobs.models import JobError, JobStatus, RecoveryReport
+from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.jobs.worker import DONE, worker_main
 from nanococoa_mcp.settings import Settings
 

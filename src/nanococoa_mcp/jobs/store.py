@@ -7,21 +7,30 @@ import asyncio
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiosqlite
-from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.ad.catalog.sizes import resolve_size
 from nanococoa_mcp.ad.checkpoints import Checkpoints
 from nanococoa_mcp.ad.images import DecodedImage, encode_png
 from nanococoa_mcp.ad.pipeline import STEPS, AdRequest
 from nanococoa_mcp.db.migrations import migrate
-from nanococoa_mcp.errors import Conflict, InvalidInput, NanococoaError, NotFound
+from nanococoa_mcp.errors import Conflict, InvalidInput, NotFound
 from nanococoa_mcp.jobs import eta
-from nanococoa_mcp.jobs.metrics import SystemMetrics, system_metrics
+from nanococoa_mcp.jobs.metrics import system_metrics
+from nanococoa_mcp.jobs.models import (
+    STATES,
+    JobError,
+    JobKind,
+    JobState,
+    JobStatus,
+    ProgressUpdate,
+    QueueFull,
+    RecoveryReport,
+)
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
 
 DB_NAME = "nanococoa.db"
@@ -29,65 +38,7 @@ UPLOAD_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic", "
 BUSY_TIMEOUT_MS = 10_000  # the server and every worker write to the same file
 HISTORY_KEEP = 200  # stage samples kept per (stage, size); the estimate reads the newest eta.LAST_N
 
-JobState = Literal["queued", "running", "completed", "failed", "stopped"]
-JobKind = Literal["ad", "homepage"]  # ads run in the worker processes, homepage runs in the server process
 
-
-class JobStopped(NanococoaError):
-    """Raised from the progress callback to abort a job whose stop was requested."""
-
-    code = "job_stopped"
-
-
-class QueueFull(Conflict):
-    code = "queue_full"
-
-
-class JobError(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    error: str = Field(description="Error code, e.g. invalid_input, worker_crashed, interrupted.")
-    message: str
-    field: str | None = None
-    accepted: str | None = None
-
-    @classmethod
-    def from_exception(cls, exc: NanococoaError) -> JobError:
-        return cls(error=exc.code, message=exc.message, field=exc.field, accepted=exc.accepted)
-
-
-class JobStatus(BaseModel):
-    """A job as every door reports it (the seed's status fields, plus lineage and resumability)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    job_id: str
-    kind: JobKind = Field(default="ad", description="ad (generate_ad_image) or homepage (generate_homepage).")
-    status: JobState
-    progress_percent: float = Field(ge=0, le=100)
-    current_step: str | None = Field(
-        description="An ad's step1_background, step2_text or step3_composite; a homepage job's workflow node."
-    )
-    sub_step: str | None = Field(description="The stage inside the step, e.g. cutout, scene, html_rendering.")
-    message: str | None
-    elapsed_sec: float = Field(description="Seconds since the job started running (0 while queued).")
-    eta_seconds: float | None = Field(description="Seconds until done, learnt from past stage times; null if unknown.")
-    step_eta_seconds: float | None = Field(description="Seconds until the current step ends; null if unknown.")
-    system_metrics: SystemMetrics | None
-    parameters: dict[str, Any]
-    queue_position: int | None = Field(description="1 = next to run; null unless queued.")
-    parent_id: str | None
-    start_step: int = Field(ge=1, le=3)
-    steps_done: list[str]
-    resumable: bool = Field(description="A failed job that can be re-run from start_step as a child job.")
-    error: JobError | None
-    result: dict[str, Any] | None = Field(description="result.json of a completed job (file paths, quality).")
-    step1_result: str | None = Field(
-        default=None, description="Path of a JPEG preview of step 1 (the scene with the product) once it is done."
-    )
-    final_result: str | None = Field(default=None, description="Path of the finished ad (first variant), once done.")
-    created_at: float
-    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,24 +51,6 @@ class JobTicket:
     start_step: int
     size: str
     parent_id: str | None = None
-
-
-@dataclass(slots=True)
-class ProgressUpdate:
-    percent: float
-    step: str
-    sub_step: str | None
-    message: str
-    stage_index: int
-    stage_started_at: float | None
-    steps_done: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveryReport:
-    requeued: list[str]
-    failed: list[str]
-    stopped: list[str]
 
 
 def db_path(data_dir: Path) -> Path:
@@ -448,7 +381,7 @@ class JobStore:
 
     async def counts(self) -> dict[str, int]:
         """Jobs by status (every status present, zero when none)."""
-        out = {s: 0 for s in ("queued", "running", "completed", "failed", "stopped")}
+        out: dict[str, int] = {s: 0 for s in STATES}
         async with self._lock, self.db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") as cur:
             for row in await cur.fetchall():
                 out[row["status"]] = row["n"]

@@ -18,8 +18,9 @@ from nanococoa_mcp.ad.pipeline import STEPS, ProgressEvent, Studio
 from nanococoa_mcp.ad.results import write_ad
 from nanococoa_mcp.errors import InvalidInput, NanococoaError
 from nanococoa_mcp.jobs import eta
-from nanococoa_mcp.jobs.cancel import stop_checks
-from nanococoa_mcp.jobs.store import JobError, JobStopped, JobTicket, JobWriter, ProgressUpdate
+from nanococoa_mcp.jobs.cancel import JobStopped, stop_checks
+from nanococoa_mcp.jobs.models import JobError, ProgressUpdate
+from nanococoa_mcp.jobs.store import JobTicket, JobWriter
 from nanococoa_mcp.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Route
 
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
-from nanococoa_mcp.jobs.store import JobError, JobStatus
+from nanococoa_mcp.jobs.models import TERMINAL, JobError, JobStatus
 from nanococoa_mcp.server.rest import WEB_DIR, _body_json, _decode, _decode_b64, _schema, endpoint, problem
-from nanococoa_mcp.service import TERMINAL, Service, get_service
+from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.stores import (
     MAX_PHOTOS,
     MIN_PHOTOS_TO_GENERATE,

@@ -40,8 +40,8 @@ from nanococoa_mcp.errors import (
     NanococoaError,
     NotFound,
 )
-from nanococoa_mcp.jobs.store import JobState, JobStatus, QueueFull
-from nanococoa_mcp.service import TERMINAL, Service, get_service
+from nanococoa_mcp.jobs.models import STATES, TERMINAL, JobState, JobStatus, QueueFull
+from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.storage import StorageError
 from nanococoa_mcp.tools import catalog
 from nanococoa_mcp.tools.ads import AdFields, JobList, submit_ad, summarize
@@ -475,9 +475,9 @@ async def api_status(request: Request) -> Response:
 async def api_jobs(request: Request) -> Response:
     """GET /api/jobs?status=&kind=&limit=: recent jobs (ads and homepages), newest first."""
     status = request.query_params.get("status") or None
-    if status is not None and status not in ("queued", "running", "completed", "failed", "stopped"):
+    if status is not None and status not in STATES:
         raise InvalidInput(
-            f"unknown status {status!r}", field="status", accepted="queued, running, completed, failed, stopped"
+            f"unknown status {status!r}", field="status", accepted=", ".join(STATES)
         )
     try:
         limit = int(request.query_params.get("limit", "20"))

@@ -12,7 +12,7 @@ from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition, check_request
 from nanococoa_mcp.errors import InvalidInput
-from nanococoa_mcp.jobs.store import JobKind, JobState, JobStatus
+from nanococoa_mcp.jobs.models import JobKind, JobState, JobStatus
 from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.tools.common import read_image_input
 from nanococoa_mcp.tools.context import progress_sink

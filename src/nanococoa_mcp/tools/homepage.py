@@ -9,7 +9,7 @@ from pydantic import Field
 
 from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput
-from nanococoa_mcp.jobs.store import JobStatus
+from nanococoa_mcp.jobs.models import JobStatus
 from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.stores import MIN_PHOTOS_TO_GENERATE
 from nanococoa_mcp.tools.context import progress_sink

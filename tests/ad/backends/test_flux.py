@@ -15,8 +15,7 @@ import pytest
 from nanococoa_mcp.ad.backends import flux
 from nanococoa_mcp.ad.backends.models import get_manager
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
-from nanococoa_mcp.jobs.cancel import stop_checks
-from nanococoa_mcp.jobs.store import JobStopped
+from nanococoa_mcp.jobs.cancel import JobStopped, stop_checks
 from nanococoa_mcp.settings import Settings
 
 SCHNELL = "tiny-flux-schnell"  # guidance-distilled text-to-image checkpoint, saved as a FluxPipeline

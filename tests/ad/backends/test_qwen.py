@@ -15,8 +15,7 @@ import pytest
 from nanococoa_mcp.ad.backends import qwen
 from nanococoa_mcp.ad.backends.models import get_manager
 from nanococoa_mcp.ad.stages import layout
-from nanococoa_mcp.jobs.cancel import stop_checks
-from nanococoa_mcp.jobs.store import JobStopped
+from nanococoa_mcp.jobs.cancel import JobStopped, stop_checks
 from nanococoa_mcp.settings import get_settings
 
 SEED_EXAMPLE = {  # seed §7.4.2, the example the prompt shows the model
