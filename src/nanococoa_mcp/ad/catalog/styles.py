@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nanococoa_mcp.ad.catalog.lookup import NameLookup, fold
 from nanococoa_mcp.errors import InvalidInput
 
 Hex = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
@@ -296,30 +297,30 @@ STYLES: tuple[SceneStyle, ...] = (
 SEASONS = ("spring", "summer", "autumn", "winter")
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-/·.,]+", "", name.strip().lower())
+def _season_names(style: SceneStyle) -> tuple[str, ...]:
+    """A season word plus the season's own names: "계절-봄", "season: spring", "봄 시즌"."""
+    return tuple(
+        combo
+        for n in (style.id, style.name_ko, style.name_en)
+        for prefix in ("계절", "season", "시즌")
+        for combo in (f"{prefix} {n}", f"{n} {prefix}")
+    )
 
 
-def _index() -> dict[str, SceneStyle]:
-    out: dict[str, SceneStyle] = {}
-    for style in STYLES:
-        for n in (style.id, style.name_ko, style.name_en, *style.aliases):
-            out.setdefault(_norm(n), style)
-    # "계절-봄", "season: spring", "봄 시즌": a season word plus the season's own names.
-    for sid in SEASONS:
-        style = next(s for s in STYLES if s.id == sid)
-        for n in (style.id, style.name_ko, style.name_en):
-            for prefix in ("계절", "season", "시즌"):
-                out.setdefault(_norm(prefix + n), style)
-                out.setdefault(_norm(n + prefix), style)
-    return out
+def _accepted(styles: Iterable[SceneStyle]) -> str:
+    return ", ".join(f"{s.id} ({s.name_ko} / {s.name_en})" for s in styles)
 
 
-_INDEX = _index()
-
-
-def _accepted() -> str:
-    return ", ".join(f"{s.id} ({s.name_ko} / {s.name_en})" for s in STYLES)
+LOOKUP = NameLookup(
+    [
+        *((s, (s.id, s.name_ko, s.name_en, *s.aliases)) for s in STYLES),
+        *((s, _season_names(s)) for s in STYLES if s.id in SEASONS),
+    ],
+    what="scene style",
+    field="style",
+    accepted=_accepted(STYLES),
+)
+_BARE_SEASON = {fold(w) for w in ("계절", "season", "seasonal", "시즌", "사계절")}
 
 
 def list_styles() -> list[SceneStyle]:
@@ -327,27 +328,20 @@ def list_styles() -> list[SceneStyle]:
 
 
 def resolve_style(name: str) -> SceneStyle:
-    """The style for an id, Korean or English name, or alias (case/space-insensitive).
+    """The style for an id, Korean or English name, or alias (spelled as `lookup.fold` allows).
 
     Raises InvalidInput (field "style") listing every style for an unknown name, and listing the
     four seasons for a bare "계절"/"season", which names none of them.
     """
-    key = _norm(name or "")
-    style = _INDEX.get(key)
-    if style is not None:
-        return style
-    if key in {"계절", "season", "seasonal", "시즌", "사계절"}:
-        seasons = [s for s in STYLES if s.id in SEASONS]
+    if fold(name or "") in _BARE_SEASON:
         raise InvalidInput(
             f"{name!r} names no season; pick one",
             field="style",
-            accepted=", ".join(f"{s.id} ({s.name_ko} / {s.name_en})" for s in seasons),
+            accepted=_accepted(s for s in STYLES if s.id in SEASONS),
         )
-    raise InvalidInput(f"unknown scene style {name!r}", field="style", accepted=_accepted())
+    return LOOKUP.resolve(name)
 
 
 def guess_style(prompt: str) -> SceneStyle | None:
     """The style a free-text scene prompt names (the seed's `bg_prompt`), by its longest name or alias in it."""
-    text = _norm(prompt or "")
-    hits = [(len(key), style) for key, style in _INDEX.items() if len(key) >= 2 and key in text]
-    return max(hits, key=lambda h: h[0])[1] if hits else None
+    return LOOKUP.find_in(prompt)

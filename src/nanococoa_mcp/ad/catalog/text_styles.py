@@ -7,11 +7,9 @@ fill); legibility is the best contrast any of them reaches against what lies und
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.ad.catalog.lookup import NameLookup
 
 
 class Theme(BaseModel):
@@ -274,31 +272,20 @@ TEXT_STYLES = {s.id: s for s in STYLES}
 DEFAULT_TEXT_STYLE = "gold_balloon"
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-/]+", "", name.strip().lower())
+LOOKUP = NameLookup(
+    ((s, (s.id, s.name_ko, s.name_en, *s.aliases)) for s in STYLES),
+    what="text style",
+    field="text_style",
+    accepted=", ".join(f"{s.id} ({s.name_ko})" for s in STYLES),
+)
 
 
 def resolve_text_style(name: str) -> TextStyle:
-    """The style for an id, Korean or English name, or alias; raises InvalidInput listing them."""
-    key = _norm(name or "")
-    for style in STYLES:
-        names = (style.id, style.name_ko, style.name_en, *style.aliases)
-        if key in {_norm(n) for n in names}:
-            return style
-    raise InvalidInput(
-        f"unknown text style {name!r}",
-        field="text_style",
-        accepted=", ".join(f"{s.id} ({s.name_ko})" for s in STYLES),
-    )
+    """The style for an id, Korean or English name, or alias (spelled as `lookup.fold` allows); raises
+    InvalidInput listing them."""
+    return LOOKUP.resolve(name)
 
 
 def guess_text_style(prompt: str) -> TextStyle | None:
     """The text style a free-text prompt names (the seed's `html_style_prompt`), by its longest name in it."""
-    text = _norm(prompt or "")
-    hits = [
-        (len(key), style)
-        for style in STYLES
-        for key in {_norm(n) for n in (style.id, style.name_ko, style.name_en, *style.aliases)}
-        if len(key) >= 2 and key in text
-    ]
-    return max(hits, key=lambda h: h[0])[1] if hits else None
+    return LOOKUP.find_in(prompt)
