@@ -23,6 +23,8 @@ from nanococoa_mcp.tools import (
     server_health,
     stop_generation,
 )
+from nanococoa_mcp.tools.ads import AdFields, submit_ad
+from nanococoa_mcp.tools.common import read_image_input
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("service")
@@ -193,6 +195,21 @@ async def test_invalid_requests_are_refused_before_anything_is_written(
     assert info.value.field == field and info.value.accepted
     assert await service.jobs() == []
     assert not any(data_dir.rglob("*.png"))
+
+
+async def test_the_seeds_test_mode_is_refused_naming_the_field_and_false_is_kept_with_the_job(
+    data_dir: Path, service: Service
+) -> None:
+    """The seed sends `test_mode` but never says what a test run does: true is refused, not ignored."""
+    photo = read_image_input(str(SAMPLES / "apple.jpg"), None, service.settings)
+    with pytest.raises(InvalidInput) as info:
+        await submit_ad(service, AdFields(text_content="세일"), photo, extras={"test_mode": True})
+    assert info.value.field == "test_mode" and "false" in (info.value.accepted or "")
+    assert await service.jobs() == []
+    assert not any(data_dir.rglob("*.png"))
+    accepted = await submit_ad(service, AdFields(text_content="세일"), photo, extras={"test_mode": False})
+    assert accepted.parameters["test_mode"] is False
+    assert (await service.wait(accepted.job_id, 60)).status == "completed"
 
 
 async def test_a_requested_position_without_room_is_honoured_elsewhere_and_said() -> None:

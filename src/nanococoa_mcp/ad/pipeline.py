@@ -59,7 +59,9 @@ class AdRequest(BaseModel):
     use_llm_html: bool = False
     strength: float = Field(default=0.6, ge=0, le=1, description="Diffusion img2img strength.")
     guidance_scale: float = Field(default=3.5, ge=0, le=30, description="Diffusion guidance scale.")
-    test_mode: bool = False
+    test_mode: bool = Field(
+        default=False, description="The seed's flag, kept with the job; a new request may only send false."
+    )
 
 
 @dataclass(frozen=True, slots=True)

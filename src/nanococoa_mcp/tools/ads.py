@@ -49,11 +49,18 @@ async def submit_ad(
     extras: dict[str, Any] | None = None,
 ) -> JobStatus:
     """Validate everything, then queue the job. A refused request creates no job and no file.
+    Raises InvalidInput naming the field (the seed's `test_mode=true` among them).
 
     From step 2 the scene (style, size, variants, seed) is the parent's and the copy fields are new;
     from step 3 everything is the parent's (the stored text layer is composited again).
     """
     given = {k: v for k, v in {**fields.model_dump(), **(extras or {})}.items() if v is not None}
+    if given.get("test_mode"):  # asked of this request only: a stored job keeps the flag it was given
+        raise InvalidInput(
+            "test_mode=true is not supported: the seed sends this flag but never says what a test run does",
+            field="test_mode",
+            accepted="false, or leave it out (every run here is a real one; the embedded backends need no models)",
+        )
     if parent_id is None:
         if start_step != 1:
             raise InvalidInput(
