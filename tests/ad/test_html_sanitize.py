@@ -95,7 +95,7 @@ NASTY = [
     "<math><mi xlink:href=javascript:alert(1)>x</mi></math><div>ok</div>",
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph></table></mtext></math>"
     "<div>ok</div>",
-    "<svg></p><style><a id=\"</style><img src=x onerror=alert(1)>\"></svg><div>ok</div>",
+    '<svg></p><style><a id="</style><img src=x onerror=alert(1)>"></svg><div>ok</div>',
     # event handlers, however written
     "<div OnClIcK=alert(1) onpointerenter='alert(2)' onfocus=alert(3) autofocus tabindex=1>ok</div>",
     "<body onload=alert(1)><div>ok</div></body>",
