@@ -443,24 +443,19 @@ class Studio:
             done = self._typeset_llm(req, text_style, lay, region, comp, size, confidence, vt, notes)
             if done is not None:
                 return done
-        boost = 0.0
-        max_font: int | None = None
+        tried = final.Typesetting()
         best: tuple[TextStep, final.FinalOutput] | None = None
         for _attempt in range(4):
             checkpoint()
             t = time.perf_counter()
-            doc = self._copy_doc(req, text_style, lay, region, comp.image, boost, max_font)
+            doc = self._copy_doc(req, text_style, lay, region, comp.image, tried.plate_boost, tried.max_font_px)
             vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
             rendered, result = self._render_and_check(doc, comp, size, confidence, vt)
-            best = (TextStep(lay, region, rendered, boost, max_font), result)
-            q = result.quality
-            if q.text_product_overlap_px > 0:
-                max_font = max(16, int(rendered.metrics.font_size * 0.8))
-                continue
-            if q.contrast_ratio < final.MIN_CONTRAST and not text_style.always_plate:
-                boost += 0.2
-                continue
-            break
+            best = (TextStep(lay, region, rendered, tried.plate_boost, tried.max_font_px), result)
+            retry = final.retry_typesetting(result.quality, tried, fixed_plate=text_style.always_plate)
+            if retry is None:  # the template is deterministic: the same request would fail the same way
+                break
+            tried = retry
         assert best is not None
         return best
 
@@ -480,12 +475,12 @@ class Studio:
         (no endpoint, an unusable answer, or two failed reports), with the reason in `notes`."""
         from nanococoa_mcp.ad.backends import llm_copy as llm
 
-        boost, max_font = 0.0, None
+        tried = final.Typesetting()
         for _attempt in range(2):
             checkpoint()
             t = time.perf_counter()
             out = llm.design_or_template(
-                _copy_input(req, text_style, lay, region, comp.image, boost, max_font),
+                _copy_input(req, text_style, lay, region, comp.image, tried.plate_boost, tried.max_font_px),
                 self.settings,
                 style_prompt=req.html_style_prompt,
             )
@@ -497,11 +492,9 @@ class Studio:
             q = result.quality
             if q.passed:
                 notes.extend(out.notes)
-                return TextStep(lay, region, rendered, boost, max_font, doc=out.doc), result
-            if q.text_product_overlap_px > 0:
-                max_font = max(16, int(rendered.metrics.font_size * 0.8))
-            elif q.contrast_ratio < final.MIN_CONTRAST:
-                boost += 0.2
+                return TextStep(lay, region, rendered, tried.plate_boost, tried.max_font_px, doc=out.doc), result
+            # Asked again even when nothing it can change failed: the model may answer differently.
+            tried = final.retry_typesetting(q, tried) or tried
         notes.append("copy: the LLM's design failed the quality report twice; used the template")
         return None
 

@@ -387,8 +387,11 @@ def test_a_contrast_retry_replaces_the_designs_plate_with_a_stronger_one(rendere
     )
     first, _ = build_document(design, _input(sub=None))
     assert first.plate is not None and first.plate.opacity == 0.2 and not first.plate_added  # the worst stop
-    assert not _final(renderer, first).quality.passed  # near-white copy on a near-white, barely-there plate
-    retry, _ = build_document(design, replace(_input(sub=None), plate_boost=0.2))
+    report = _final(renderer, first).quality
+    assert not report.passed  # near-white copy on a near-white, barely-there plate
+    asked = final.retry_typesetting(report, final.Typesetting())
+    assert asked is not None and asked.plate_boost > 0 and asked.max_font_px is None
+    retry, _ = build_document(design, replace(_input(sub=None), plate_boost=asked.plate_boost))
     assert retry.plate_added and retry.plate is not None and retry.plate.color == "#111111"
     assert "linear-gradient" not in retry.html
     assert _final(renderer, retry).quality.passed

@@ -23,6 +23,7 @@ from nanococoa_mcp.ad.stages.layout import EmptySpace, LayoutAnalysis
 from nanococoa_mcp.errors import InvalidInput
 
 Box = tuple[int, int, int, int]
+MIN_CONTRAST = 4.5  # WCAG AA: the copy must reach it against what lies under it, with a plate if need be
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ def choose_plate(
     """
     if style.always_plate:
         return Plate(theme.plate, 1.0)
-    if boost <= 0 and worst_contrast(theme.edge_inks, region_lum) >= 4.5:
+    if boost <= 0 and worst_contrast(theme.edge_inks, region_lum) >= MIN_CONTRAST:
         return None
     for opacity in np.linspace(min(0.9, 0.45 + boost), 0.95, 11):
         plate = Plate(theme.plate, round(float(opacity), 2))

@@ -2,10 +2,12 @@
 
 The quality report measures real pixels: product pixels changed, copy over the product, contrast
 (WCAG) of the copy against what lies under it, safe area, glyph coverage, cut-out confidence.
+`retry_typesetting` is the one rule for what the copy design changes when a report fails.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,12 +15,14 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.ad.color import contrast_ratio, hex_to_rgb, relative_luminance
-from nanococoa_mcp.ad.stages.copy_design import CopyDocument, blend_lum, worst_contrast
+from nanococoa_mcp.ad.stages.copy_design import MIN_CONTRAST, CopyDocument, blend_lum, worst_contrast
 from nanococoa_mcp.ad.stages.render import RenderOutput
 
 # A text-layer pixel "covers" something from 3% opacity up: fainter glow tails are clipped, not counted.
 COVER_ALPHA = 8
-MIN_CONTRAST = 4.5
+PLATE_BOOST_STEP = 0.2  # each contrast retry asks for a plate this much more opaque
+FIT_SHRINK = 0.8  # each fit retry caps the font at this share of the size that touched the product
+MIN_FONT_PX = 16
 
 
 class QualityReport(BaseModel):
@@ -130,3 +134,24 @@ def _inside(alpha: npt.NDArray[np.uint8], safe: tuple[int, int, int, int]) -> bo
         return False
     x0, y0, x1, y1 = safe
     return bool(xs.min() >= x0 and ys.min() >= y0 and xs.max() < x1 and ys.max() < y1)
+
+
+@dataclass(frozen=True, slots=True)
+class Typesetting:
+    """What a copy design is asked for on one try (CopyInput.plate_boost and .max_font_px)."""
+
+    plate_boost: float = 0.0  # > 0 after the copy measured below MIN_CONTRAST: a plate, more opaque
+    max_font_px: int | None = None  # set after the copy touched the product
+
+
+def retry_typesetting(report: QualityReport, tried: Typesetting, *, fixed_plate: bool = False) -> Typesetting | None:
+    """What to ask the copy design for on another try after `report`; None when another try would not
+    mend it (nothing it can change failed).
+
+    Copy on the product comes first: a smaller font cap. Else contrast below MIN_CONTRAST: a stronger
+    plate, unless the style's plate is part of its design (`fixed_plate`, a sticker's)."""
+    if report.text_product_overlap_px > 0:
+        return dataclasses.replace(tried, max_font_px=max(MIN_FONT_PX, int(report.font_size_px * FIT_SHRINK)))
+    if report.contrast_ratio < MIN_CONTRAST and not fixed_plate:
+        return dataclasses.replace(tried, plate_boost=tried.plate_boost + PLATE_BOOST_STEP)
+    return None
