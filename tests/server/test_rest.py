@@ -194,8 +194,10 @@ def test_the_seed_model_server_request_is_accepted_and_its_fields_are_kept(clien
         "text_position": "top",
         "strength": 0.7,
         "guidance_scale": 4.0,
-        "test_mode": True,
+        "test_mode": False,
     }
+    refused = client.post("/generate", json={**seed_body, "test_mode": True})  # the seed never says what it does
+    assert refused.status_code == 422 and refused.json()["field"] == "test_mode", refused.text
     r = client.post("/generate", json=seed_body)
     assert r.status_code == 202, r.text
     st = wait_done(client, r.json()["job_id"])
