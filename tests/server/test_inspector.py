@@ -179,6 +179,12 @@ def test_list_styles_returns_the_style_catalogue(run_inspector: Runner) -> None:
     assert json.loads(text) == styles  # the text block carries the same result, for clients without structure
 
 
+# Tool calls that run a job: one stdio and one HTTP era each (every transport already calls list_styles).
+JOB_CONNECTIONS = [Connection("stdio", "modern"), Connection("http", "legacy")]
+ERROR_CONNECTIONS = [Connection("stdio", "legacy"), Connection("sse", "legacy")]
+
+
+@pytest.mark.parametrize("connection", JOB_CONNECTIONS, ids=[c.id for c in JOB_CONNECTIONS], indirect=True)
 def test_analyze_layout_finds_room_for_copy_in_a_sample_photo(run_inspector: Runner) -> None:
     out = run_inspector("--method", "tools/call", "--tool-name", "analyze_layout",
                         "--tool-arg", f"image_path={SAMPLE_PHOTO}")
@@ -196,6 +202,7 @@ def test_analyze_layout_finds_room_for_copy_in_a_sample_photo(run_inspector: Run
     assert any(o["type"] == "product" for o in analysis["objects"]), out.describe()
 
 
+@pytest.mark.parametrize("connection", ERROR_CONNECTIONS, ids=[c.id for c in ERROR_CONNECTIONS], indirect=True)
 def test_a_missing_file_is_an_invalid_input_tool_error(run_inspector: Runner, tmp_path: Path) -> None:
     missing = tmp_path / "no-such-photo.jpg"
     out = run_inspector("--method", "tools/call", "--tool-name", "analyze_layout",

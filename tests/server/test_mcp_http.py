@@ -28,9 +28,10 @@ def _stop(server: ServerProcess) -> None:
     server.stop()
 
 
-@pytest.fixture
-def server(data_dir: Path) -> Iterator[str]:
-    proc, base = _start(data_dir, {})
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the tests that only read (both eras, SSE, health and Origin)."""
+    proc, base = _start(tmp_path_factory.mktemp("mcp-http") / "data", {})
     yield base
     _stop(proc)
 

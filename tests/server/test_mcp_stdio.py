@@ -1,4 +1,5 @@
-"""The MCP stdio door, driven by the official `mcp` Python client against `nanococoa mcp` in a subprocess."""
+"""The MCP stdio transport, driven by the official `mcp` Python client against `nanococoa mcp` in a subprocess
+(the tools' contract is tested in memory in test_mcp.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -18,47 +18,18 @@ from nanococoa_mcp.jobs.models import JobStatus
 from nanococoa_mcp.jobs.store import JobStore
 from tests.conftest import SAMPLES
 
-TOOL_NAMES = {
-    "generate_ad_image",
-    "check_generation_status",
-    "stop_generation",
-    "list_jobs",
-    "remove_background",
-    "analyze_layout",
-    "list_fonts",
-    "list_styles",
-    "server_health",
-    "create_store",
-    "get_store",
-    "list_stores",
-    "update_store",
-    "generate_homepage",
-}
-
 
 def _params(data_dir: Path) -> StdioServerParameters:
     env = {**os.environ, "NANOCOCOA_DATA_DIR": str(data_dir)}
     return StdioServerParameters(command=sys.executable, args=["-m", "nanococoa_mcp.cli", "mcp"], env=env)
 
 
-async def test_stdio_server_lists_every_tool_with_schemas_and_honest_annotations(data_dir: Path) -> None:
+async def test_the_stdio_server_introduces_itself_and_lists_its_tools(data_dir: Path) -> None:
     async with stdio_client(_params(data_dir)) as (read, write), ClientSession(read, write) as session:
         init = await session.initialize()
         assert init.server_info.name == "nanococoa"
-        tools = {t.name: t for t in (await session.list_tools()).tools}
-    assert set(tools) == TOOL_NAMES
-    gen = tools["generate_ad_image"]
-    props = gen.input_schema["properties"]
-    assert {"copy", "product_image_path", "product_image", "style", "text_style", "size", "variants"} <= set(props)
-    assert "progress" not in props and "host" not in props
-    assert gen.output_schema is not None
-    assert {"job_id", "status", "progress_percent", "eta_seconds", "result"} <= set(gen.output_schema["properties"])
-    assert gen.annotations is not None and gen.annotations.read_only_hint is False
-    assert tools["analyze_layout"].annotations.read_only_hint is True  # type: ignore[union-attr]
-    assert tools["list_styles"].annotations.idempotent_hint is True  # type: ignore[union-attr]
-    assert tools["check_generation_status"].annotations.read_only_hint is True  # type: ignore[union-attr]
-    assert tools["stop_generation"].annotations.destructive_hint is True  # type: ignore[union-attr]
-    assert tools["generate_ad_image"].annotations.destructive_hint is False  # type: ignore[union-attr]
+        tools = {t.name for t in (await session.list_tools()).tools}
+    assert "generate_ad_image" in tools and "generate_homepage" in tools  # the full contract: test_mcp.py
 
 
 async def test_an_mcp_client_makes_an_ad_and_gets_a_small_preview_and_links(data_dir: Path) -> None:
@@ -89,34 +60,6 @@ async def test_an_mcp_client_makes_an_ad_and_gets_a_small_preview_and_links(data
         blob = full.contents[0]
         assert base64.b64decode(blob.blob)[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[union-attr]
     assert progress and progress == sorted(progress) and progress[-1] >= 90
-
-
-@pytest.mark.parametrize(
-    ("args", "field"),
-    [
-        ({"copy": "", "product_image_path": str(SAMPLES / "apple.jpg")}, "copy"),
-        ({"copy": "가" * 41, "product_image_path": str(SAMPLES / "apple.jpg")}, "copy"),
-        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "style": "steampunk"}, "style"),
-        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "size": "3:2"}, "size"),
-        ({"copy": "세일", "product_image": "not base64!!"}, "product_image"),
-        ({"copy": "세일", "product_image_path": "/nonexistent.jpg"}, "product_image_path"),
-        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "variants": 9}, "variants"),
-        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "text_position": "diagonal"},
-         "text_position"),
-    ],
-)
-async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(
-    data_dir: Path, args: dict[str, object], field: str
-) -> None:
-    async with stdio_client(_params(data_dir)) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
-        result = await session.call_tool("generate_ad_image", args)
-    assert result.is_error
-    payload = json.loads(result.content[0].text)  # type: ignore[union-attr]
-    assert payload["error"] == "invalid_input"
-    assert payload["field"].startswith(field)
-    assert payload.get("accepted")
-    assert not (data_dir / "jobs").exists() or not any((data_dir / "jobs").iterdir())
 
 
 def test_a_client_that_disconnects_during_a_wait_stops_its_job(data_dir: Path) -> None:

@@ -57,6 +57,26 @@ def to_tool_error(exc: BaseException) -> ToolResult:
     )
 
 
+class ExpectedErrorsAsOneLine(logging.Filter):
+    """FastMCP logs a failed tool call with its traceback. A typed error of ours (an unknown job id, a bad
+    photo) is the caller's mistake, answered as a tool error: log it as one INFO line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        cause = exc.__cause__ if exc is not None and exc.__cause__ is not None else exc
+        if isinstance(cause, NanococoaError):
+            record.msg, record.args = "%s: %s (%s)", (record.getMessage(), cause.code, cause)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _quiet_expected_errors() -> None:
+    tool_log = logging.getLogger("fastmcp.server.server")  # where FastMCP reports a tool that raised
+    if not any(isinstance(f, ExpectedErrorsAsOneLine) for f in tool_log.filters):
+        tool_log.addFilter(ExpectedErrorsAsOneLine())
+
+
 def _accepted(error: Any) -> str:
     ctx = error.get("ctx") or {}
     if "expected" in ctx:
@@ -162,6 +182,7 @@ def build_server(settings: Settings | None = None) -> FastMCP:
         async with service_running(settings):
             yield {}
 
+    _quiet_expected_errors()
     server: FastMCP = FastMCP(name="nanococoa", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     specs = {spec.name: spec for spec in TOOLS}
     for spec in TOOLS:

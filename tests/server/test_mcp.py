@@ -1,0 +1,194 @@
+"""The MCP door's contract, in memory: FastMCP's `Client(server)` against `build_server()` (its lifespan runs
+the job service), no subprocess. The transports themselves are tested in test_mcp_stdio.py,
+test_mcp_http.py and test_inspector.py."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+
+from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.settings import get_settings
+from tests.conftest import SAMPLES
+
+TOOL_NAMES = {
+    "generate_ad_image",
+    "check_generation_status",
+    "stop_generation",
+    "list_jobs",
+    "remove_background",
+    "analyze_layout",
+    "list_fonts",
+    "list_styles",
+    "server_health",
+    "create_store",
+    "get_store",
+    "list_stores",
+    "update_store",
+    "generate_homepage",
+}
+LONG_AD = {"copy": "건어물 대박 세일", "product_image_path": str(SAMPLES / "fish.png"), "variants": 4, "size": "9:16"}
+
+
+@pytest.fixture
+async def client(data_dir: Path) -> AsyncIterator[Client[Any]]:
+    async with Client(build_server(get_settings())) as running:
+        yield running
+
+
+async def _until_done(client: Client[Any], job_id: str, timeout_s: float = 90.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        result = await client.call_tool("check_generation_status", {"job_id": job_id})
+        assert not result.is_error, result.content
+        status = result.structured_content
+        assert status is not None
+        if status["status"] in ("completed", "failed", "stopped"):
+            return dict(status)
+        assert asyncio.get_running_loop().time() < deadline, status
+        await asyncio.sleep(0.1)
+
+
+def _error(result: Any) -> dict[str, Any]:
+    assert result.is_error, result.content
+    payload: dict[str, Any] = json.loads(result.content[0].text)
+    return payload
+
+
+async def test_every_tool_is_listed_with_schemas_and_honest_annotations(client: Client[Any]) -> None:
+    tools = {t.name: t for t in await client.list_tools()}
+    assert set(tools) == TOOL_NAMES
+    gen = tools["generate_ad_image"]
+    props = gen.input_schema["properties"]
+    assert {"copy", "product_image_path", "product_image", "style", "text_style", "size", "variants"} <= set(props)
+    assert "progress" not in props and "host" not in props
+    assert gen.output_schema is not None
+    assert {"job_id", "status", "progress_percent", "eta_seconds", "result"} <= set(gen.output_schema["properties"])
+    annotations = {name: t.annotations for name, t in tools.items()}
+    assert all(a is not None for a in annotations.values())
+    assert annotations["generate_ad_image"].read_only_hint is False  # type: ignore[union-attr]
+    assert annotations["generate_ad_image"].destructive_hint is False  # type: ignore[union-attr]
+    assert annotations["analyze_layout"].read_only_hint is True  # type: ignore[union-attr]
+    assert annotations["list_styles"].idempotent_hint is True  # type: ignore[union-attr]
+    assert annotations["check_generation_status"].read_only_hint is True  # type: ignore[union-attr]
+    assert annotations["stop_generation"].destructive_hint is True  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"copy": "", "product_image_path": str(SAMPLES / "apple.jpg")}, "copy"),
+        ({"copy": "가" * 41, "product_image_path": str(SAMPLES / "apple.jpg")}, "copy"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "style": "steampunk"}, "style"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "size": "3:2"}, "size"),
+        ({"copy": "세일", "product_image": "not base64!!"}, "product_image"),
+        ({"copy": "세일", "product_image_path": "/nonexistent.jpg"}, "product_image_path"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "variants": 9}, "variants"),
+        ({"copy": "세일", "product_image_path": str(SAMPLES / "apple.jpg"), "text_position": "diagonal"},
+         "text_position"),
+    ],
+)
+async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(
+    client: Client[Any], data_dir: Path, args: dict[str, object], field: str
+) -> None:
+    payload = _error(await client.call_tool("generate_ad_image", args, raise_on_error=False))
+    assert payload["error"] == "invalid_input"
+    assert payload["field"].startswith(field)
+    assert payload.get("accepted")
+    assert not (data_dir / "jobs").exists() or not any((data_dir / "jobs").iterdir())
+    assert not (data_dir / "uploads").exists() or not any((data_dir / "uploads").iterdir())
+
+
+async def test_a_job_id_comes_back_at_once_and_the_finished_ad_is_polled(client: Client[Any]) -> None:
+    accepted = await client.call_tool(
+        "generate_ad_image", {"copy": "수제 떡 당일 제작", "product_image_path": str(SAMPLES / "dango.png")}
+    )
+    job = accepted.structured_content
+    assert job is not None and job["status"] in ("queued", "running") and job["result"] is None
+    done = await _until_done(client, job["job_id"])
+    assert done["status"] == "completed" and done["progress_percent"] == 100
+    assert done["result"]["variants"][0]["quality"]["passed"] is True
+    assert done["eta_seconds"] is None and done["system_metrics"]["ram_total_gb"] > 0
+    final = await client.call_tool("check_generation_status", {"job_id": job["job_id"]})
+    images = [c for c in final.content if c.type == "image"]
+    assert len(images) == 1 and len(base64.b64decode(images[0].data)) < 150_000  # a preview, never the full ad
+    links = [c for c in final.content if c.type == "resource_link"]
+    assert any(str(link.uri).endswith("/final_1.png") for link in links)
+    full = (await client.read_resource(links[0].uri))[0]
+    assert base64.b64decode(full.blob)[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[union-attr]
+    listed = await client.call_tool("list_jobs", {})
+    assert [j["job_id"] for j in listed.structured_content["jobs"]] == [job["job_id"]]  # type: ignore[index]
+    health = await client.call_tool("server_health", {})
+    assert health.structured_content["jobs"]["completed"] == 1  # type: ignore[index]
+
+
+async def test_wait_sends_rising_progress_all_before_the_result(client: Client[Any]) -> None:
+    progress: list[tuple[float, str | None]] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, message))
+
+    result = await client.call_tool(
+        "generate_ad_image",
+        {"copy": "꿀사과 특가", "product_image_path": str(SAMPLES / "apple.jpg"), "wait": True},
+        progress_handler=on_progress,
+    )
+    after_result = len(progress)
+    assert result.structured_content is not None and result.structured_content["status"] == "completed"
+    values = [v for v, _m in progress]
+    assert values == sorted(values) and len(values) >= 3
+    assert any(m and "step2_text" in m for _v, m in progress)  # the step names travel with the progress
+    await asyncio.sleep(0.3)
+    assert len(progress) == after_result  # nothing arrives after the result
+
+
+async def test_wait_is_bounded_and_returns_the_running_job(client: Client[Any]) -> None:
+    result = await client.call_tool("generate_ad_image", {**LONG_AD, "wait": True, "wait_timeout_sec": 0.5})
+    job = result.structured_content
+    assert job is not None and job["status"] in ("queued", "running")
+    stopped = await client.call_tool("stop_generation", {"job_id": job["job_id"]})
+    assert stopped.structured_content is not None
+    assert (await _until_done(client, job["job_id"]))["status"] == "stopped"
+
+
+async def test_the_step_1_preview_of_a_running_job_is_readable(client: Client[Any]) -> None:
+    job = (await client.call_tool("generate_ad_image", LONG_AD)).structured_content
+    assert job is not None
+    for _ in range(600):
+        status = await client.call_tool("check_generation_status", {"job_id": job["job_id"]})
+        if status.structured_content["step1_result"]:  # type: ignore[index]
+            break
+        await asyncio.sleep(0.05)
+    links = [c for c in status.content if c.type == "resource_link" and "step1_1.jpg" in str(c.uri)]
+    assert links and str(links[0].uri).startswith("nanococoa://steps/")
+    blob = (await client.read_resource(links[0].uri))[0]
+    assert base64.b64decode(blob.blob)[:3] == b"\xff\xd8\xff"  # type: ignore[union-attr]
+    await client.call_tool("stop_generation", {"job_id": job["job_id"]})
+
+
+async def test_an_unknown_job_is_a_typed_not_found_logged_as_one_line(
+    client: Client[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for tool in ("check_generation_status", "stop_generation"):
+        payload = _error(await client.call_tool(tool, {"job_id": "no-such-job"}, raise_on_error=False))
+        assert (payload["error"], payload["field"]) == ("not_found", "job_id")
+    mentions = [r for r in caplog.records if "no-such-job" in r.getMessage()]
+    assert mentions, [r.getMessage() for r in caplog.records]
+    assert all(r.exc_info is None and r.levelno <= logging.INFO for r in mentions)  # no traceback, no alarm
+    assert not [r for r in caplog.records if r.exc_info is not None]
+
+
+async def test_a_resource_outside_the_jobs_folders_is_not_found(client: Client[Any]) -> None:
+    with pytest.raises(Exception, match="not found"):
+        await client.read_resource("nanococoa://jobs/..%2F..%2Fetc/passwd")
+    with pytest.raises(Exception, match="no file"):
+        await client.read_resource("nanococoa://jobs/nojob/final_1.png")
