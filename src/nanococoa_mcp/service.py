@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp import __version__
-from nanococoa_mcp.ad.backends.status import BackendStatus, backend_report
+from nanococoa_mcp.ad.backends.registry import BackendStatus, backend_report
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.pipeline import AdRequest
 from nanococoa_mcp.errors import BackendUnavailable

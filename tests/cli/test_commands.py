@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from nanococoa_mcp.ad.backends.registry import SPECS
 from nanococoa_mcp.cli.commands import app
+from nanococoa_mcp.settings import get_settings
 from tests.conftest import SAMPLES
 from tests.server.serving import ServerProcess
 
@@ -127,3 +130,40 @@ def test_fonts_styles_and_doctor_report_what_is_installed() -> None:
     doctor = runner.invoke(app, ["doctor"])
     assert doctor.exit_code == 0, doctor.output
     assert "chromium launch" in doctor.output
+
+
+def test_doctor_shows_every_registered_backend_and_the_exact_files_it_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models"
+    (models / "BiRefNet").mkdir(parents=True)
+    (models / "BiRefNet" / "config.json").write_text("{}")  # the config, not the weights
+    monkeypatch.setenv("NANOCOCOA_MODELS_DIR", str(models))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    for name in ("OPENAI_API_KEY", "NANOCOCOA_LLM_API_KEY", "NANOCOCOA_LLM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    res = runner.invoke(app, ["doctor"])
+    assert res.exit_code == 0, res.output  # what cannot run here is not configured
+    for spec in SPECS:
+        assert re.search(rf"{spec.stage}\W+{spec.name}\W", res.output), spec
+    lines = res.output.splitlines()
+    lacks = lines.index("cutout: birefnet lacks")
+    assert lines[lacks + 1].strip() == str(models / "BiRefNet" / "model.safetensors")
+    assert "copy: llm lacks" in lines and "cutout: studio lacks" not in lines
+
+    monkeypatch.setenv("NANOCOCOA_CUTOUT_BACKEND", "birefnet")
+    get_settings.cache_clear()
+    configured = runner.invoke(app, ["doctor"])
+    assert configured.exit_code == 1  # the configured cut-out would fall back to the studio one
+
+
+def test_a_command_is_refused_at_start_when_the_settings_name_an_unregistered_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NANOCOCOA_LAYOUT_BACKEND", "gpt5")
+    get_settings.cache_clear()
+    res = runner.invoke(app, ["fonts"])
+    assert res.exit_code == 2
+    assert "NANOCOCOA_LAYOUT_BACKEND" in res.output and "unknown layout backend 'gpt5'" in res.output
+    assert "studio, qwen" in res.output

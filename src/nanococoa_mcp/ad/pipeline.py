@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE, SizePreset, resolve_size
 from nanococoa_mcp.ad.catalog.styles import resolve_style
 from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE, TextStyle, resolve_text_style
@@ -185,6 +186,7 @@ class Studio:
         return cutout.run(
             cutout.CutoutInput(image=rgba, has_alpha=image.has_alpha),
             cutout.CutoutParams(backend=self.settings.cutout_backend),
+            self.settings,
         )
 
     def generate(
@@ -206,8 +208,9 @@ class Studio:
         style = resolve_style(req.style)
         plans = plan_variants(req, size)
         n = len(plans)
-        scene_model = self.settings.scene_backend == "flux"
-        plan = stage_plan(n, start_step, scene_model)
+        scene_params = scene.SceneParams(backend=self.settings.scene_backend)
+        repaint = scene.repaints(scene_params)
+        plan = stage_plan(n, start_step, repaint)
         stage = -1
         timings: dict[str, float] = {}
         vts: list[dict[str, float]] = [{} for _ in plans]
@@ -226,19 +229,21 @@ class Studio:
                 ProgressEvent(percent=progress_at(plan, stage + frac), step=step, sub_step=sub, message=msg, variant=v)
             )
 
-        # The seed's English scene prompt, for a diffusion scene: the request's, else the LLM's, else built in.
-        bg_prompt, prompt_notes = req.bg_prompt or "", []
-        if scene_model and start_step == 1 and not bg_prompt:
-            from nanococoa_mcp.ad.backends.llm_copy import configured, prompts_for
+        # The seed's English scene prompt, for a generative scene: the request's, else the LLM's, else built in.
+        bg_prompt, step1_notes = req.bg_prompt or "", []
+        if repaint and start_step == 1 and not bg_prompt:
+            from nanococoa_mcp.ad.backends.llm_copy import prompts_for
+            from nanococoa_mcp.llm import configured
 
             copy = req.text_content
             written = prompts_for(copy, style, self.settings, text_style=text_style, style_prompt=req.html_style_prompt)
             bg_prompt = written.prompts.background_prompt
             if written.fallback_reason and configured(self.settings):
-                prompt_notes.append(f"scene prompt: {written.fallback_reason}; used the built-in one")
+                step1_notes.append(f"scene prompt: {written.fallback_reason}; used the built-in one")
 
         # Step 1: the product cut out and set in its scene, per variant.
         comps: list[compose.ComposeOutput] = []
+        scene_notes: list[list[str]] = [[] for _ in plans]
         if start_step == 1:
             assert image is not None
             tick(STEPS[0], "cutout", "Cutting out the product", 0)
@@ -246,6 +251,7 @@ class Studio:
             cut = self.cut_out(image)
             timings["cutout"] = time.perf_counter() - t0
             cut_rgba, confidence = cut.rgba, cut.confidence
+            step1_notes += [r for r in (cut.fallback_reason,) if r]
             if checkpoints is not None:
                 checkpoints.save_cutout(cut_rgba, confidence)
             alpha = cut_rgba[..., 3]
@@ -264,8 +270,7 @@ class Studio:
                         anchor_x=pl.anchor_x,
                         seed=pl.seed,
                     ),
-                    # A diffusion backend repaints around the composed product (below); its init is this scene.
-                    scene.SceneParams(backend="studio" if scene_model else self.settings.scene_backend),
+                    scene_params,  # a generative backend repaints around the composed product (below)
                 )
                 vts[i]["scene"] = time.perf_counter() - t
                 checkpoint()
@@ -276,11 +281,12 @@ class Studio:
                     compose.ComposeInput(scene=sc, product=cut_rgba, height_frac=frac, max_upscale=MAX_UPSCALE)
                 )
                 vts[i]["compose"] = time.perf_counter() - t
-                if scene_model:
+                if repaint:
                     tick(STEPS[0], "scene_generation", "Generating the scene around the product", i)
                     t = time.perf_counter()
                     on_step = functools.partial(_diffusion_step, within, i)
-                    comp = self._model_scene(req, bg_prompt, comp, pl.seed, on_step)
+                    comp, reason = self._repaint(req, bg_prompt, comp, pl.seed, scene_params, on_step)
+                    scene_notes[i] += [r for r in (reason,) if r]
                     vts[i]["scene_generation"] = time.perf_counter() - t
                 if checkpoints is not None:
                     checkpoints.save_step1(i + 1, comp)
@@ -294,9 +300,8 @@ class Studio:
         texts: list[TextStep] = []
         finals: list[final.FinalOutput | None] = []
         notes: list[list[str]] = []
-        layout_backend = self.settings.layout_backend
-        if layout_backend == "qwen" and not req.use_qwen_analysis:  # the seed's per-request switch
-            layout_backend = "studio"
+        # The seed's per-request switch: off, the embedded analysis even where a model is configured.
+        layout_backend = self.settings.layout_backend if req.use_qwen_analysis else registry.embedded("layout").name
         for i, (pl, comp) in enumerate(zip(plans, comps, strict=True)):
             if start_step == 3:
                 assert checkpoints is not None
@@ -309,10 +314,11 @@ class Studio:
             lay_out = layout.run(
                 layout.LayoutInput(image=comp.image, product_mask=comp.product_mask, safe_box=size.safe_box()),
                 layout.LayoutParams(backend=layout_backend),
+                self.settings,
             )
             lay = lay_out.analysis
             region, region_note = pick_region(lay, pl.position)
-            vnotes = [*prompt_notes, *(r for r in (lay_out.fallback_reason,) if r), *lay_out.notes]
+            vnotes = [*step1_notes, *scene_notes[i], *(r for r in (lay_out.fallback_reason,) if r), *lay_out.notes]
             vts[i]["layout"] = time.perf_counter() - t
             tick(STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
             text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i], vnotes)
@@ -353,38 +359,41 @@ class Studio:
             cutout_rgba=cut_rgba, cutout_confidence=confidence, size=size, variants=variants, timings=timings
         )
 
-    def _model_scene(
+    def _repaint(
         self,
         req: AdRequest,
         prompt: str,
         comp: compose.ComposeOutput,
         seed: int,
+        params: scene.SceneParams,
         on_step: Callable[[int, int], None],
-    ) -> compose.ComposeOutput:
-        """Repaint everything around the product with the diffusion backend; the product's opaque pixels
-        are kept bit for bit and its soft edge blended over the new scene. The procedural shadow is not
-        kept: the model sees it in the init image and draws one that fits its own floor."""
-        from nanococoa_mcp.ad.backends import flux
-
+    ) -> tuple[compose.ComposeOutput, str | None]:
+        """Everything around the product repainted by the generative scene backend; the product's opaque
+        pixels are kept bit for bit and its soft edge blended over the new scene. The procedural shadow is
+        not kept: the model sees it in the init image and draws one that fits its own floor. When the
+        backend cannot run, the composed studio scene stays, with the reason."""
         alpha = comp.product_layer[..., 3]
-        image = flux.refine_scene(
-            flux.FluxSceneInput(
+        out = scene.repaint(
+            scene.RepaintInput(
                 image=comp.image,
                 keep_mask=alpha == 255,
                 prompt=prompt,
                 strength=req.strength,
                 guidance_scale=req.guidance_scale,
                 seed=seed,
-                steps=None,
             ),
+            params,
             self.settings,
-            on_step=on_step,
+            on_step,
         )
+        if out.image is None:
+            return comp, out.fallback_reason
+        image = out.image
         edge = (alpha > 0) & (alpha < 255)
         a = alpha[edge][:, None].astype(np.float32) / 255.0
         fg = comp.product_layer[..., :3][edge].astype(np.float32)
         image[edge] = np.rint(image[edge].astype(np.float32) * (1 - a) + fg * a).astype(np.uint8)
-        return dataclasses.replace(comp, image=image)
+        return dataclasses.replace(comp, image=image), None
 
     def _copy_doc(
         self,
@@ -398,8 +407,8 @@ class Studio:
     ) -> copy_design.CopyDocument:
         return copy_design.run(
             _copy_input(req, text_style, lay, region, background, boost, max_font),
-            copy_design.CopyParams(backend="template"),  # the llm backend has its own path in _typeset
-        )
+            copy_design.CopyParams(backend=registry.embedded("copy").name),
+        ).doc
 
     def _composite(
         self,
@@ -439,8 +448,10 @@ class Studio:
         vt: dict[str, float],
         notes: list[str],
     ) -> tuple[TextStep, final.FinalOutput]:
-        if self.settings.copy_backend == "llm" or req.use_llm_html:
-            done = self._typeset_llm(req, text_style, lay, region, comp, size, confidence, vt, notes)
+        # The seed's use_llm_html asks for the LLM's design whatever the configured backend.
+        backend = "llm" if req.use_llm_html else self.settings.copy_backend
+        if not registry.get("copy", backend).embedded:
+            done = self._typeset_model(backend, req, text_style, lay, region, comp, size, confidence, vt, notes)
             if done is not None:
                 return done
         tried = final.Typesetting()
@@ -459,8 +470,9 @@ class Studio:
         assert best is not None
         return best
 
-    def _typeset_llm(
+    def _typeset_model(
         self,
+        backend: str,
         req: AdRequest,
         text_style: TextStyle,
         lay: LayoutAnalysis,
@@ -471,22 +483,21 @@ class Studio:
         vt: dict[str, float],
         notes: list[str],
     ) -> tuple[TextStep, final.FinalOutput] | None:
-        """The LLM's design, retried once when it fails the quality report; None means use the template
-        (no endpoint, an unusable answer, or two failed reports), with the reason in `notes`."""
-        from nanococoa_mcp.ad.backends import llm_copy as llm
-
+        """A model backend's design, retried once when it fails the quality report; None means use the
+        template (the backend cannot design here, or two failed reports), with the reason in `notes`."""
+        params = copy_design.CopyParams(backend=backend, style_prompt=req.html_style_prompt)
         tried = final.Typesetting()
         for _attempt in range(2):
             checkpoint()
             t = time.perf_counter()
-            out = llm.design_or_template(
+            out = copy_design.run(
                 _copy_input(req, text_style, lay, region, comp.image, tried.plate_boost, tried.max_font_px),
+                params,
                 self.settings,
-                style_prompt=req.html_style_prompt,
             )
             vt["copy"] = vt.get("copy", 0.0) + time.perf_counter() - t
-            if out.backend != "llm":
-                notes.append(f"copy: {out.fallback_reason}; used the template")
+            if out.fallback_reason is not None:
+                notes.append(f"copy: {out.fallback_reason}")
                 return None
             rendered, result = self._render_and_check(out.doc, comp, size, confidence, vt)
             q = result.quality
@@ -495,7 +506,7 @@ class Studio:
                 return TextStep(lay, region, rendered, tried.plate_boost, tried.max_font_px, doc=out.doc), result
             # Asked again even when nothing it can change failed: the model may answer differently.
             tried = final.retry_typesetting(q, tried) or tried
-        notes.append("copy: the LLM's design failed the quality report twice; used the template")
+        notes.append(f"copy: the {backend} design failed the quality report twice; used the template")
         return None
 
     def _render_and_check(

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from rich.table import Table
 from nanococoa_mcp.errors import NanococoaError
 from nanococoa_mcp.jobs.models import STATES
 
+if TYPE_CHECKING:
+    from nanococoa_mcp.settings import Settings
+
 app = typer.Typer(
     help="nanococoa: Korean product ads from one photo and one line of copy.",
     no_args_is_help=True,
@@ -28,6 +31,23 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Every command starts from valid settings: a bad NANOCOCOA_* value (an unregistered backend name, a
+    # port that is not a number) is refused before anything runs, naming the variable and what it accepts.
+    from pydantic import ValidationError
+
+    from nanococoa_mcp.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = "NANOCOCOA_" + "_".join(str(p) for p in e["loc"]).upper()
+            err.print(f"error (invalid_settings): {name}: {e['msg']}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
 
 
 def _fail(exc: NanococoaError) -> typer.Exit:
@@ -529,7 +549,7 @@ def styles() -> None:
 
 @app.command()
 def doctor() -> None:
-    """Check what the studio needs: Chromium, Korean fonts, library versions."""
+    """Check what the studio needs: Chromium, Korean fonts, library versions, and every stage backend."""
     from nanococoa_mcp.ad.catalog.fonts import list_fonts
     from nanococoa_mcp.ad.stages.render import Renderer, find_chromium
     from nanococoa_mcp.settings import get_settings
@@ -568,19 +588,35 @@ def doctor() -> None:
     )
     table.add_row("korean fonts", status, detail)
     table.add_row("data dir", "[green]ok[/]", str(get_settings().data_dir))
-    from nanococoa_mcp.ad.backends.status import backend_report
-
-    for b in backend_report(get_settings()):
-        mark = " (configured)" if b.configured else ""
-        if b.usable:
-            table.add_row(f"{b.stage}: {b.backend}{mark}", "[green]usable[/]", "")
-        else:
-            ok = ok and not b.configured  # an unusable backend that is not in use is not a failure
-            colour = "red" if b.configured else "yellow"
-            table.add_row(f"{b.stage}: {b.backend}{mark}", f"[{colour}]unusable[/]", b.reason or "")
     out.print(table)
+    if not _doctor_backends(get_settings()):
+        ok = False
     if not ok:
         raise typer.Exit(code=1)
+
+
+def _doctor_backends(settings: Settings) -> bool:
+    """Every backend in the registry: configured or not, usable or not, and exactly what it lacks. False
+    when a configured one cannot run (its stage falls back to the embedded backend)."""
+    from nanococoa_mcp.ad.backends.registry import backend_report
+
+    report = backend_report(settings)
+    table = Table(title="backends (NANOCOCOA_<STAGE>_BACKEND picks one per stage)")
+    for col in ("stage", "backend", "configured", "status"):
+        table.add_column(col)
+    for b in report:
+        colour = "red" if b.configured else "yellow"
+        status = "[green]usable[/]" if b.usable else f"[{colour}]unusable[/]"
+        table.add_row(b.stage, b.backend, "yes" if b.configured else "", status)
+    out.print(table)
+    for b in report:
+        if not b.usable:
+            # Paths are printed whole, one to a line (no wrapping), so they can be copied.
+            out.print(f"{b.stage}: {b.backend} lacks", soft_wrap=True, markup=False)
+            for item in b.missing:
+                out.print(f"  {item}", soft_wrap=True, markup=False, highlight=False)
+            out.print(f"  {b.reason}", style="dim", soft_wrap=True, markup=False, highlight=False)
+    return all(b.usable for b in report if b.configured)
 
 
 @app.command()

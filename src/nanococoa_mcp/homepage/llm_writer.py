@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanococoa_mcp.ad.backends.llm_copy import AnswerRejected, json_answer
 from nanococoa_mcp.homepage.models import (
     Brainstorm,
     Concept,
@@ -26,6 +25,7 @@ from nanococoa_mcp.homepage.models import (
     WriterName,
 )
 from nanococoa_mcp.homepage.writer import BRAINSTORM_ROUNDS, BuiltinWriter, Written
+from nanococoa_mcp.llm import AnswerRejected, json_answer
 from nanococoa_mcp.prompts import render_prompt
 from nanococoa_mcp.settings import Settings
 

@@ -71,7 +71,7 @@ async def remove_background(
         low_confidence=cut.low_confidence,
         method=cut.method,
         bbox=list(cut.bbox),
-        notes=list(cut.notes),
+        notes=[*cut.notes, *(r for r in (cut.fallback_reason,) if r)],
     )
 
 

@@ -187,7 +187,13 @@ def _red_disc(w: int = 1200, h: int = 900) -> tuple[npt.NDArray[np.uint8], npt.N
 
 
 def _cut(rgba: npt.NDArray[np.uint8], has_alpha: bool = False) -> CutoutOutput:
+    """The cut-out stage with the birefnet backend, as an ad runs it."""
     return cutout.run(CutoutInput(image=rgba, has_alpha=has_alpha), CutoutParams(backend="birefnet"))
+
+
+def _birefnet(rgba: npt.NDArray[np.uint8]) -> CutoutOutput:
+    """The backend itself (the stage would fall back to the studio cut-out where it cannot run)."""
+    return birefnet.cut_out(CutoutInput(image=rgba, has_alpha=False), CutoutParams(), get_settings())
 
 
 def test_the_checkpoint_loads_offline_once_and_sees_a_1024_square(
@@ -250,20 +256,39 @@ def test_a_photo_with_its_own_alpha_keeps_it_and_never_loads_the_model(
     assert key not in get_manager(get_settings()).loads
 
 
-def test_missing_weights_name_the_file_and_how_to_get_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
-) -> None:
+def _without_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """NANOCOCOA_MODELS_DIR holding a BiRefNet folder with its config but no weights."""
     folder = tmp_path / "models" / "BiRefNet"
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     monkeypatch.setenv("NANOCOCOA_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("NANOCOCOA_BIREFNET_MODEL", raising=False)
     get_settings.cache_clear()
+    return folder
+
+
+def test_missing_weights_name_the_file_and_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    _without_weights(tmp_path, monkeypatch)
     rgb, _ = _red_disc(320, 240)
     with pytest.raises(BackendUnavailable) as err:
-        _cut(_opaque(rgb))
+        _birefnet(_opaque(rgb))
     assert "ZhengPeng7/BiRefNet" in err.value.message and "model.safetensors" in err.value.message
     assert err.value.accepted is not None and "huggingface-cli download ZhengPeng7/BiRefNet" in err.value.accepted
+
+
+def test_without_its_weights_the_stage_gives_way_to_the_studio_cut_out_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    _without_weights(tmp_path, monkeypatch)
+    rgb, cover = _red_disc(800, 600)
+    out = _cut(_opaque(rgb))
+    assert out.method == "matting"
+    assert out.fallback_reason is not None and out.fallback_reason.startswith("birefnet: ")
+    assert "lacks model.safetensors" in out.fallback_reason and out.fallback_reason.endswith("used studio instead")
+    found, disc = out.rgba[..., 3] >= 128, cover >= 0.5
+    assert np.count_nonzero(found & disc) / np.count_nonzero(found | disc) > 0.9
 
 
 def test_missing_code_files_are_named_before_transformers_would_fetch_them(
@@ -274,7 +299,7 @@ def test_missing_code_files_are_named_before_transformers_would_fetch_them(
     _use(monkeypatch, folder)
     rgb, _ = _red_disc(320, 240)
     with pytest.raises(BackendUnavailable, match=r"BiRefNet_config\.py") as err:
-        _cut(_opaque(rgb))
+        _birefnet(_opaque(rgb))
     assert err.value.accepted is not None and "huggingface-cli download" in err.value.accepted
 
 
@@ -287,7 +312,7 @@ def test_checkpoint_code_needing_a_missing_package_says_what_to_install(
     _use(monkeypatch, folder)
     rgb, _ = _red_disc(320, 240)
     with pytest.raises(BackendUnavailable, match="nanococoa_no_such_package") as err:
-        _cut(_opaque(rgb))
+        _birefnet(_opaque(rgb))
     assert err.value.accepted is not None and "nanococoa-mcp[gpu]" in err.value.accepted
 
 
@@ -333,4 +358,5 @@ def test_an_ad_made_with_the_birefnet_cut_out_passes_its_quality_checks(
     assert ad.cutout_confidence > 0.9
     quality = ad.variants[0].quality
     assert quality.passed, quality
+    assert not any(n.startswith("birefnet") for n in quality.notes)  # BiRefNet's own cut-out, no fallback
     assert quality.product_pixels_changed == 0

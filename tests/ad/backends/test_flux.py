@@ -14,6 +14,7 @@ import pytest
 
 from nanococoa_mcp.ad.backends import flux
 from nanococoa_mcp.ad.backends.models import get_manager
+from nanococoa_mcp.ad.stages.scene import RepaintInput
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
 from nanococoa_mcp.jobs.cancel import JobStopped, stop_checks
 from nanococoa_mcp.settings import Settings
@@ -142,7 +143,7 @@ def _composed(h: int = 64, w: int = 80) -> tuple[np.ndarray, np.ndarray]:
     return img, product
 
 
-def _input(**overrides: object) -> flux.FluxSceneInput:
+def _input(**overrides: object) -> RepaintInput:
     img, keep = _composed()
     args: dict[str, object] = {
         "image": img,
@@ -154,13 +155,13 @@ def _input(**overrides: object) -> flux.FluxSceneInput:
         "steps": None,
     }
     args.update(overrides)
-    return flux.FluxSceneInput(**args)  # type: ignore[arg-type]
+    return RepaintInput(**args)  # type: ignore[arg-type]
 
 
 def test_the_scene_is_repainted_around_the_product_and_the_product_is_kept_bit_for_bit(models_dir: Path) -> None:
     inp = _input()
     steps: list[tuple[int, int]] = []
-    out = flux.refine_scene(inp, _settings(models_dir), on_step=lambda i, n: steps.append((i, n)))
+    out = flux.repaint(inp, _settings(models_dir), on_step=lambda i, n: steps.append((i, n)))
 
     assert out.shape == inp.image.shape and out.dtype == np.uint8
     assert np.array_equal(out[inp.keep_mask], inp.image[inp.keep_mask])
@@ -173,15 +174,15 @@ def test_the_scene_is_repainted_around_the_product_and_the_product_is_kept_bit_f
 
 def test_progress_counts_every_diffusion_step_at_full_strength(models_dir: Path) -> None:
     steps: list[tuple[int, int]] = []
-    flux.refine_scene(_input(strength=1.0, steps=5), _settings(models_dir), on_step=lambda i, n: steps.append((i, n)))
+    flux.repaint(_input(strength=1.0, steps=5), _settings(models_dir), on_step=lambda i, n: steps.append((i, n)))
     assert steps == [(i, 5) for i in range(1, 6)]
 
 
 def test_the_same_seed_gives_the_same_scene_and_another_seed_another(models_dir: Path) -> None:
     settings = _settings(models_dir)
-    a = flux.refine_scene(_input(seed=11), settings)
-    b = flux.refine_scene(_input(seed=11), settings)
-    c = flux.refine_scene(_input(seed=12), settings)
+    a = flux.repaint(_input(seed=11), settings)
+    b = flux.repaint(_input(seed=11), settings)
+    c = flux.repaint(_input(seed=12), settings)
     assert np.array_equal(a, b)
     assert np.abs(a.astype(int) - c.astype(int)).max() > 8
 
@@ -194,11 +195,11 @@ def test_a_stop_request_ends_the_step_loop(models_dir: Path) -> None:
             raise JobStopped("stop requested")
 
     with stop_checks(check), pytest.raises(JobStopped):
-        flux.refine_scene(_input(strength=1.0, steps=6), _settings(models_dir), lambda i, n: steps.append((i, n)))
+        flux.repaint(_input(strength=1.0, steps=6), _settings(models_dir), lambda i, n: steps.append((i, n)))
     assert steps == [(1, 6), (2, 6)]
     # the warm pipeline is left usable: the next job runs to the end
     steps.clear()
-    flux.refine_scene(_input(strength=1.0, steps=6), _settings(models_dir), lambda i, n: steps.append((i, n)))
+    flux.repaint(_input(strength=1.0, steps=6), _settings(models_dir), lambda i, n: steps.append((i, n)))
     assert steps == [(i, 6) for i in range(1, 7)]
 
 
@@ -208,8 +209,8 @@ def test_the_model_loads_once_and_stays_warm(models_dir: Path) -> None:
     key = f"flux:{SCHNELL}"
     manager.unload(key)
     before = manager.loads.get(key, 0)
-    flux.refine_scene(_input(), settings)
-    flux.refine_scene(_input(seed=3), settings)
+    flux.repaint(_input(), settings)
+    flux.repaint(_input(seed=3), settings)
     assert manager.loads[key] == before + 1
     assert key in manager.loaded()
 
@@ -229,7 +230,7 @@ def test_running_out_of_memory_retries_once_smaller_then_gives_a_typed_error(mod
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     with stop_checks(oom):
-        out = flux.refine_scene(_input(strength=1.0, steps=2), settings, on_step=lambda i, n: steps.append(i))
+        out = flux.repaint(_input(strength=1.0, steps=2), settings, on_step=lambda i, n: steps.append(i))
     assert out.shape == (64, 80, 3)
     assert steps == [1, 1, 2]  # the first try failed in its first step, the retry ran both
     assert manager.loads[key] == before + 2  # everything was unloaded and the model loaded afresh
@@ -237,18 +238,18 @@ def test_running_out_of_memory_retries_once_smaller_then_gives_a_typed_error(mod
     steps.clear()
     ooms[0] = -1
     with stop_checks(oom), pytest.raises(BackendUnavailable) as err:
-        flux.refine_scene(_input(strength=1.0, steps=2), settings, on_step=lambda i, n: steps.append(i))
+        flux.repaint(_input(strength=1.0, steps=2), settings, on_step=lambda i, n: steps.append(i))
     assert err.value.field == "device" and "out of GPU memory twice" in err.value.message
 
 
 def test_a_fill_checkpoint_runs_through_the_fill_pipeline(models_dir: Path) -> None:
     settings = _settings(models_dir, FILL)
-    ckpt = flux.inspect_checkpoint(FILL, settings, bytes_per_param=4)
+    ckpt = flux.inspect_checkpoint(settings, bytes_per_param=4)
     assert ckpt.fill and not ckpt.distilled
 
     inp = _input(strength=1.0, steps=2, guidance_scale=30.0)
     steps: list[tuple[int, int]] = []
-    out = flux.refine_scene(inp, settings, on_step=lambda i, n: steps.append((i, n)))
+    out = flux.repaint(inp, settings, on_step=lambda i, n: steps.append((i, n)))
     assert np.array_equal(out[inp.keep_mask], inp.image[inp.keep_mask])
     assert steps == [(1, 2), (2, 2)]
     loaded = get_manager(settings).get(f"flux:{FILL}", lambda: pytest.fail("the Fill model should be warm"))
@@ -259,7 +260,7 @@ def test_a_fill_checkpoint_runs_through_the_fill_pipeline(models_dir: Path) -> N
 
 
 def test_a_text_to_image_checkpoint_runs_through_the_inpainting_pipeline(models_dir: Path) -> None:
-    ckpt = flux.inspect_checkpoint(SCHNELL, _settings(models_dir))
+    ckpt = flux.inspect_checkpoint(_settings(models_dir))
     assert not ckpt.fill and ckpt.distilled
     assert json.loads((ckpt.path / "model_index.json").read_text())["_class_name"] == "FluxPipeline"
 
@@ -274,14 +275,14 @@ def test_a_control_checkpoint_is_refused_by_its_input_channels(tmp_path: Path) -
         (model / folder / "config.json").write_text(json.dumps(config))
     (model / "model_index.json").write_text("{}")
     with pytest.raises(BackendUnavailable) as err:
-        flux.inspect_checkpoint(model.name, Settings(models_dir=tmp_path))
+        flux.inspect_checkpoint(Settings(models_dir=tmp_path, flux_model=model.name))
     assert err.value.field == "flux_model" and "in_channels 128" in err.value.message
 
 
 def test_a_missing_model_names_its_files_and_how_to_get_it(tmp_path: Path) -> None:
     settings = Settings(device="cpu", models_dir=tmp_path, flux_model="black-forest-labs/FLUX.1-schnell")
     with pytest.raises(BackendUnavailable) as err:
-        flux.refine_scene(_input(), settings)
+        flux.repaint(_input(), settings)
     assert "model_index.json" in err.value.message
     assert "huggingface-cli download black-forest-labs/FLUX.1-schnell" in (err.value.accepted or "")
 
@@ -302,7 +303,7 @@ def test_a_missing_model_names_its_files_and_how_to_get_it(tmp_path: Path) -> No
 )
 def test_bad_input_is_refused_naming_the_field(overrides: dict[str, object], field: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
-        flux.refine_scene(_input(**overrides), Settings(device="cpu", models_dir=tmp_path))
+        flux.repaint(_input(**overrides), Settings(device="cpu", models_dir=tmp_path))
     assert err.value.field == field
 
 

@@ -21,19 +21,13 @@ import cv2
 import numpy as np
 import pytest
 
-from nanococoa_mcp.ad.backends.llm_copy import (
-    HTML_SCHEMA,
-    SCENE_SCHEMA,
-    AnswerRejected,
-    build_document,
-    design_or_template,
-    prompts_for,
-)
+from nanococoa_mcp.ad.backends.llm_copy import HTML_SCHEMA, SCENE_SCHEMA, build_document, prompts_for
 from nanococoa_mcp.ad.backends.studio.layout import analyse
 from nanococoa_mcp.ad.catalog.styles import STYLES, resolve_style
 from nanococoa_mcp.ad.catalog.text_styles import resolve_text_style
 from nanococoa_mcp.ad.scene_prompts import PHRASES, has_hangul, scene_prompt, translate
 from nanococoa_mcp.ad.stages import copy_design, final
+from nanococoa_mcp.llm import AnswerRejected
 from nanococoa_mcp.settings import Settings, get_settings
 from tests.conftest import ThreadRenderer
 
@@ -184,6 +178,11 @@ def _scene(tone: int = 235) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return img, product, mask
 
 
+def _design(inp: copy_design.CopyInput, settings: Settings) -> copy_design.CopyOutput:
+    """The copy stage with the llm backend, as an ad runs it."""
+    return copy_design.run(inp, copy_design.CopyParams(backend="llm"), settings)
+
+
 def _input(copy: str = COPY, sub: str | None = SUB, tone: int = 235) -> copy_design.CopyInput:
     img, _product, mask = _scene(tone)
     lay = analyse(img, mask, SAFE)
@@ -292,7 +291,7 @@ def test_llm_design_is_asked_with_the_layout_analysis_sanitised_and_rendered(
     llm_server: FakeLLM, renderer: ThreadRenderer
 ) -> None:
     inp = _input()
-    out = design_or_template(inp, _settings(llm_server))
+    out = _design(inp, _settings(llm_server))
     assert out.backend == "llm", out.fallback_reason
     body = llm_server.requests[0]["body"]
     prompt = body["messages"][0]["content"]
@@ -328,7 +327,7 @@ def test_llm_design_is_asked_with_the_layout_analysis_sanitised_and_rendered(
 
 def test_a_design_without_contrast_gets_a_plate_that_reaches_it(llm_server: FakeLLM, renderer: ThreadRenderer) -> None:
     llm_server.mode = "pale"  # light-grey copy, no plate, on a light scene
-    out = design_or_template(_input(), _settings(llm_server))
+    out = _design(_input(), _settings(llm_server))
     assert out.backend == "llm"
     assert out.doc.plate_added and out.doc.plate is not None
     q = _final(renderer, out.doc).quality
@@ -341,7 +340,7 @@ def test_llm_copy_backend_is_registered_and_reads_the_environment(
     monkeypatch.setenv("NANOCOCOA_LLM_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("NANOCOCOA_LLM_MODEL", MODEL)
     get_settings.cache_clear()
-    doc = copy_design.run(_input(), copy_design.CopyParams(backend="llm"))
+    doc = copy_design.run(_input(), copy_design.CopyParams(backend="llm")).doc
     assert len(llm_server.requests) == 1 and llm_server.requests[0]["auth"] == "Bearer none"
     assert ".main .face" not in doc.html and "rotate(-3deg)" in doc.html  # the model's design, not a template
 
@@ -355,17 +354,17 @@ def test_an_unusable_design_is_replaced_by_the_template_with_the_reason(
 ) -> None:
     llm_server.mode = mode
     inp = _input()
-    out = design_or_template(inp, _settings(llm_server))
+    out = _design(inp, _settings(llm_server))
     assert out.backend == "template" and reason in (out.fallback_reason or "")
-    assert out.doc == copy_design.design(inp)
+    assert out.doc == copy_design.run(inp).doc
 
 
 def test_without_an_endpoint_the_template_designs_the_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     inp = _input()
-    out = design_or_template(inp, _settings(None))
+    out = _design(inp, _settings(None))
     assert out.backend == "template" and "no LLM endpoint" in (out.fallback_reason or "")
-    assert out.doc == copy_design.design(inp)
+    assert out.doc == copy_design.run(inp).doc
 
 
 def test_a_headline_split_into_coloured_words_keeps_its_colour_and_size(renderer: ThreadRenderer) -> None:
@@ -402,7 +401,7 @@ def test_an_unsized_design_with_both_lines_in_one_element_still_fits_and_passes(
     doc, notes = build_document(f'<div style="color:transparent">{COPY}<br>{SUB}</div>', inp)
     assert any("cannot be measured" in n for n in notes)  # an invisible ink is replaced by one we can measure
     assert 'class="sub" style="font-size: 0.42em"' in doc.html
-    template = copy_design.design(inp).theme  # the sub-copy's pill: colours the report can measure
+    template = copy_design.run(inp).doc.theme  # the sub-copy's pill: colours the report can measure
     assert (doc.theme.sub_fill, doc.theme.sub_bg) == (template.sub_fill, template.sub_bg)
     q = _final(renderer, doc).quality
     assert q.passed and q.font_size_px > doc.font_size_range[0], q

@@ -3,14 +3,17 @@ fix), JIT loading kept warm, least recently used unloaded under a VRAM budget, O
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from nanococoa_mcp.ad.backends.models import ModelManager, resolve_model_dir
-from nanococoa_mcp.ad.backends.status import backend_report
+from nanococoa_mcp.ad.backends.models import ModelManager, Weights, find_checkpoint, locate
+from nanococoa_mcp.ad.backends.registry import FLUX_WEIGHTS, QWEN_WEIGHTS
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.settings import Settings
+
+CONFIG_ONLY = Weights("birefnet_model", ("config.json",))
 
 
 def _settings(tmp_path: Path, **kw: object) -> Settings:
@@ -23,21 +26,41 @@ def test_weights_are_found_in_the_models_dir_then_the_hf_cache(tmp_path: Path, m
     local.mkdir(parents=True)
     (local / "config.json").write_text("{}")
     settings = _settings(tmp_path, models_dir=tmp_path / "models")
-    assert resolve_model_dir("ZhengPeng7/BiRefNet", settings) == local
+    assert find_checkpoint(CONFIG_ONLY, settings) == local
     snap = tmp_path / "hub" / "models--Qwen--Qwen2-VL-2B-Instruct" / "snapshots" / "abc123"
     snap.mkdir(parents=True)
-    (snap / "config.json").write_text("{}")
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer_config.json",
+                 "tokenizer.json"):  # fmt: skip
+        (snap / name).write_text("{}")
     (snap.parent.parent / "refs").mkdir()
     (snap.parent.parent / "refs" / "main").write_text("abc123")
-    assert resolve_model_dir("Qwen/Qwen2-VL-2B-Instruct", settings) == snap
+    assert find_checkpoint(QWEN_WEIGHTS, settings) == snap
 
 
 def test_missing_weights_name_the_files_and_how_to_get_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(BackendUnavailable) as info:
-        resolve_model_dir("black-forest-labs/FLUX.1-schnell", _settings(tmp_path), needs=("model_index.json",))
-    assert "model_index.json" in info.value.message
+        find_checkpoint(FLUX_WEIGHTS, _settings(tmp_path))
+    assert "is not on this machine" in info.value.message and "model_index.json" in info.value.message
     assert "huggingface-cli download black-forest-labs/FLUX.1-schnell" in (info.value.accepted or "")
+
+
+def test_a_sharded_checkpoint_needs_every_shard_its_index_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    folder = tmp_path / "models" / "Qwen2-VL-2B-Instruct"
+    folder.mkdir(parents=True)
+    shards = {"a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": shards}))
+    for name in ("config.json", "model-00001-of-00002.safetensors", "processor_config.json",
+                 "tokenizer_config.json", "vocab.json"):  # fmt: skip
+        (folder / name).write_text("{}")
+    found = locate(QWEN_WEIGHTS, _settings(tmp_path, models_dir=tmp_path / "models"))
+    assert found.folder == folder
+    assert found.missing == (str(folder / "model-00002-of-00002.safetensors"),)
+    with pytest.raises(BackendUnavailable, match=r"lacks model-00002-of-00002\.safetensors"):
+        find_checkpoint(QWEN_WEIGHTS, _settings(tmp_path, models_dir=tmp_path / "models"))
 
 
 def test_models_load_once_and_the_oldest_makes_room_under_the_budget() -> None:
@@ -67,16 +90,3 @@ def test_out_of_memory_is_retried_once_then_a_typed_error() -> None:
     assert "out of GPU memory twice" in info.value.message and len(calls) == 3
     with pytest.raises(ValueError):  # other errors are not retried
         manager.run(lambda: (_ for _ in ()).throw(ValueError("bad")), what="FLUX")
-
-
-def test_the_backend_report_says_what_can_run_here_and_why_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    report = {(b.stage, b.backend): b for b in backend_report(_settings(tmp_path, scene_backend="flux"))}
-    assert report[("cutout", "studio")].usable and report[("cutout", "studio")].configured
-    flux = report[("scene", "flux")]
-    assert flux.configured and not flux.usable and "model_index.json" in (flux.reason or "")
-    assert "NANOCOCOA_LLM_BASE_URL" in (report[("copy", "llm")].reason or "")
-    llm = {(b.stage, b.backend): b for b in backend_report(_settings(tmp_path, llm_base_url="http://127.0.0.1:9/v1"))}
-    assert llm[("copy", "llm")].usable
-    odd = [b for b in backend_report(_settings(tmp_path, layout_backend="gpt5")) if b.backend == "gpt5"]
-    assert odd and not odd[0].usable and "studio, qwen" in (odd[0].reason or "")

@@ -58,7 +58,7 @@ def _make(
         copy_design.CopyInput(
             copy=copy, sub_copy=sub, style=resolve_text_style(style_id), analysis=lay, region=region, background=img
         )
-    )
+    ).doc
     rendered = renderer.render(doc)
     core = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return final.run(
@@ -157,7 +157,7 @@ def test_pages_render_offline_and_never_fetch_anything(renderer: Renderer, local
         copy_design.CopyInput(
             copy="세일", sub_copy=None, style=STYLES[0], analysis=lay, region=lay.empty_spaces[0], background=img
         )
-    )
+    ).doc
     hostile = doc.html.replace(
         "</body>", f'<img src="{local_server}/x.png"><link rel="stylesheet" href="{local_server}/a.css"></body>'
     )
@@ -177,7 +177,7 @@ def test_copy_is_html_escaped(renderer: Renderer) -> None:
             region=lay.empty_spaces[0],
             background=img,
         )
-    )
+    ).doc
     assert "<script>" not in doc.html and "&lt;특가&gt; &amp; 세일" in doc.html
     out = _make(renderer, "bold_clean", 235, copy="<특가> & 세일", sub=None)
     assert out.quality.passed

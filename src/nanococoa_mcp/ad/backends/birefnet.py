@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from nanococoa_mcp.ad.backends.models import get_manager, resolve_model_dir, torch_device
-from nanococoa_mcp.ad.backends.studio.cutout import cut_out as studio_cut_out
-from nanococoa_mcp.ad.backends.studio.matting import estimate_foreground
+from nanococoa_mcp.ad.backends.models import find_checkpoint, get_manager, torch_device
+from nanococoa_mcp.ad.backends.registry import BIREFNET_WEIGHTS
+from nanococoa_mcp.ad.matting import estimate_foreground
 from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, CutoutParams, alpha_bbox
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
 from nanococoa_mcp.jobs.cancel import checkpoint
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
 
-NEEDS = ("config.json", "model.safetensors")
 MODEL_SIDE = 1024  # BiRefNet is trained on 1024×1024
 RETRY_SIDE = 768  # after a CUDA out-of-memory error: about half the activations, still a sharp mask
 MEAN = (0.485, 0.456, 0.406)
@@ -57,17 +56,13 @@ class Mask:
     side: int  # the square side the model saw (MODEL_SIDE, or RETRY_SIDE after running out of memory)
 
 
-def cut_out(inp: CutoutInput, params: CutoutParams, settings: Settings | None = None) -> CutoutOutput:
-    """The product cut out by BiRefNet. A photo that already carries a cut-out (`has_alpha`) keeps its
-    own matte, as on the studio backend, and the model is not loaded.
+def cut_out(inp: CutoutInput, params: CutoutParams, settings: Settings) -> CutoutOutput:
+    """The product cut out by BiRefNet (a photo's own alpha is kept by the stage, before any backend).
 
     `params.edge_band` sets the reach (px) of the edge-colour estimate; `refine_edges=False` keeps the
     photo's raw colours at the edge. Raises BackendUnavailable when torch/transformers or the checkpoint
     are missing or it cannot be loaded, InvalidInput when the model finds no product.
     """
-    if inp.has_alpha:
-        return studio_cut_out(inp, params)
-    settings = settings or get_settings()
     rgb = np.ascontiguousarray(inp.image[..., :3])
     checkpoint()
     mask = predict_mask(rgb, settings)
@@ -81,8 +76,8 @@ def cut_out(inp: CutoutInput, params: CutoutParams, settings: Settings | None = 
 def load(settings: Settings) -> BiRefNetModel:
     """The warm model (loaded on first use through the model manager). Raises BackendUnavailable when
     torch/transformers or the checkpoint's files are missing, or the checkpoint cannot be loaded."""
-    model_dir = resolve_model_dir(settings.birefnet_model, settings, needs=NEEDS)
-    _check_code_files(model_dir, settings.birefnet_model)
+    model_dir = find_checkpoint(BIREFNET_WEIGHTS, settings)  # with the code files its auto_map names
+    _check_auto_map(model_dir)
     _require_extra()
     device = torch_device(settings)
     # The official checkpoint is stored in fp32 and runs in fp16 on CUDA: half its size, plus activations.
@@ -104,16 +99,15 @@ def _require_extra() -> None:
         ) from exc
 
 
-def _check_code_files(model_dir: Path, model: str) -> None:
-    """The code files config.json's auto_map names must be there too: transformers would otherwise
-    try to fetch them from the hub."""
+def _check_auto_map(model_dir: Path) -> None:
+    """config.json must name the checkpoint's model class for AutoModelForImageSegmentation."""
     try:
         auto_map = json.loads((model_dir / "config.json").read_text()).get("auto_map") or {}
     except (OSError, ValueError) as exc:
         raise BackendUnavailable(
             f"{model_dir / 'config.json'} cannot be read ({exc})",
             field="birefnet_model",
-            accepted=f"a complete copy of {model}",
+            accepted="a complete copy of the checkpoint",
         ) from exc
     if "AutoModelForImageSegmentation" not in auto_map:
         raise BackendUnavailable(
@@ -121,15 +115,6 @@ def _check_code_files(model_dir: Path, model: str) -> None:
             "not a BiRefNet checkpoint",
             field="birefnet_model",
             accepted="ZhengPeng7/BiRefNet or a fine-tune of it",
-        )
-    files = sorted({ref.split("--")[-1].split(".")[0] + ".py" for ref in auto_map.values() if isinstance(ref, str)})
-    missing = [f for f in files if not (model_dir / f).is_file()]
-    if missing:
-        raise BackendUnavailable(
-            f"the model {model} in {model_dir} lacks its code files ({', '.join(missing)})",
-            field="birefnet_model",
-            accepted=f"`huggingface-cli download {model}` on a machine with network, then copy the HF cache here "
-            "(HF_HOME), or put the whole folder in NANOCOCOA_MODELS_DIR/" + model.split("/")[-1],
         )
 
 

@@ -33,14 +33,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from nanococoa_mcp.ad.backends.models import get_manager, resolve_model_dir, torch_device
+from nanococoa_mcp.ad.backends.models import find_checkpoint, get_manager, torch_device
+from nanococoa_mcp.ad.backends.registry import FLUX_WEIGHTS
+from nanococoa_mcp.ad.stages.scene import RepaintInput
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
 from nanococoa_mcp.jobs.cancel import checkpoint
 from nanococoa_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NEEDS = ("model_index.json", "transformer/config.json", "vae/config.json")
 COMPONENTS = ("transformer", "text_encoder", "text_encoder_2", "vae")
 DISTILLED_STEPS = 4  # schnell is trained for 1-4 steps
 GUIDED_STEPS = 28  # dev / Fill
@@ -50,17 +51,6 @@ MIN_SIDE = 16
 
 Mode = Literal["cpu", "gpu", "model_offload", "sequential_offload"]  # cpu: any non-CUDA device, no VRAM
 _LIGHTER: dict[Mode, Mode] = {"gpu": "model_offload", "model_offload": "sequential_offload"}
-
-
-@dataclass(frozen=True, slots=True)
-class FluxSceneInput:
-    image: npt.NDArray[np.uint8]  # H×W×3 composed step-1 image (scene + shadow + product): the init image
-    keep_mask: npt.NDArray[np.bool_]  # H×W True where pixels must stay exactly (the product)
-    prompt: str  # English scene prompt (the seed's bg_prompt)
-    strength: float  # share of the schedule re-noised, 0 < strength <= 1 (seed default 0.6)
-    guidance_scale: float  # seed default 3.5; no effect on guidance-distilled schnell
-    seed: int
-    steps: int | None = None  # None: NANOCOCOA_FLUX_STEPS, else by model (schnell 4, dev / Fill 28)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +72,7 @@ class _Flux:
     device: str
 
 
-def check_input(inp: FluxSceneInput) -> None:
+def check_input(inp: RepaintInput) -> None:
     """Raises InvalidInput naming the first bad field."""
     img = inp.image
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -127,10 +117,12 @@ def _component_gb(folder: Path, bytes_per_param: int) -> float:
     return total / 1e9
 
 
-def inspect_checkpoint(model: str, settings: Settings, bytes_per_param: int = 2) -> Checkpoint:
-    """Find `model` offline and tell which pipeline it needs and how big it is. Raises BackendUnavailable
-    when the files are missing or the transformer is neither an inpainting base nor a Fill model."""
-    path = resolve_model_dir(model, settings, needs=NEEDS)
+def inspect_checkpoint(settings: Settings, bytes_per_param: int = 2) -> Checkpoint:
+    """Find settings.flux_model offline and tell which pipeline it needs and how big it is. Raises
+    BackendUnavailable when files are missing or the transformer is neither an inpainting base nor a Fill
+    model."""
+    model = settings.flux_model
+    path = find_checkpoint(FLUX_WEIGHTS, settings)
     transformer, vae = _config(path, "transformer"), _config(path, "vae")
     latent = int(vae["latent_channels"])
     scale = 2 ** (len(vae["block_out_channels"]) - 1)
@@ -232,7 +224,7 @@ def model_keep(keep: npt.NDArray[np.bool_], size: tuple[int, int], cell: int) ->
 
 def _generate(
     flux: _Flux,
-    inp: FluxSceneInput,
+    inp: RepaintInput,
     settings: Settings,
     long_side: int,
     on_step: Callable[[int, int], None] | None,
@@ -279,19 +271,19 @@ def _generate(
     return out
 
 
-def refine_scene(
-    inp: FluxSceneInput, settings: Settings, on_step: Callable[[int, int], None] | None = None
+def repaint(
+    inp: RepaintInput, settings: Settings, on_step: Callable[[int, int], None] | None = None
 ) -> npt.NDArray[np.uint8]:
     """H×W×3: a new scene around the product; pixels under keep_mask are the input's, bit for bit.
 
     Loads settings.flux_model on first use and keeps it warm; `on_step(step, total)` runs after each
-    diffusion step, and a stop request (engine.cancel) raises out of the step loop. Raises InvalidInput
+    diffusion step, and a stop request (jobs.cancel) raises out of the step loop. Raises InvalidInput
     for bad input, BackendUnavailable when the weights or packages are missing or the GPU runs out of
     memory twice (the second try offloads further, or works smaller when it cannot)."""
     check_input(inp)
     checkpoint()
     device = torch_device(settings)
-    ckpt = inspect_checkpoint(settings.flux_model, settings, bytes_per_param=2 if device.startswith("cuda") else 4)
+    ckpt = inspect_checkpoint(settings, bytes_per_param=2 if device.startswith("cuda") else 4)
     manager = get_manager(settings)
     key = f"flux:{settings.flux_model}"
     tried: list[Mode] = []

@@ -1,6 +1,6 @@
-"""LLM backend (any OpenAI-compatible endpoint): Korean copy → English scene prompts, and the copy's HTML/CSS.
+"""LLM backend (any OpenAI-compatible endpoint, through nanococoa_mcp.llm): Korean copy → English scene
+prompts, and the copy's HTML/CSS (the `llm` copy design backend).
 
-Configured by NANOCOCOA_LLM_BASE_URL (a local server) and/or OPENAI_API_KEY, NANOCOCOA_LLM_MODEL.
 Answers are asked for as JSON by schema (structured output) and treated as data:
 
 - scene prompts are validated (`ScenePrompts`, English only) and get the "no text" tail FLUX needs;
@@ -10,8 +10,9 @@ Answers are asked for as JSON by schema (structured output) and treated as data:
   and the fonts are local ones. The document's inks and plate are read from the styling, so the
   quality report measures what the model designed.
 
-With no endpoint, or an answer that cannot be used, the built-ins serve (scene_prompts.scene_prompt,
-the template copy design) and the reason travels with the result. The openai SDK is imported on use.
+With no endpoint, or an answer that cannot be used, the scene prompts come from the built-in phrase table
+(scene_prompts.scene_prompt) with the reason, and the copy design raises BackendUnavailable saying why (the
+copy stage then uses the template). The openai SDK is imported on use.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -44,9 +44,17 @@ from nanococoa_mcp.ad.html_sanitize import (
     style_text,
 )
 from nanococoa_mcp.ad.scene_prompts import SUFFIX, ScenePrompts, has_hangul, scene_prompt
-from nanococoa_mcp.ad.stages import copy_design
-from nanococoa_mcp.ad.stages.copy_design import CopyDocument, CopyInput, Plate
+from nanococoa_mcp.ad.stages.copy_design import (
+    CopyDocument,
+    CopyFrame,
+    CopyInput,
+    CopyParams,
+    Plate,
+    choose_plate,
+    frame,
+)
 from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.llm import AnswerRejected, complete_json, configured, not_configured
 from nanococoa_mcp.prompts import render_prompt
 from nanococoa_mcp.settings import Settings
 
@@ -57,7 +65,6 @@ HTML_PROMPT = "copy_html"
 MAX_HTML_CHARS = 50_000
 MIN_INK_ALPHA = 0.95  # a translucent ink cannot be measured against one background colour
 MAX_TILT_DEG = 20.0
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)
 _ROTATE = re.compile(r"rotate\(\s*(-?\d+(?:\.\d+)?)deg\s*\)", re.IGNORECASE)
 _SAFE_TRANSFORM = re.compile(r"^(?:\s*(?:rotate|skew|skewx|skewy)\(\s*-?\d+(?:\.\d+)?deg\s*\))+\s*$", re.IGNORECASE)
 
@@ -75,10 +82,6 @@ HTML_SCHEMA: dict[str, Any] = {
 }
 
 
-class AnswerRejected(ValueError):
-    """The endpoint failed or answered something that cannot be used; the message says why."""
-
-
 class _HtmlAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,82 +93,6 @@ class PromptsOutcome:
     prompts: ScenePrompts
     backend: Literal["llm", "builtin"]
     fallback_reason: str | None  # why the LLM's prompts were not used (None when they were)
-
-
-@dataclass(frozen=True, slots=True)
-class CopyOutcome:
-    doc: CopyDocument
-    backend: Literal["llm", "template"]
-    fallback_reason: str | None  # why the LLM's design was not used (None when it was)
-    notes: tuple[str, ...] = ()  # what the sanitiser took out of the model's HTML, and what was replaced
-
-
-def configured(settings: Settings) -> bool:
-    """An endpoint is configured: a base URL (a local server needs no key) or an API key (OpenAI)."""
-    return bool(settings.llm_base_url or settings.llm_api_key)
-
-
-def _not_configured() -> BackendUnavailable:
-    return BackendUnavailable(
-        "no LLM endpoint is configured",
-        field="llm_base_url",
-        accepted="NANOCOCOA_LLM_BASE_URL (any OpenAI-compatible server) and/or OPENAI_API_KEY",
-    )
-
-
-@lru_cache(maxsize=4)
-def _client(base_url: str | None, api_key: str | None, timeout: float) -> Any:
-    from openai import OpenAI
-
-    return OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=1)
-
-
-def client(settings: Settings) -> Any:
-    """The openai.OpenAI client for the configured endpoint (one per endpoint, reused). Raises
-    BackendUnavailable when none is configured."""
-    if not configured(settings):
-        raise _not_configured()
-    return _client(settings.llm_base_url, settings.llm_api_key, settings.llm_timeout_sec)
-
-
-def complete_json(settings: Settings, prompt: str, name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """One chat completion answered as JSON by `schema` (strict structured output), parsed.
-
-    Raises BackendUnavailable when the endpoint is missing or fails (HTTP error, timeout, refused
-    connection), AnswerRejected when it answers something that is not one JSON object."""
-    from openai import OpenAIError
-
-    llm = client(settings)
-    try:
-        resp = llm.chat.completions.create(
-            model=settings.llm_model,
-            messages=[{"role": "user", "content": prompt}],
-            response_format={"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}},
-        )
-    except OpenAIError as exc:
-        raise BackendUnavailable(
-            f"the LLM endpoint failed ({type(exc).__name__}: {str(exc)[:200]})", field="llm_base_url"
-        ) from exc
-    data = json_answer(resp)
-    if not isinstance(data, dict):
-        raise AnswerRejected("the model's answer is not a JSON object")
-    return data
-
-
-def json_answer(resp: Any) -> Any:
-    """The JSON in a chat completion's first message (a ```json fence allowed). Raises AnswerRejected
-    for a refusal, an empty answer or text that is not JSON."""
-    choices = getattr(resp, "choices", None) or []
-    message = choices[0].message if choices else None
-    content = getattr(message, "content", None)
-    if not content:
-        refusal = getattr(message, "refusal", None)
-        raise AnswerRejected(f"the model refused: {refusal[:200]}" if refusal else "the model's answer is empty")
-    fenced = _FENCE.match(content)
-    try:
-        return json.loads(fenced.group(1) if fenced else content)
-    except json.JSONDecodeError as exc:
-        raise AnswerRejected(f"the model's answer is not JSON ({exc.msg} at {exc.pos})") from exc
 
 
 # --- scene prompts ---------------------------------------------------------------------------------------
@@ -184,7 +111,7 @@ def prompts_for(
     configured and answers usably, else from the built-in phrase table (never raises for the LLM)."""
     builtin = scene_prompt(copy, style, product_hint, text_style)
     if not configured(settings):
-        return PromptsOutcome(builtin, "builtin", str(_not_configured()))
+        return PromptsOutcome(builtin, "builtin", str(not_configured()))
     prompt = render_prompt(
         SCENE_PROMPT,
         {
@@ -224,38 +151,27 @@ def _first_error(exc: ValidationError) -> str:
 # --- the copy's HTML ----------------------------------------------------------------------------------------
 
 
-def design_or_template(inp: CopyInput, settings: Settings, *, style_prompt: str | None = None) -> CopyOutcome:
-    """The LLM's design when it can be had and used, else the template's, with the reason."""
-    try:
-        doc, notes = design_html(inp, settings, style_prompt=style_prompt)
-    except (BackendUnavailable, AnswerRejected) as exc:
-        reason = f"LLM copy design not used: {exc}"
-        log.warning("%s; using the template", reason)
-        return CopyOutcome(copy_design.design(inp), "template", reason)
-    return CopyOutcome(doc, "llm", None, notes)
-
-
-def design_html(
-    inp: CopyInput, settings: Settings, *, style_prompt: str | None = None
-) -> tuple[CopyDocument, tuple[str, ...]]:
-    """The copy's text layer as designed by the LLM (the layout analysis in the prompt), sanitised and
-    set in the renderer's structure; and notes: what the sanitiser removed, what was replaced.
-
-    Raises BackendUnavailable (no endpoint, HTTP error, timeout) or AnswerRejected (not JSON, not the
-    schema, no copy in it)."""
+def design(inp: CopyInput, params: CopyParams, settings: Settings) -> tuple[CopyDocument, tuple[str, ...]]:
+    """The copy's text layer as designed by the LLM (the layout analysis and `params.style_prompt` in the
+    prompt), sanitised and set in the renderer's structure; and notes: what the sanitiser removed, what
+    was replaced. Raises BackendUnavailable saying why when there is no usable design (no endpoint, an
+    HTTP error or timeout, an answer that is not JSON, not the schema, or without the copy)."""
     if not configured(settings):
-        raise _not_configured()
-    base = copy_design.design(inp)  # box, font sizes, theme and plate the template would use
-    prompt = render_prompt(HTML_PROMPT, _html_prompt_values(inp, base, style_prompt))
-    data = complete_json(settings, prompt, "copy_html", HTML_SCHEMA)
+        raise not_configured()
+    base = frame(inp)  # box, font sizes, theme and plate every design is fitted into
+    prompt = render_prompt(HTML_PROMPT, _html_prompt_values(inp, base, params.style_prompt))
     try:
-        answer = _HtmlAnswer.model_validate(data)
-    except ValidationError as exc:
-        raise AnswerRejected(f"the answer does not match the schema: {_first_error(exc)}") from exc
-    return build_document(answer.html, inp, base)
+        data = complete_json(settings, prompt, "copy_html", HTML_SCHEMA)
+        try:
+            answer = _HtmlAnswer.model_validate(data)
+        except ValidationError as exc:
+            raise AnswerRejected(f"the answer does not match the schema: {_first_error(exc)}") from exc
+        return build_document(answer.html, inp, base)
+    except AnswerRejected as exc:
+        raise BackendUnavailable(str(exc), field="copy_backend") from exc
 
 
-def _html_prompt_values(inp: CopyInput, base: CopyDocument, style_prompt: str | None) -> dict[str, str]:
+def _html_prompt_values(inp: CopyInput, base: CopyFrame, style_prompt: str | None) -> dict[str, str]:
     lay = inp.analysis
     product = lay.objects[0] if lay.objects else None
     rec = lay.recommendations
@@ -374,12 +290,12 @@ class _Tree:
 
 
 def build_document(
-    fragment: str, inp: CopyInput, base: CopyDocument | None = None
+    fragment: str, inp: CopyInput, base: CopyFrame | None = None
 ) -> tuple[CopyDocument, tuple[str, ...]]:
     """Sanitise the model's HTML and rebuild it as the renderer's document (see the module docstring).
 
     Raises AnswerRejected when the design does not hold the copy."""
-    base = base or copy_design.design(inp)
+    base = base or frame(inp)
     clean = sanitize(fragment[:MAX_HTML_CHARS], [f.family for f in CATALOG])
     tree = _Tree(clean.root)
     main_el = tree.holder(inp.copy)
@@ -457,7 +373,7 @@ def _solid(value: str | None) -> tuple[int, int, int] | None:
     return parsed[0] if parsed and parsed[1] >= MIN_INK_ALPHA else None
 
 
-def _main_css(props: dict[str, str], px: float, base: CopyDocument) -> tuple[list[str], dict[str, str], str | None]:
+def _main_css(props: dict[str, str], px: float, base: CopyFrame) -> tuple[list[str], dict[str, str], str | None]:
     css: dict[str, str] = {}
     note = None
     ink = _solid(props.get("color"))
@@ -513,7 +429,7 @@ def _group_css(
     px: float,
     inks: list[str],
     inp: CopyInput,
-    base: CopyDocument,
+    base: CopyFrame,
 ) -> tuple[dict[str, str], Plate | None, bool, float]:
     # The box that frames the copy: the group element or an ancestor holding nothing else (a positioned
     # wrapper with the plate on it), or the headline's own element; the innermost with a background wins.
@@ -554,7 +470,7 @@ def _group_css(
     x0, y0, x1, y1 = base.box
     region_lum = relative_luminance(inp.background[y0:y1, x0:x1])
     theme = Theme(vars={}, edge_inks=tuple(inks), plate=_plate_color(inks), sub_fill="#000000", sub_bg="#FFFFFF")
-    plate = copy_design.choose_plate(
+    plate = choose_plate(
         inp.style.model_copy(update={"always_plate": False}), theme, region_lum, inp.plate_boost
     )
     if plate is not None:
@@ -567,7 +483,7 @@ def _group_css(
 
 
 def _sub_css(
-    tree: _Tree, sub_el: Node | None, main_px: float, plate: Plate | None, base: CopyDocument
+    tree: _Tree, sub_el: Node | None, main_px: float, plate: Plate | None, base: CopyFrame
 ) -> tuple[dict[str, str], float, str, str]:
     """The sub-copy's own styling, and the colours its contrast is judged by (a pill unless measurable)."""
     if sub_el is None:
@@ -590,7 +506,7 @@ def _sub_css(
     return css, em, rgb_to_hex(fill), rgb_to_hex(under)
 
 
-def _pill(base: CopyDocument) -> dict[str, str]:
+def _pill(base: CopyFrame) -> dict[str, str]:
     return {
         "color": base.theme.sub_fill,
         "background": base.theme.sub_bg,
@@ -601,7 +517,7 @@ def _pill(base: CopyDocument) -> dict[str, str]:
 
 def _document(
     inp: CopyInput,
-    base: CopyDocument,
+    base: CopyFrame,
     family: str,
     weight: int,
     text_align: str,

@@ -2,8 +2,9 @@
 when they go.
 
 - Weights are found offline: `<NANOCOCOA_MODELS_DIR>/<repo id or its last part>` first, then the
-  Hugging Face cache (`HF_HUB_CACHE` / `HF_HOME`), never the network. A missing model names the
-  files it needs and the command that fetches them.
+  Hugging Face cache (`HF_HUB_CACHE` / `HF_HOME`), never the network. The files a loader reads are
+  stated once (`Weights`, one per backend in the registry) and checked before it loads: a missing model
+  names the files it lacks and the command that fetches them, and health checks the same files.
 - Models load on first use (JIT) and stay warm in the worker; loading one that does not fit the VRAM
   budget unloads the least recently used others first (the seed unloads FLUX before Qwen on an L4).
 - A CUDA out-of-memory error frees what can be freed and retries once (the caller picks the cheaper
@@ -15,8 +16,10 @@ Nothing here imports torch at module import: the embedded engine must never load
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -39,33 +42,184 @@ def hf_cache_dir() -> Path:
     return home / "hub"
 
 
-def resolve_model_dir(model: str, settings: Settings, needs: tuple[str, ...] = ("config.json",)) -> Path:
-    """The local directory holding `model` (a path, or a repo id looked up offline). Raises
-    BackendUnavailable naming what is missing and how to get it."""
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """The files a model backend's loader reads from its checkpoint folder (paths relative to it)."""
+
+    setting: str  # the Settings field naming the checkpoint: a hub repo id or a path
+    files: tuple[str, ...]  # files every copy has
+    # Files named by those (code files, weight shards, pipeline components), read from a copy's folder.
+    named: Callable[[Path], tuple[str, ...]] | None = None
+
+    def required(self, folder: Path) -> tuple[str, ...]:
+        return self.files + (self.named(folder) if self.named is not None else ())
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a checkpoint is on this machine, and what of it is missing."""
+
+    model: str
+    folder: Path | None  # the most complete copy found; None when there is none
+    missing: tuple[str, ...]  # paths of the files the loader needs that are not there; () when complete
+    looked: tuple[Path, ...]  # every folder looked in, preferred first
+
+
+def _candidates(model: str, settings: Settings) -> list[Path]:
+    """The folders `model` may be in, preferred first: itself when it is a path, NANOCOCOA_MODELS_DIR, then
+    the HF cache's snapshots (the one refs/main points at, then the newest)."""
     candidates: list[Path] = []
-    as_path = Path(model).expanduser()
-    if as_path.is_absolute() or model.startswith("."):
+    as_path = _as_path(model)
+    if as_path is not None:
         candidates.append(as_path)
     if settings.models_dir is not None:
         candidates += [settings.models_dir / model, settings.models_dir / model.split("/")[-1]]
-    snapshots = hf_cache_dir() / f"models--{model.replace('/', '--')}" / "snapshots"
+    snapshots = _hf_snapshots(model)
     if snapshots.is_dir():
         ref = snapshots.parent / "refs" / "main"
         if ref.is_file() and (snapshots / ref.read_text().strip()).is_dir():
             candidates.append(snapshots / ref.read_text().strip())
         candidates += sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in candidates:
-        if path.is_dir() and all((path / n).exists() for n in needs):
-            return path
-    looked = ", ".join(str(c) for c in candidates) or f"{snapshots}"
-    raise BackendUnavailable(
-        f"the model {model} is not on this machine (looked in {looked}; needs {', '.join(needs)})",
-        field="model",
+    return list(dict.fromkeys(candidates))
+
+
+def _as_path(model: str) -> Path | None:
+    """The checkpoint's folder when `model` is a path rather than a hub repo id."""
+    path = Path(model).expanduser()
+    return path if path.is_absolute() or model.startswith(".") else None
+
+
+def _hf_snapshots(model: str) -> Path:
+    return hf_cache_dir() / f"models--{model.replace('/', '--')}" / "snapshots"
+
+
+def locate(weights: Weights, settings: Settings) -> Located:
+    """The first complete copy of the checkpoint `weights.setting` names, else the copy lacking the fewest
+    files and which ones, else where it was looked for. Reads no weights and imports no ML package."""
+    model = str(getattr(settings, weights.setting))
+    looked = tuple(_candidates(model, settings))
+    best: tuple[Path, tuple[str, ...]] | None = None
+    for folder in looked:
+        if not folder.is_dir():
+            continue
+        missing = tuple(str(folder / f) for f in weights.required(folder) if not (folder / f).exists())
+        if not missing:
+            return Located(model, folder, (), looked)
+        if best is None or len(missing) < len(best[1]):
+            best = (folder, missing)
+    if best is not None:
+        return Located(model, best[0], best[1], looked)
+    # No copy at all: the files where the path given, or NANOCOCOA_MODELS_DIR/<its last part>, says they
+    # belong; else the HF cache folder a download would create.
+    home = _as_path(model) or (settings.models_dir / model.split("/")[-1] if settings.models_dir else None)
+    missing = tuple(str(home / f) for f in weights.files) if home is not None else (str(_hf_snapshots(model).parent),)
+    return Located(model, None, missing, looked or (_hf_snapshots(model),))
+
+
+def find_checkpoint(weights: Weights, settings: Settings) -> Path:
+    """The folder of a complete copy of the checkpoint, found offline. Raises BackendUnavailable naming the
+    missing files and how to get them."""
+    found = locate(weights, settings)
+    if found.folder is None or found.missing:
+        raise unavailable(found, weights)
+    return found.folder
+
+
+def unavailable(found: Located, weights: Weights) -> BackendUnavailable:
+    """The error for a checkpoint that is not (completely) here: what is missing, and how to get it."""
+    model = found.model
+    if found.folder is None:
+        looked = ", ".join(str(p) for p in found.looked)
+        message = f"the model {model} is not on this machine (looked in {looked}; needs {', '.join(weights.files)})"
+    else:
+        lacks = ", ".join(str(Path(p).relative_to(found.folder)) for p in found.missing)
+        message = f"the model {model} in {found.folder} lacks {lacks}"
+    return BackendUnavailable(
+        message,
+        field=weights.setting,
         accepted=(
             f"`huggingface-cli download {model}` on a machine with network, then copy the HF cache here "
-            "(HF_HOME), or put the files in NANOCOCOA_MODELS_DIR/" + model.split("/")[-1]
+            "(HF_HOME), or put the whole folder in NANOCOCOA_MODELS_DIR/" + model.split("/")[-1]
         ),
     )
+
+
+# -- the files checkpoints name -----------------------------------------------------------------------------
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or unreadable (its own absence is reported elsewhere)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _weight_files(folder: Path, sub: str, stem: str, bin_stem: str) -> tuple[str, ...]:
+    """The weights a loader reads in `folder/sub`: a shard index and every shard it names, else one
+    safetensors file, else an older checkpoint's .bin; the safetensors file when there is none."""
+    base = folder / sub
+
+    def rel(name: str) -> str:
+        return f"{sub}/{name}" if sub else name
+
+    for index_name in (f"{stem}.safetensors.index.json", f"{bin_stem}.bin.index.json"):
+        if (base / index_name).is_file():
+            weight_map = _json(base / index_name).get("weight_map")
+            shards = sorted({str(v) for v in weight_map.values()}) if isinstance(weight_map, dict) else []
+            return (rel(index_name), *(rel(s) for s in shards))
+    if not (base / f"{stem}.safetensors").exists() and (base / f"{bin_stem}.bin").exists():
+        return (rel(f"{bin_stem}.bin"),)
+    return (rel(f"{stem}.safetensors"),)
+
+
+def _one_of(folder: Path, sub: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The first of `names` present in `folder/sub` (alternatives a loader accepts), else the first."""
+    found = next((n for n in names if (folder / sub / n).exists()), names[0])
+    return (f"{sub}/{found}" if sub else found,)
+
+
+def _tokenizer_files(folder: Path, sub: str) -> tuple[str, ...]:
+    return (
+        f"{sub}/tokenizer_config.json" if sub else "tokenizer_config.json",
+        *_one_of(folder, sub, ("tokenizer.json", "vocab.json", "spiece.model")),
+    )
+
+
+def remote_code_files(folder: Path) -> tuple[str, ...]:
+    """The code files config.json's auto_map names (a remote-code checkpoint such as BiRefNet): without them
+    transformers would try to fetch them from the hub."""
+    auto_map = _json(folder / "config.json").get("auto_map")
+    refs = auto_map.values() if isinstance(auto_map, dict) else ()
+    return tuple(sorted({ref.split("--")[-1].split(".")[0] + ".py" for ref in refs if isinstance(ref, str)}))
+
+
+def vision_language_files(folder: Path) -> tuple[str, ...]:
+    """A transformers vision-language checkpoint (Qwen2-VL): its weights, its processor's config (either
+    name) and its tokenizer."""
+    return (
+        *_weight_files(folder, "", "model", "pytorch_model"),
+        *_one_of(folder, "", ("preprocessor_config.json", "processor_config.json")),
+        *_tokenizer_files(folder, ""),
+    )
+
+
+def pipeline_files(folder: Path) -> tuple[str, ...]:
+    """A diffusers pipeline (FLUX): for each component model_index.json lists, its config and weights."""
+    out: list[str] = []
+    for name, entry in sorted(_json(folder / "model_index.json").items()):
+        if name.startswith("_") or not isinstance(entry, list) or len(entry) != 2 or not all(entry):
+            continue  # metadata, or an optional component the pipeline does not have
+        library, cls = str(entry[0]), str(entry[1])
+        if cls.endswith("Scheduler"):
+            out.append(f"{name}/scheduler_config.json")
+        elif "Tokenizer" in cls:
+            out += _tokenizer_files(folder, name)
+        else:  # a model: diffusers and transformers name their weight files differently
+            stems = ("diffusion_pytorch_model",) * 2 if library == "diffusers" else ("model", "pytorch_model")
+            out += [f"{name}/config.json", *_weight_files(folder, name, *stems)]
+    return tuple(out)
 
 
 def torch_device(settings: Settings) -> str:
@@ -77,11 +231,14 @@ def torch_device(settings: Settings) -> str:
 
 
 def is_oom(exc: BaseException) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - only called where torch runs
+    # Read without importing torch: a model that never loaded (weights or packages missing) must not
+    # load it by failing.
+    if isinstance(exc, BackendUnavailable):
         return False
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return "out of memory" in str(exc).lower()
 
 
 def free_memory() -> None:

@@ -1,8 +1,9 @@
 """Layout analysis by Qwen2-VL (seed §7.4): the model reads the image and answers the analysis JSON.
 
 An answer that does not parse, does not match the schema, or does not fit the image (boxes outside it,
-"empty" space over the product) is not used: the embedded analysis runs instead and the reason travels
-in `LayoutOutput.fallback_reason`. Answers are cached per image (memory, then the data directory).
+"empty" space over the product) is not used: it is a BackendUnavailable saying why, on which the layout
+stage runs the embedded analysis and reports the reason. Answers are cached per image (memory, then the
+data directory).
 torch and transformers are imported only when the model runs.
 """
 
@@ -22,18 +23,18 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from nanococoa_mcp.ad.backends.models import get_manager, resolve_model_dir, torch_device
-from nanococoa_mcp.ad.stages import layout
+from nanococoa_mcp.ad.backends.models import find_checkpoint, get_manager, torch_device
+from nanococoa_mcp.ad.backends.registry import QWEN_WEIGHTS
+from nanococoa_mcp.ad.stages.layout import LayoutAnalysis, LayoutInput, LayoutOutput
 from nanococoa_mcp.errors import BackendUnavailable, NanococoaError
 from nanococoa_mcp.jobs.cancel import checkpoint
 from nanococoa_mcp.prompts import load_prompt, render_prompt
-from nanococoa_mcp.settings import Settings, get_settings
+from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.storage import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 PROMPT = "layout_analysis"
-NEEDS = ("config.json",)
 MAX_PIXELS = 640 * 28 * 28  # what the model sees: ~500k px, 640 visual tokens (the 2B default allows 1280)
 MIN_PIXELS = 4 * 28 * 28
 MAX_NEW_TOKENS = 1024  # the seed's JSON is ~450 tokens; room for a few more spaces and prose around it
@@ -60,32 +61,25 @@ class Answer:
     frame: tuple[int, int]  # width, height of the image the model saw (its answer's coordinates)
 
 
-def analyse(inp: layout.LayoutInput, settings: Settings | None = None) -> layout.LayoutOutput:
-    """Qwen2-VL's analysis of `inp.image`, or the embedded analysis with the reason it was used instead.
-    Raises only what must stop the job (a stop request); a missing model or extra is a fallback."""
-    settings = settings or get_settings()
+def analyse(inp: LayoutInput, settings: Settings) -> LayoutOutput:
+    """Qwen2-VL's analysis of `inp.image`. Raises BackendUnavailable saying why when there is no usable
+    one (the model or extra missing, an unusable answer, the model failing); a stop request (JobStopped)
+    and other deliberate errors pass through."""
     h, w = inp.image.shape[:2]
     try:
         answer, cached = _answer(inp.image, settings)
         analysis = parse_analysis(answer.text, frame=answer.frame, size=(w, h), product_mask=inp.product_mask)
     except AnalysisRejected as exc:
-        return _fallback(inp, f"qwen: {exc}")
-    except BackendUnavailable as exc:
-        return _fallback(inp, f"qwen: {exc.message}" + (f" ({exc.accepted})" if exc.accepted else ""))
+        raise BackendUnavailable(str(exc), field="layout_backend") from exc
     except NanococoaError:
-        raise  # a stop request (JobStopped) and the like are not analysis failures
+        raise
     except Exception as exc:  # the model itself failed: the embedded analysis still gives a usable layout
         log.exception("Qwen2-VL layout analysis failed")
-        return _fallback(inp, f"qwen: the analysis failed ({type(exc).__name__}: {exc})")
+        raise BackendUnavailable(
+            f"the analysis failed ({type(exc).__name__}: {exc})", field="layout_backend"
+        ) from exc
     notes = ("qwen: reused the analysis cached for this image",) if cached else ()
-    return layout.LayoutOutput(analysis=analysis, backend="qwen", notes=notes)
-
-
-def _fallback(inp: layout.LayoutInput, reason: str) -> layout.LayoutOutput:
-    log.warning("layout analysis fell back to the studio backend: %s", reason)
-    studio = layout.BACKENDS["studio"](inp)
-    analysis = studio.analysis if isinstance(studio, layout.LayoutOutput) else studio
-    return layout.LayoutOutput(analysis=analysis, backend="studio", fallback_reason=reason)
+    return LayoutOutput(analysis=analysis, backend="qwen", notes=notes)
 
 
 # -- the model ------------------------------------------------------------------------------------------
@@ -94,7 +88,7 @@ def _fallback(inp: layout.LayoutInput, reason: str) -> layout.LayoutOutput:
 def load(settings: Settings) -> QwenModel:
     """The warm model (loaded on first use through the model manager). Raises BackendUnavailable when
     torch/transformers or the weights are missing."""
-    model_dir = resolve_model_dir(settings.qwen_model, settings, needs=NEEDS)
+    model_dir = find_checkpoint(QWEN_WEIGHTS, settings)
     _require_extra()
     device = torch_device(settings)
     vram = _weights_gb(model_dir) + 1.5 if device.startswith("cuda") else 0.0
@@ -188,7 +182,7 @@ def generate(loaded: QwenModel, image: npt.NDArray[np.uint8], max_pixels: int = 
 
 
 def _answer(image: npt.NDArray[np.uint8], settings: Settings) -> tuple[Answer, bool]:
-    model_dir = resolve_model_dir(settings.qwen_model, settings, needs=NEEDS)
+    model_dir = find_checkpoint(QWEN_WEIGHTS, settings)
     key = _cache_key(image, settings.qwen_model, model_dir)
     hit = _CACHE.get(key, settings)
     if hit is not None:
@@ -233,13 +227,13 @@ def parse_analysis(
     frame: tuple[int, int],
     size: tuple[int, int],
     product_mask: npt.NDArray[np.bool_] | None = None,
-) -> layout.LayoutAnalysis:
+) -> LayoutAnalysis:
     """The model's answer as a LayoutAnalysis in the pixels of the analysed image (`size`, width × height),
     its answer being in those of `frame`. Empty spaces come best first. Raises AnalysisRejected when the
     answer is not JSON, does not match the schema, or does not fit the image."""
     data = extract_json(text)
     try:
-        analysis = layout.LayoutAnalysis.model_validate(data)
+        analysis = LayoutAnalysis.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in exc.errors()[:3])
         raise AnalysisRejected(f"the analysis does not match the schema ({problems})") from None
@@ -262,7 +256,7 @@ def parse_analysis(
                     f"empty_spaces[{i}] ({space['region']}) lies on the product ({covered:.0%} of it)"
                 )
     out["empty_spaces"] = sorted(out["empty_spaces"], key=lambda s: -s["suitability"])
-    return layout.LayoutAnalysis.model_validate(out)
+    return LayoutAnalysis.model_validate(out)
 
 
 def _scale(bbox: list[int], fw: int, fh: int, w: int, h: int) -> list[int]:

@@ -1,26 +1,33 @@
 """Copy design stage: turn the copy, a text style and the layout analysis into an HTML text layer.
 
-The template backend writes the HTML itself; the page fits the font size to the chosen region in
-the browser (render stage), with Korean line breaking (`word-break: keep-all`, balanced lines).
+Every design is fitted into the same frame (`frame`: the box, a font covering the copy, the theme and
+plate that read on the background, the font-size range); the page fits the font size to the box in the
+browser (render stage), with Korean line breaking (`word-break: keep-all`, balanced lines). The embedded
+`template` backend writes the page from the text style, as `design(inp)`; a model backend (`llm`) is called
+as `design(inp, params, settings)` and raises BackendUnavailable when it cannot give a usable design, on
+which the stage uses the template and says why.
 """
 
 from __future__ import annotations
 
-import html
-import math
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.ad.catalog.fonts import FontSpec, first_font_covering
 from nanococoa_mcp.ad.catalog.text_styles import TextStyle, Theme
 from nanococoa_mcp.ad.color import contrast_ratio, hex_to_rgb, relative_luminance
 from nanococoa_mcp.ad.stages.layout import EmptySpace, LayoutAnalysis
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 MIN_CONTRAST = 4.5  # WCAG AA: the copy must reach it against what lies under it, with a plate if need be
@@ -47,7 +54,10 @@ class CopyInput:
 class CopyParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: str = "template"
+    backend: str = Field(default="template", description="Copy design backend: template or llm.")
+    style_prompt: str | None = Field(
+        default=None, description="The look asked for in words, for a model backend (the seed's html_style_prompt)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,33 +76,58 @@ class CopyDocument:
     plate_added: bool  # a plate added for contrast (a sticker's own plate is design, not added)
 
 
-def _template(inp: CopyInput) -> CopyDocument:
-    return design(inp)
+@dataclass(frozen=True, slots=True)
+class CopyFrame:
+    """What every design of the copy is fitted into, measured on the background it will sit on."""
+
+    width: int
+    height: int
+    box: Box  # the region the copy is fitted into
+    font: FontSpec  # the text style's first font that covers the copy
+    missing_glyphs: tuple[str, ...]
+    theme_name: Literal["on_light", "on_dark"]
+    theme: Theme
+    plate: Plate | None  # the lightest plate that gets the theme's inks to 4.5:1 there (None: none needed)
+    font_size_range: tuple[int, int]
+    align: Literal["left", "center", "right"]
 
 
-def _llm(inp: CopyInput) -> CopyDocument:
-    # Imported on use; without a usable endpoint or answer it returns the template's design (and logs why).
-    from nanococoa_mcp.ad.backends.llm_copy import design_or_template
-    from nanococoa_mcp.settings import get_settings
-
-    return design_or_template(inp, get_settings()).doc
-
-
-BACKENDS: dict[str, Callable[[CopyInput], CopyDocument]] = {"template": _template, "llm": _llm}
+@dataclass(frozen=True, slots=True)
+class CopyOutput:
+    doc: CopyDocument
+    backend: str  # the backend whose design this is: "template" when a model backend fell back
+    fallback_reason: str | None = None  # why the configured backend's design was not used
+    notes: tuple[str, ...] = ()  # what the model backend's answer needed (removed markup, replaced inks)
 
 
-def run(inp: CopyInput, params: CopyParams | None = None) -> CopyDocument:
-    """Design the text layer. Raises InvalidInput for an unknown backend."""
+ModelBackend = Callable[[CopyInput, CopyParams, Settings], tuple[CopyDocument, tuple[str, ...]]]
+EmbeddedBackend = Callable[[CopyInput], CopyDocument]
+
+
+def run(inp: CopyInput, params: CopyParams | None = None, settings: Settings | None = None) -> CopyOutput:
+    """Design the text layer: the configured backend's design, else (it cannot give a usable one) the
+    template's with the reason. Raises InvalidInput for an unknown backend."""
     params = params or CopyParams()
-    backend = BACKENDS.get(params.backend)
-    if backend is None:
-        raise InvalidInput(
-            f"unknown copy backend {params.backend!r}", field="copy_backend", accepted=", ".join(BACKENDS)
-        )
-    return backend(inp)
+    spec = registry.get("copy", params.backend)
+    reason = None
+    if not spec.embedded:
+        settings = settings or get_settings()
+        try:
+            registry.require(spec, settings)
+            backend: ModelBackend = registry.load(spec)
+            doc, notes = backend(inp, params, settings)
+            return CopyOutput(doc=doc, backend=spec.name, notes=notes)
+        except BackendUnavailable as exc:
+            reason = registry.fallback_reason(spec, exc)
+            log.warning("the copy design fell back to the template: %s", reason)
+    template = registry.embedded("copy")
+    design: EmbeddedBackend = registry.load(template)
+    return CopyOutput(doc=design(inp), backend=template.name, fallback_reason=reason)
 
 
-def design(inp: CopyInput) -> CopyDocument:
+def frame(inp: CopyInput) -> CopyFrame:
+    """The box (the region less a margin), the font, the theme for the background's tone, the plate the
+    inks need there, the font-size range (capped by `max_font_px` on a retry) and the alignment."""
     h, w = inp.background.shape[:2]
     x0, y0, x1, y1 = inp.region.bbox
     pad = round(0.012 * min(w, h))
@@ -101,14 +136,10 @@ def design(inp: CopyInput) -> CopyDocument:
     region_lum = relative_luminance(inp.background[box[1] : box[3], box[0] : box[2]])
     theme_name: Literal["on_light", "on_dark"] = "on_light" if float(np.median(region_lum)) > 0.36 else "on_dark"
     theme = getattr(inp.style, theme_name)
-    plate = choose_plate(inp.style, theme, region_lum, inp.plate_boost)
-    align = _align(inp.region.region)
     lo, hi = inp.analysis.recommendations.font_size_range
     if inp.max_font_px is not None:
         hi = max(lo, min(hi, inp.max_font_px))
-    doc_html = _html(inp, w, h, box, font, theme, plate, align, (lo, hi))
-    return CopyDocument(
-        html=doc_html,
+    return CopyFrame(
         width=w,
         height=h,
         box=box,
@@ -116,10 +147,9 @@ def design(inp: CopyInput) -> CopyDocument:
         missing_glyphs=tuple(missing),
         theme_name=theme_name,
         theme=theme,
-        plate=plate,
+        plate=choose_plate(inp.style, theme, region_lum, inp.plate_boost),
         font_size_range=(lo, hi),
-        align=align,
-        plate_added=plate is not None and not inp.style.always_plate,
+        align=_align(inp.region.region),
     )
 
 
@@ -166,59 +196,3 @@ def _align(region: str) -> Literal["left", "center", "right"]:
     if region.endswith("right"):
         return "right"
     return "center"
-
-
-def _rgba(hex_color: str, opacity: float) -> str:
-    r, g, b = hex_to_rgb(hex_color)
-    return f"rgba({r},{g},{b},{opacity:.2f})"
-
-
-def _html(
-    inp: CopyInput,
-    w: int,
-    h: int,
-    box: Box,
-    font: FontSpec,
-    theme: Theme,
-    plate: Plate | None,
-    align: str,
-    size_range: tuple[int, int],
-) -> str:
-    style = inp.style
-    css_vars = "; ".join(f"--{k}: {v}" for k, v in theme.vars.items())
-    plate_css = ""
-    if plate is not None and not style.always_plate:
-        plate_css = (
-            f".group {{ background: {_rgba(plate.color, plate.opacity)}; border-radius: 0.28em;"
-            " padding: 0.3em 0.55em 0.36em; }"
-        )
-    justify = {"left": "flex-start", "center": "center", "right": "flex-end"}[align]
-    # Headlines hang from the top of an upper region and sit on the bottom of a lower one, as in print ads.
-    row = inp.region.region.split("-")[0]
-    valign = {"top": "flex-start", "bottom": "flex-end"}.get(row, "center")
-    # Room for a tilted design's corners: half the box width times sin(angle), on top and bottom.
-    tilt = math.ceil(abs(math.sin(math.radians(style.rotate_deg))) * (box[2] - box[0]) / 2) + 2
-    main = html.escape(inp.copy.strip())
-    sub = html.escape(inp.sub_copy.strip()) if inp.sub_copy and inp.sub_copy.strip() else ""
-    sub_html = f'<div class="sub"><span>{sub}</span></div>' if sub else ""
-    return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><style>
-html, body {{ margin: 0; padding: 0; background: transparent; width: {w}px; height: {h}px; overflow: hidden; }}
-#box {{ position: absolute; left: {box[0]}px; top: {box[1]}px; width: {box[2] - box[0]}px;
-  height: {box[3] - box[1]}px; box-sizing: border-box; padding: {tilt}px {tilt // 3}px; display: flex;
-  align-items: {valign}; justify-content: {justify}; }}
-.group {{ {css_vars}; font-family: "{font.family}", "Noto Sans CJK KR", sans-serif; font-weight: {font.weight};
-  font-size: {size_range[1]}px; line-height: {style.line_height}; text-align: {align};
-  letter-spacing: {style.letter_spacing_em}em; max-width: 100%; box-sizing: border-box;
-  transform: rotate({style.rotate_deg}deg); font-kerning: normal; }}
-.main {{ position: relative; margin: 0; font-size: 1em; word-break: keep-all; overflow-wrap: normal;
-  text-wrap: balance; white-space: normal; }}
-.main .back {{ display: block; }}
-.main .face {{ position: absolute; inset: 0; display: block; }}
-.sub {{ margin-top: 0.34em; font-size: 0.42em; line-height: 1.2; word-break: keep-all; text-wrap: balance; }}
-.sub span {{ display: inline-block; white-space: nowrap; padding: 0.22em 0.8em 0.26em; border-radius: 999px;
-  background: {theme.sub_bg}; color: {theme.sub_fill}; letter-spacing: 0; }}
-{style.css}
-{plate_css}
-</style></head><body><div id="box" class="{align}"><div class="group">
-<h1 class="main"><span class="back">{main}</span><span class="face" aria-hidden="true">{main}</span></h1>
-{sub_html}</div></div></body></html>"""

@@ -1,11 +1,16 @@
 """Cut-out stage: the product photo in, the product alone out (RGBA with a soft matte).
 
-Backends are registered by name; `studio` is the embedded classical one (CPU, no weights), `birefnet`
-the BiRefNet model (torch, imported only when it runs).
+Backends come from the registry: `studio` is the embedded classical one (CPU, no weights), `birefnet` the
+BiRefNet model (torch, imported only when it runs). The stage decides what no backend should: a photo that
+already carries its own cut-out keeps it, and a backend that cannot run here gives way to the studio one,
+with the reason in the output. A model backend is called as `cut_out(inp, params, settings)` and raises
+BackendUnavailable when it cannot run; the embedded one as `cut_out(inp, params)`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,7 +18,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.ad.backends import registry
+from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
+from nanococoa_mcp.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 MAX_SIDE = 1600
 MIN_SIDE = 16
@@ -49,40 +58,58 @@ class CutoutOutput:
     method: str                    # "alpha-channel" | "matting" | "birefnet"
     bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) of alpha > 0
     notes: tuple[str, ...]         # human-readable remarks
+    fallback_reason: str | None = None  # why the configured backend's cut-out was not used
 
     @property
     def low_confidence(self) -> bool:
         return self.confidence < LOW_CONFIDENCE
 
 
-def _studio(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
-    from nanococoa_mcp.ad.backends.studio.cutout import cut_out
-
-    return cut_out(inp, params)
+ModelBackend = Callable[[CutoutInput, CutoutParams, Settings], CutoutOutput]
+EmbeddedBackend = Callable[[CutoutInput, CutoutParams], CutoutOutput]
 
 
-def _birefnet(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
-    from nanococoa_mcp.ad.backends.birefnet import cut_out
-
-    return cut_out(inp, params)
-
-
-BACKENDS: dict[str, Callable[[CutoutInput, CutoutParams], CutoutOutput]] = {"studio": _studio, "birefnet": _birefnet}
-
-
-def run(inp: CutoutInput, params: CutoutParams | None = None) -> CutoutOutput:
-    """Cut the product out of the photo.
+def run(inp: CutoutInput, params: CutoutParams | None = None, settings: Settings | None = None) -> CutoutOutput:
+    """Cut the product out of the photo: the photo's own alpha when it has one, else the configured
+    backend's cut-out, else (that backend cannot run here) the studio one with the reason.
 
     Raises InvalidInput for an unknown backend, an image that is not 8-bit RGBA of a workable size,
     or a photo in which no product can be told apart from the backdrop.
     """
     params = params or CutoutParams()
-    backend = BACKENDS.get(params.backend)
-    if backend is None:
-        raise InvalidInput(f"unknown cut-out backend {params.backend!r}", field="cutout_backend",
-                           accepted=", ".join(BACKENDS))
+    spec = registry.get("cutout", params.backend)
     check_image(inp.image)
-    return backend(inp, params)
+    if inp.has_alpha:
+        return from_alpha(inp.image)
+    reason = None
+    if not spec.embedded:
+        settings = settings or get_settings()
+        try:
+            registry.require(spec, settings)
+            backend: ModelBackend = registry.load(spec)
+            return backend(inp, params, settings)
+        except BackendUnavailable as exc:
+            reason = registry.fallback_reason(spec, exc)
+            log.warning("the cut-out fell back to the studio backend: %s", reason)
+    studio: EmbeddedBackend = registry.load(registry.embedded("cutout"))
+    return dataclasses.replace(studio(inp, params), fallback_reason=reason)
+
+
+def from_alpha(image: npt.NDArray[np.uint8]) -> CutoutOutput:
+    """The photo's own cut-out: its matte kept, only the colour of fully transparent pixels cleared.
+    Raises InvalidInput when the alpha keeps nothing."""
+    alpha = image[..., 3]
+    bbox = alpha_bbox(alpha)
+    rgba = image.copy()
+    rgba[alpha == 0, :3] = 0
+    covered = float(np.count_nonzero(alpha)) / alpha.size
+    if covered > 0.98:
+        return CutoutOutput(rgba=rgba, confidence=0.5, method="alpha-channel", bbox=bbox, notes=(
+            "the photo's alpha channel keeps almost the whole frame: check it really is a cut-out",))
+    if covered < 0.002:
+        return CutoutOutput(rgba=rgba, confidence=0.4, method="alpha-channel", bbox=bbox,
+                            notes=("the photo's alpha channel keeps only a few pixels",))
+    return CutoutOutput(rgba=rgba, confidence=1.0, method="alpha-channel", bbox=bbox, notes=())
 
 
 def check_image(image: npt.NDArray[np.uint8]) -> None:

@@ -1,20 +1,31 @@
 """Layout analysis stage: where the product is, how bright the image is, where copy can go.
 
 Its output has exactly the JSON shape of the seed's Qwen2-VL analysis (objects, color_analysis,
-empty_spaces, recommendations), so a VLM backend can replace the embedded one.
+empty_spaces, recommendations), so a VLM backend can replace the embedded one. A model backend is called as
+`analyse(inp, settings)` and raises BackendUnavailable when it cannot give a usable analysis; the stage then
+runs the embedded one, `analyse(image, product_mask, safe_box)`, and says why. Where the caller has no
+product mask, the stage finds the product with the cut-out stage before the embedded analysis.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.ad.backends import registry
+from nanococoa_mcp.ad.images import fit_long_side
+from nanococoa_mcp.ad.stages import cutout
+from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
+from nanococoa_mcp.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 RegionName = Literal[
     "top-left",
@@ -115,7 +126,7 @@ class LayoutAnalysis(BaseModel):
 @dataclass(frozen=True, slots=True)
 class LayoutInput:
     image: npt.NDArray[np.uint8]  # H×W×3
-    product_mask: npt.NDArray[np.bool_] | None  # H×W; None: the backend finds the product itself
+    product_mask: npt.NDArray[np.bool_] | None  # H×W; None: not known (the stage or the model finds it)
     safe_box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 where copy may go
 
 
@@ -133,35 +144,49 @@ class LayoutOutput:
     notes: tuple[str, ...] = ()  # anything else worth a line in the job's report
 
 
-def _studio(inp: LayoutInput) -> LayoutAnalysis:
-    from nanococoa_mcp.ad.backends.studio.layout import analyse
-
-    return analyse(inp.image, inp.product_mask, inp.safe_box)
-
-
-def _qwen(inp: LayoutInput) -> LayoutOutput:
-    from nanococoa_mcp.ad.backends.qwen import analyse
-
-    return analyse(inp)
+ModelBackend = Callable[[LayoutInput, Settings], LayoutOutput]
+EmbeddedBackend = Callable[
+    [npt.NDArray[np.uint8], npt.NDArray[np.bool_] | None, tuple[int, int, int, int] | None], LayoutAnalysis
+]
 
 
-# A backend returns its analysis, or a whole LayoutOutput when it has more to say (a fallback, notes).
-BACKENDS: dict[str, Callable[[LayoutInput], LayoutAnalysis | LayoutOutput]] = {"studio": _studio, "qwen": _qwen}
-
-
-def run(inp: LayoutInput, params: LayoutParams | None = None) -> LayoutOutput:
-    """Analyse an image for copy placement. Raises InvalidInput for an unknown backend. A model backend
-    that cannot give a usable analysis falls back to the studio one and says why (`fallback_reason`)."""
+def run(inp: LayoutInput, params: LayoutParams | None = None, settings: Settings | None = None) -> LayoutOutput:
+    """Analyse an image for copy placement. Raises InvalidInput for an unknown backend or an image that is
+    not RGB. A model backend that cannot give a usable analysis gives way to the studio one, with the
+    reason in `fallback_reason`."""
     params = params or LayoutParams()
-    backend = BACKENDS.get(params.backend)
-    if backend is None:
-        raise InvalidInput(
-            f"unknown layout backend {params.backend!r}", field="layout_backend", accepted=", ".join(BACKENDS)
-        )
+    spec = registry.get("layout", params.backend)
     if inp.image.ndim != 3 or inp.image.shape[2] != 3:
         raise InvalidInput("layout analysis needs an RGB image", field="image")
-    out = backend(inp)
-    return out if isinstance(out, LayoutOutput) else LayoutOutput(analysis=out, backend=params.backend)
+    reason = None
+    if not spec.embedded:
+        settings = settings or get_settings()
+        try:
+            registry.require(spec, settings)
+            backend: ModelBackend = registry.load(spec)
+            return backend(inp, settings)
+        except BackendUnavailable as exc:
+            reason = registry.fallback_reason(spec, exc)
+            log.warning("layout analysis fell back to the studio backend: %s", reason)
+    studio = registry.embedded("layout")
+    analyse: EmbeddedBackend = registry.load(studio)
+    mask = inp.product_mask if inp.product_mask is not None else find_product(inp.image)
+    return LayoutOutput(analysis=analyse(inp.image, mask, inp.safe_box), backend=studio.name, fallback_reason=reason)
+
+
+def find_product(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
+    """For analysing an arbitrary image: the (studio) cut-out's idea of the main object, None when it finds
+    none. The cut-out works on at most 1600 px; its mask is scaled back to the analysed image's size."""
+    h, w = image.shape[:2]
+    rgba = fit_long_side(np.dstack([image, np.full((h, w), 255, np.uint8)]), cutout.MAX_SIDE)
+    try:
+        out = cutout.run(cutout.CutoutInput(image=rgba, has_alpha=False))
+    except InvalidInput:
+        return None
+    alpha = out.rgba[..., 3]
+    if alpha.shape != (h, w):
+        alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+    return np.asarray(alpha >= 128)
 
 
 def region_name(cx: float, cy: float, width: int, height: int) -> str:

@@ -1,7 +1,15 @@
-"""Scene stage: the backdrop the product stands in (wall, floor, light), rendered by a named backend."""
+"""Scene stage: the backdrop the product stands in (wall, floor, light), and for a generative backend the
+scene repainted around the composed product.
+
+The embedded `studio` backend draws every backdrop, as `render(inp)`. A generative backend (`flux`) starts
+from it: once the product is composed on the backdrop, `repaint(inp, settings, on_step)` repaints all but
+the product, and raises BackendUnavailable when it cannot run here; the stage then keeps the studio scene
+and says why.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -10,8 +18,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.ad.catalog.styles import SceneStyle
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
+from nanococoa_mcp.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
@@ -54,13 +66,26 @@ class SceneOutput:
     shadow_catcher: npt.NDArray[np.float32] | None = None
 
 
-def _studio(inp: SceneInput) -> SceneOutput:
-    from nanococoa_mcp.ad.backends.studio.scene import render
+@dataclass(frozen=True, slots=True)
+class RepaintInput:
+    image: npt.NDArray[np.uint8]  # H×W×3 composed step-1 image (scene + shadow + product): the init image
+    keep_mask: npt.NDArray[np.bool_]  # H×W True where pixels must stay exactly (the product)
+    prompt: str  # English scene prompt (the seed's bg_prompt)
+    strength: float  # share of the schedule re-noised, 0 < strength <= 1 (seed default 0.6)
+    guidance_scale: float  # seed default 3.5; no effect on guidance-distilled models
+    seed: int
+    steps: int | None = None  # None: the backend's configured or per-model default
 
-    return render(inp)
+
+@dataclass(frozen=True, slots=True)
+class Repainted:
+    image: npt.NDArray[np.uint8] | None  # H×W×3 the new scene, the product's pixels kept; None: the studio scene stays
+    backend: str  # the backend whose scene this is
+    fallback_reason: str | None = None  # why the configured backend's scene was not used
 
 
-BACKENDS: dict[str, Callable[[SceneInput], SceneOutput]] = {"studio": _studio}
+Render = Callable[[SceneInput], SceneOutput]
+Repaint = Callable[[RepaintInput, Settings, Callable[[int, int], None] | None], npt.NDArray[np.uint8]]
 
 
 def check_input(inp: SceneInput) -> None:
@@ -78,12 +103,37 @@ def check_input(inp: SceneInput) -> None:
 
 
 def run(inp: SceneInput, params: SceneParams | None = None) -> SceneOutput:
-    """Render the scene; the same seed gives the same image. Raises InvalidInput for bad input or backend."""
+    """Render the backdrop (a generative backend's init image); the same seed gives the same image.
+    Raises InvalidInput for bad input or an unknown backend."""
     params = params or SceneParams()
-    backend = BACKENDS.get(params.backend)
-    if backend is None:
-        raise InvalidInput(
-            f"unknown scene backend {params.backend!r}", field="scene_backend", accepted=", ".join(BACKENDS)
-        )
+    registry.get("scene", params.backend)
     check_input(inp)
-    return backend(inp)
+    render: Render = registry.load(registry.embedded("scene"))
+    return render(inp)
+
+
+def repaints(params: SceneParams) -> bool:
+    """Whether the backend repaints the composed scene (a generative one) or the backdrop is the scene."""
+    return not registry.get("scene", params.backend).embedded
+
+
+def repaint(
+    inp: RepaintInput,
+    params: SceneParams,
+    settings: Settings,
+    on_step: Callable[[int, int], None] | None = None,
+) -> Repainted:
+    """The scene repainted around the product by a generative backend (`on_step(step, total)` after each
+    step); the studio scene, with the reason, when that backend cannot run here. Raises InvalidInput for
+    bad input or an unknown backend."""
+    spec = registry.get("scene", params.backend)
+    if spec.embedded:
+        return Repainted(image=None, backend=spec.name)
+    try:
+        registry.require(spec, settings)
+        backend: Repaint = registry.load(spec)
+        return Repainted(image=backend(inp, settings, on_step), backend=spec.name)
+    except BackendUnavailable as exc:
+        reason = registry.fallback_reason(spec, exc)
+        log.warning("the scene fell back to the studio backend: %s", reason)
+        return Repainted(image=None, backend=registry.embedded("scene").name, fallback_reason=reason)

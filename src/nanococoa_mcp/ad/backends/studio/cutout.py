@@ -1,4 +1,4 @@
-"""The embedded cut-out: keep an existing alpha, else backdrop model + GrabCut + band matting.
+"""The embedded cut-out: backdrop model + GrabCut + band matting.
 
 The object is found on a small copy (a shadow-tolerant model of the backdrop, learnt from the
 photo's border, seeds a mask-initialised GrabCut); its edge is then matted at full resolution.
@@ -21,7 +21,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_chroma import (
     chroma_density,
     chroma_ratio,
 )
-from nanococoa_mcp.ad.backends.studio.matting import band_matte, estimate_foreground
+from nanococoa_mcp.ad.matting import band_matte, estimate_foreground
 from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, CutoutParams, alpha_bbox
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.jobs.cancel import checkpoint
@@ -49,26 +49,9 @@ NO_PRODUCT = "no product found in the photo: nothing stands apart from the backd
 
 
 def cut_out(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
-    """Raises InvalidInput when no product can be found."""
-    if inp.has_alpha:
-        return _from_alpha(inp.image)
+    """The product found against its backdrop and matted at the edge (a photo's own alpha is kept by the
+    stage, before any backend). Raises InvalidInput when no product can be found."""
     return _matte(np.ascontiguousarray(inp.image[..., :3]), params)
-
-
-def _from_alpha(image: U8) -> CutoutOutput:
-    """Keep the file's own matte; only clear the colour of fully transparent pixels."""
-    alpha = image[..., 3]
-    bbox = alpha_bbox(alpha)
-    rgba = image.copy()
-    rgba[alpha == 0, :3] = 0
-    covered = float(np.count_nonzero(alpha)) / alpha.size
-    if covered > 0.98:
-        return CutoutOutput(rgba=rgba, confidence=0.5, method="alpha-channel", bbox=bbox, notes=(
-            "the photo's alpha channel keeps almost the whole frame: check it really is a cut-out",))
-    if covered < 0.002:
-        return CutoutOutput(rgba=rgba, confidence=0.4, method="alpha-channel", bbox=bbox,
-                            notes=("the photo's alpha channel keeps only a few pixels",))
-    return CutoutOutput(rgba=rgba, confidence=1.0, method="alpha-channel", bbox=bbox, notes=())
 
 
 # --- the backdrop, learnt from the border --------------------------------------------------------

@@ -36,9 +36,9 @@ def analyse(
     product_mask: npt.NDArray[np.bool_] | None,
     safe_box: tuple[int, int, int, int] | None,
 ) -> LayoutAnalysis:
+    """The seed's analysis JSON, measured: `product_mask` None means no product (the stage finds one first
+    when the caller has no mask)."""
     h, w = image.shape[:2]
-    if product_mask is None:
-        product_mask = _find_product(image)
     safe = safe_box or (round(0.05 * w), round(0.05 * h), w - round(0.05 * w), h - round(0.05 * h))
     lum = relative_luminance(image)
     grad = _busyness(image)
@@ -94,27 +94,6 @@ def analyse(
             font_size_range=[font_lo, font_hi],
         ),
     )
-
-
-def _find_product(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
-    """For analysing an arbitrary image: the cut-out stage's idea of the main object.
-
-    The cut-out works on at most 1600 px; its mask is scaled back to the analysed image's size.
-    """
-    from nanococoa_mcp.ad.images import fit_long_side
-    from nanococoa_mcp.ad.stages import cutout
-    from nanococoa_mcp.errors import InvalidInput
-
-    h, w = image.shape[:2]
-    rgba = fit_long_side(np.dstack([image, np.full((h, w), 255, np.uint8)]), 1600)
-    try:
-        out = cutout.run(cutout.CutoutInput(image=rgba, has_alpha=False))
-    except InvalidInput:
-        return None
-    alpha = out.rgba[..., 3]
-    if alpha.shape != (h, w):
-        alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
-    return np.asarray(alpha >= 128)
 
 
 def _busyness(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

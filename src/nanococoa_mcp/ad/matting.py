@@ -1,4 +1,5 @@
-"""Closed-form matting (Levin et al. 2008) restricted to a narrow band, and edge colour estimation.
+"""Closed-form matting (Levin et al. 2008) restricted to a narrow band, and edge colour estimation: shared by
+the studio cut-out (which mattes its edge band) and the BiRefNet one (which re-colours the model's soft edge).
 
 The matting Laplacian is built only for the 3×3 windows that touch an unknown pixel, so the cost
 follows the length of the object's outline, not the size of the photo.
