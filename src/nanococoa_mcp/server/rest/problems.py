@@ -23,6 +23,7 @@ from nanococoa_mcp.storage import StorageError
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+SOURCES = ("body", "query", "path", "header", "cookie")  # where FastAPI says a refused value came from
 RETRY_AFTER_S = "5"  # a full queue or a missing backend: worth asking again shortly
 
 
@@ -93,9 +94,10 @@ def problem(exc: NanococoaError) -> JSONResponse:
 
 def invalid_input(errors: Sequence[Any], model: type[BaseModel] | None = None) -> InvalidInput:
     """A validation's first error as InvalidInput: `photos[0]`, not `body.photos.0`; `accepted` from the
-    error's bounds, else from the field's description in `model`."""
+    error's bounds, else from the description of the field in `model` (the refused body's model)."""
     first = errors[0]
-    loc = [p for p in first["loc"] if p not in ("body", "query", "path", "header")]
+    source, *loc = first["loc"] if first["loc"] and first["loc"][0] in SOURCES else (None, *first["loc"])
+    model = model if source == "body" else None  # a query or path parameter is no field of the body
     if first["type"] == "json_invalid":
         return InvalidInput(
             f"the body is not JSON: {(first.get('ctx') or {}).get('error', first['msg'])}",
