@@ -1,7 +1,7 @@
 """The homepage generator's doors: store records through the tools (checked field by field, a refusal
-saves nothing), generate_homepage as a job through a real MCP client, the seed's `POST /homepage/generate`
-over REST, the finished site served for preview (and nothing outside it), stop, a server killed mid-run
-that finishes the site after a restart, and `nanococoa homepage`."""
+saves nothing), generate_homepage as a job through a real MCP client over HTTP, a server killed mid-run
+that finishes the site after a restart, `nanococoa homepage` in process and through a server, and the form
+page in a browser. The REST routes are tested in process in tests/server/rest/test_homepage.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -48,7 +47,6 @@ PAGES = ["index.html", "about.html", "services.html", "contact.html"]
 NODES = ["brainstorm", "concept", "marketing", "structure", "content", "images", "header_footer", "pages", "package"]
 DANGO, FISH = SAMPLES / "dango.png", SAMPLES / "fish.png"
 RUN_TIMEOUT_S = 240.0
-STOP_GRACE_S = 10.0  # NANOCOCOA_STOP_GRACE_SEC's default
 runner = CliRunner()
 
 
@@ -134,7 +132,7 @@ async def test_a_homepage_needs_a_known_store_with_a_photo_and_queues_nothing_ot
     assert await service.jobs() == []
 
 
-# ---------------------------------------------------------------- REST: store records, the site preview
+# ---------------------------------------------------------------- one served studio for the HTTP tests
 
 
 @pytest.fixture(scope="module")
@@ -148,94 +146,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base, timeout=60) as c:
         yield c
-
-
-def test_stores_over_rest_are_made_from_json_or_a_form_read_changed_and_refused_by_field(
-    server: ServerProcess, client: httpx.Client
-) -> None:
-    made = client.post("/api/stores", json={**STORE, "photos": [b64(DANGO)]})
-    assert made.status_code == 201, made.text
-    store = made.json()
-    assert made.headers["location"] == f"/api/stores/{store['store_id']}" and len(store["photos"]) == 1
-    form = {k: str(v) for k, v in {**STORE, "store_name": "떡집 본점"}.items()}
-    files = [("photos", ("dango.png", DANGO.read_bytes(), "image/png")), ("photos", ("fish.png", FISH.read_bytes()))]
-    from_form = client.post("/api/stores", data=form, files=files)
-    assert from_form.status_code == 201, from_form.text
-    assert from_form.json()["record"]["budget"] == 500 and len(from_form.json()["photos"]) == 2
-    assert client.get(f"/api/stores/{store['store_id']}").json() == store
-    listed = [s["store_id"] for s in client.get("/api/stores", params={"limit": 50}).json()["stores"]]
-    assert listed.index(from_form.json()["store_id"]) < listed.index(store["store_id"])  # newest first
-
-    changed = client.put(f"/api/stores/{store['store_id']}", json={"opening_hours": "매일 07:00-23:00"})
-    assert changed.status_code == 200 and changed.json()["record"]["opening_hours"] == "매일 07:00-23:00"
-    assert changed.json()["photos"] == store["photos"]
-
-    count = len(listed)
-    for body, field in (
-        ({**STORE, "phone_number": "02-12-34"}, "phone_number"),
-        ({**STORE, "budget": "오백"}, "budget"),
-        ({**STORE, "homepage_color": "pink"}, "homepage_color"),
-        ({**STORE, "photos": "not a list"}, "photos"),
-        ({**STORE, "photos": ["bm90IGFuIGltYWdl"]}, "photos[0]"),
-        ({k: v for k, v in STORE.items() if k != "location"}, "location"),
-    ):
-        refused = client.post("/api/stores", json=body)
-        assert refused.status_code == 422, refused.text
-        problem = refused.json()
-        assert problem["field"] == field and problem["error"] == "invalid_input" and problem["accepted"], problem
-        assert refused.headers["content-type"].startswith("application/problem+json")
-    assert len(client.get("/api/stores", params={"limit": 50}).json()["stores"]) == count
-    assert client.put(f"/api/stores/{store['store_id']}", json={"period": 0}).json()["field"] == "period"
-    assert client.get("/api/stores/no-such-store").status_code == 404
-    assert client.post("/homepage/generate", json=STORE).json()["field"] == "photos"  # a site needs a photo
-    assert len(client.get("/api/stores", params={"limit": 50}).json()["stores"]) == count
-
-
-def _handmade_site(data_dir: Path, site_id: str) -> Path:
-    site = data_dir / "generated_sites" / site_id
-    (site / "css").mkdir(parents=True)
-    (site / "index.html").write_text("<!doctype html><title>첫 화면</title><link rel=stylesheet href=css/style.css>")
-    (site / "css" / "style.css").write_text("body { color: #222; }")
-    (site / ".hidden").write_text("secret")
-    (data_dir / "generated_sites" / "secret.txt").write_text("outside the site")
-    return site
-
-
-def test_a_site_is_served_for_preview_and_nothing_outside_it(server: ServerProcess, client: httpx.Client) -> None:
-    _handmade_site(server.data_dir, "떡집_20260123_143052")
-    base = f"/sites/{quote('떡집_20260123_143052')}"
-    index = client.get(f"{base}/")
-    assert index.status_code == 200 and "첫 화면" in index.text
-    assert index.headers["content-type"].startswith("text/html")
-    assert "connect-src 'none'" in index.headers["content-security-policy"]
-    assert client.get(f"{base}/index.html").text == index.text
-    assert client.get(f"{base}/css/style.css").headers["content-type"].startswith("text/css")
-    moved = client.get(base, follow_redirects=False)
-    assert moved.status_code == 308 and moved.headers["location"].endswith(f"{base}/")
-    raw = httpx.URL(server.base)
-    for path in (
-        f"{base}/..%2Fsecret.txt",
-        f"{base}/%2E%2E/%2E%2E/nanococoa.db",
-        f"{base}/.hidden",
-        f"{base}/missing.html",
-        "/sites/%2E%2E/",
-        "/sites/no-such-site/",
-    ):
-        # Sent as written: httpx would otherwise resolve the dots before they reach the server.
-        response = client.send(client.build_request("GET", raw.copy_with(raw_path=path.encode())))
-        assert response.status_code == 404, (path, response.text[:200])
-        assert "outside the site" not in response.text and "SQLite" not in response.text
-
-
-def test_the_openapi_document_and_the_form_page_know_the_homepage_routes(client: httpx.Client) -> None:
-    doc = client.get("/openapi.json").json()
-    for path in ("/homepage/generate", "/homepage/status/{job_id}", "/api/stores", "/api/stores/{store_id}"):
-        assert path in doc["paths"], path
-    assert "phone_number" in doc["components"]["schemas"]["CustomerData"]["properties"]
-    page = client.get("/homepage")
-    assert page.status_code == 200 and "홈페이지 만들기" in page.text
-    assert 'href="/homepage"' in client.get("/").text
-    assert client.get("/api/jobs", params={"kind": "video"}).json()["field"] == "kind"
 
 
 # ---------------------------------------------------------------- whole runs through every door
@@ -306,27 +216,6 @@ async def test_generate_homepage_through_mcp_is_a_job_that_names_its_node_and_en
     assert_site(client.get(f"/homepage/status/{job['job_id']}").json(), client)
 
 
-def test_the_seeds_post_generate_answers_in_its_shape_and_the_site_is_served(
-    server: ServerProcess, client: httpx.Client
-) -> None:
-    started = client.post("/homepage/generate", json={**STORE, "photos": [b64(DANGO)]})
-    assert started.status_code == 202, started.text
-    body = started.json()
-    assert {"status", "output_path", "pages", "generated_images", "job_id"} <= body.keys()
-    assert body["status"] in ("queued", "running") and body["output_path"] is None and body["pages"] == []
-    assert started.headers["location"] == body["status_url"] == f"/homepage/status/{body['job_id']}"
-    done = client.post("/homepage/generate?wait=true&wait_timeout_sec=0.5", json={**STORE, "photos": [b64(FISH)]})
-    assert done.status_code == 202  # the bounded wait ran out: still running, still the seed's shape
-    st, _nodes = follow(client, body["job_id"])
-    assert_site(st, client)
-    job = client.get(f"/status/{body['job_id']}").json()
-    assert job["kind"] == "homepage" and len(job["result"]["ad_job_ids"]) == st["generated_images"]
-    ad_job = client.get(f"/homepage/status/{job['result']['ad_job_ids'][0]}")
-    assert ad_job.status_code == 404 and ad_job.json()["field"] == "job_id"  # an ad is no homepage
-    second, _ = follow(client, done.json()["job_id"])
-    assert second["status"] == "success" and second["site_id"] != st["site_id"]
-
-
 def wait_for(client: httpx.Client, job_id: str, until: Any, timeout_s: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -337,19 +226,6 @@ def wait_for(client: httpx.Client, job_id: str, until: Any, timeout_s: float = 6
         assert time.monotonic() < deadline, st
         time.sleep(0.05)
 
-
-
-def test_a_homepage_job_stopped_while_it_makes_its_images_ends_stopped_with_no_site(
-    server: ServerProcess, client: httpx.Client
-) -> None:
-    job_id = client.post("/homepage/generate", json={**STORE, "photos": ALL_PHOTOS}).json()["job_id"]
-    wait_for(client, job_id, lambda st: st["current_step"] == "images")
-    stopping = client.post(f"/stop/{job_id}")
-    assert stopping.status_code == 200 and stopping.json()["status"] == "running"
-    st = wait_for(client, job_id, lambda st: st["status"] != "running", timeout_s=STOP_GRACE_S + 5)
-    assert st["status"] == "stopped" and st["output_path"] is None and st["site_url"] is None
-    assert "images" not in st["steps_done"]
-    assert client.post(f"/stop/{job_id}").json()["status"] == "stopped"  # a finished job stays as it is
 
 
 def test_a_server_killed_mid_run_finishes_the_site_after_a_restart_without_remaking_its_images(

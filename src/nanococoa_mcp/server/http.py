@@ -1,5 +1,6 @@
-"""The HTTP door: one Starlette app on one port serving MCP over Streamable HTTP (`/mcp`) and legacy
-SSE (`/sse` + `/messages/`), plus `/health`. Loopback by default; a bearer token guards other binds."""
+"""The HTTP door: one app on one port serving MCP over Streamable HTTP (`/mcp`) and legacy SSE (`/sse` +
+`/messages/`), and the REST shim with the web page (FastAPI, server/rest/) on every other path. Loopback by
+default; a bearer token guards other binds, and browsers from other origins are refused."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.jobs.store import connect_sync
 from nanococoa_mcp.server.mcp import build_server
-from nanococoa_mcp.server.rest import http_error
-from nanococoa_mcp.server.rest import routes as rest_routes
+from nanococoa_mcp.server.rest import build_api
 from nanococoa_mcp.settings import Settings, get_settings
 from nanococoa_mcp.storage import StorageError
 
@@ -92,8 +92,8 @@ class OriginMiddleware:
 
 
 class OnePort:
-    """Dispatches by path: `/mcp` to Streamable HTTP, `/sse` and `/messages/` to legacy SSE, the rest
-    (health, and later REST and the web page) to the Starlette app, whose lifespan starts all three."""
+    """Dispatches by path: `/mcp` to Streamable HTTP, `/sse` and `/messages/` to legacy SSE, the rest (REST,
+    health, the web page) to the FastAPI app, whose lifespan starts all three."""
 
     def __init__(self, rest: ASGIApp, streamable: ASGIApp, sse: ASGIApp) -> None:
         self.rest, self.streamable, self.sse = rest, streamable, sse
@@ -127,8 +127,7 @@ def build_app(settings: Settings | None = None) -> ASGIApp:
         async with streamable.router.lifespan_context(streamable), sse.router.lifespan_context(sse):
             yield
 
-    rest = Starlette(routes=rest_routes(), lifespan=lifespan, exception_handlers={404: http_error, 405: http_error})
-    app: ASGIApp = OnePort(OriginMiddleware(rest, settings.allowed_origins), streamable, sse)
+    app: ASGIApp = OnePort(OriginMiddleware(build_api(lifespan), settings.allowed_origins), streamable, sse)
     if settings.token:
         app = BearerTokenMiddleware(app, settings.token)
     return app

@@ -1,4 +1,5 @@
-"""What the tools share: reading the product image from a path or base64, and the annotations type."""
+"""What the tools share: the one base64 / data-URL decoder every door reads images with, and reading an image
+from a path or base64."""
 
 from __future__ import annotations
 
@@ -18,6 +19,26 @@ class Preview(BaseModel):
 
     path: str
     mime_type: str = "image/jpeg"
+
+
+def decode_base64(text: str, field: str, max_bytes: int) -> bytes:
+    """The bytes of base64 text, bare or as a data: URL, refused before decoding when they would exceed
+    `max_bytes`. Raises InvalidInput naming `field`."""
+    text = text.strip()
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    if len(text) > max_bytes * 4 // 3 + 8:
+        raise InvalidInput(
+            "the base64 image is larger than the upload limit",
+            field=field,
+            accepted=f"images up to {max_bytes / 1_048_576:.0f} MB",
+        )
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(
+            "the image is not valid base64", field=field, accepted=f"base64 of a {ACCEPTED_TEXT} file"
+        ) from None
 
 
 def read_image_input(
@@ -45,21 +66,7 @@ def read_image_input(
         name = f"{field}_path"
     else:
         assert image_base64 is not None
-        text = image_base64.strip()
-        if text.startswith("data:"):
-            text = text.partition(",")[2]
-        if len(text) > settings.max_upload_bytes * 4 // 3 + 8:
-            raise InvalidInput(
-                "the base64 image is larger than the upload limit",
-                field=field,
-                accepted=f"images up to {settings.max_upload_bytes / 1_048_576:.0f} MB",
-            )
-        try:
-            data = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(
-                "the image is not valid base64", field=field, accepted=f"base64 of a {ACCEPTED_TEXT} file"
-            ) from None
+        data = decode_base64(image_base64, field, settings.max_upload_bytes)
         name = field
     return decode_image(
         data,
