@@ -246,8 +246,16 @@ def test_the_page_fits_a_phone_without_horizontal_scrolling(
         assert scene_boxes[0] and scene_boxes[1] and scene_boxes[0]["y"] == scene_boxes[1]["y"]
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.wait_for_load_state("load")
-        thumbs = page.evaluate("[...document.querySelectorAll('.choice-thumb')].map(i => [i.tagName, i.naturalWidth])")
+        thumbs = page.evaluate(
+            "[...document.querySelectorAll('label.choice:not([data-id=auto]) .choice-thumb')]"
+            ".map(i => [i.tagName, i.naturalWidth])"
+        )
         assert len(thumbs) == styles and all(tag == "IMG" and width > 0 for tag, width in thumbs), thumbs
+        # Each grid starts with "자동 추천", picked by default: the style is then chosen from the copy.
+        autos = page.evaluate(
+            "[...document.querySelectorAll('label.choice[data-id=auto] input')].map(i => [i.name, i.checked])"
+        )
+        assert autos == [["background_style", True], ["text_style", True]], autos
         page.screenshot(path=tmp_path / "phone-empty.png", full_page=True)
 
         fill_ad(page, "오늘만 반값")

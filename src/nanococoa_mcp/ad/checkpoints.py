@@ -38,6 +38,8 @@ class TextStep:
     plate_boost: float
     max_font_px: int | None
     doc: CopyDocument | None = None  # kept when it cannot be derived again (an LLM's design)
+    text_style: str | None = None  # the text style id it was set in (None in steps stored before it was kept)
+    style_reason: str | None = None  # why that text style (and the scene's style) were chosen
 
 
 def steps_dir(data_dir: Path, job_id: str) -> Path:
@@ -130,7 +132,8 @@ class Checkpoints:
         with np.load(self._read("cutout.npz")) as z:
             return z["rgba"], float(z["confidence"])
 
-    def save_step1(self, n: int, comp: ComposeOutput) -> None:
+    def save_step1(self, n: int, comp: ComposeOutput, style: str, style_reason: str) -> None:
+        self._write(f"step1_{n}.json", json.dumps({"style": style, "style_reason": style_reason}).encode())
         self._write(
             f"step1_{n}.npz",
             _npz(
@@ -143,6 +146,14 @@ class Checkpoints:
             ),
         )
         self._write(f"step1_{n}.jpg", encode_jpeg(comp.image))
+
+    def load_step1_style(self, n: int) -> tuple[str, str] | None:
+        """The scene style id variant `n` was built in and why; None for a step stored before it was kept."""
+        path = self.dir / f"step1_{n}.json"
+        if not path.is_file():
+            return None
+        meta = json.loads(path.read_text())
+        return str(meta["style"]), str(meta["style_reason"])
 
     def load_step1(self, n: int) -> ComposeOutput:
         with np.load(self._read(f"step1_{n}.npz")) as z:
@@ -166,6 +177,8 @@ class Checkpoints:
             "plate_boost": step.plate_boost,
             "max_font_px": step.max_font_px,
             "doc": _doc_json(step.doc) if step.doc is not None else None,
+            "text_style": step.text_style,
+            "style_reason": step.style_reason,
         }
         self._write(f"step2_{n}.json", json.dumps(meta, ensure_ascii=False).encode())
 
@@ -190,6 +203,8 @@ class Checkpoints:
             plate_boost=float(meta["plate_boost"]),
             max_font_px=meta["max_font_px"],
             doc=_doc_from_json(meta["doc"]) if meta.get("doc") else None,
+            text_style=meta.get("text_style"),
+            style_reason=meta.get("style_reason"),
         )
 
     def preview(self, step: int, n: int = 1) -> Path | None:

@@ -14,12 +14,14 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nanococoa_mcp.ad.backends import registry
+from nanococoa_mcp.ad.catalog.choice import DEFAULT_SCENE, DEFAULT_TEXT, StyleChoice, choose_styles, choose_text
+from nanococoa_mcp.ad.catalog.lookup import fold
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE, SizePreset, resolve_size
-from nanococoa_mcp.ad.catalog.styles import resolve_style
-from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE, TextStyle, resolve_text_style
+from nanococoa_mcp.ad.catalog.styles import SceneStyle, resolve_style
+from nanococoa_mcp.ad.catalog.text_styles import TextStyle, resolve_text_style
 from nanococoa_mcp.ad.checkpoints import Checkpoints, TextStep
 from nanococoa_mcp.ad.color import dominant_colors
 from nanococoa_mcp.ad.images import DecodedImage, fit_long_side
@@ -46,8 +48,12 @@ class AdRequest(BaseModel):
 
     text_content: str = Field(description="Main ad copy (Korean), 1-40 characters (the seed's text_content).")
     sub_copy: str | None = Field(default=None, description="Optional second line: price, period, place.")
-    style: str = Field(default="minimal", description="Scene style id or Korean/English name.")
-    text_style: str = Field(default=DEFAULT_TEXT_STYLE, description="Text style id or Korean/English name.")
+    style: str | None = Field(
+        default=None, description="Scene style id or Korean/English name; none: chosen from the copy and the product."
+    )
+    text_style: str | None = Field(
+        default=None, description="Text style id or Korean/English name; none: chosen from the copy and the scene."
+    )
     size: str = Field(default=DEFAULT_SIZE, description="Size preset.")
     variants: int = Field(default=1, ge=1, le=4, description="How many different scene/layout choices.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
@@ -63,6 +69,12 @@ class AdRequest(BaseModel):
     test_mode: bool = Field(
         default=False, description="The seed's flag, kept with the job; a new request may only send false."
     )
+
+    @field_validator("style", "text_style")
+    @classmethod
+    def _auto_is_none(cls, value: str | None) -> str | None:
+        """"auto" (자동) asks for the choice a missing style gets."""
+        return None if value is not None and fold(value) in AUTO_NAMES else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,7 @@ class VariantResult:
     seed: int
     style_id: str
     text_style_id: str
+    style_reason: str
     image: npt.NDArray[np.uint8]
     step1: npt.NDArray[np.uint8]
     analysis: LayoutAnalysis
@@ -100,7 +113,7 @@ class AdResult:
 ProgressFn = Callable[[ProgressEvent], None]
 
 
-def check_request(req: AdRequest, settings: Settings | None = None) -> tuple[SizePreset, TextStyle]:
+def check_request(req: AdRequest, settings: Settings | None = None) -> tuple[SizePreset, TextStyle | None]:
     """Validate what pydantic cannot: copy length, known names. Raises InvalidInput naming the field."""
     settings = settings or get_settings()
     copy = req.text_content.strip()
@@ -118,8 +131,9 @@ def check_request(req: AdRequest, settings: Settings | None = None) -> tuple[Siz
             field="sub_copy",
             accepted=f"at most {settings.max_copy_chars} characters",
         )
-    resolve_style(req.style)
-    return resolve_size(req.size), resolve_text_style(req.text_style)
+    if req.style is not None:
+        resolve_style(req.style)
+    return resolve_size(req.size), resolve_text_style(req.text_style) if req.text_style is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +214,12 @@ class Studio:
     ) -> AdResult:
         """Make the ad. With `checkpoints`, each finished step is stored there; with `start_step` 2 or 3
         the earlier steps are read from there instead of run (`image` is then not needed)."""
-        size, text_style = check_request(req, self.settings)
+        size, asked_text = check_request(req, self.settings)
         if start_step > 1 and checkpoints is None:
             raise InvalidInput("re-running from a later step needs the stored steps", field="start_step", accepted="1")
         if start_step == 1 and image is None:
             raise InvalidInput("no product photo was given", field="product_image", accepted="an image")
-        style = resolve_style(req.style)
+        asked_scene = resolve_style(req.style) if req.style is not None else None
         plans = plan_variants(req, size)
         n = len(plans)
         scene_params = scene.SceneParams(backend=self.settings.scene_backend)
@@ -229,17 +243,7 @@ class Studio:
                 ProgressEvent(percent=progress_at(plan, stage + frac), step=step, sub_step=sub, message=msg, variant=v)
             )
 
-        # The seed's English scene prompt, for a generative scene: the request's, else the LLM's, else built in.
-        bg_prompt, step1_notes = req.bg_prompt or "", []
-        if repaint and start_step == 1 and not bg_prompt:
-            from nanococoa_mcp.ad.backends.llm_copy import prompts_for
-            from nanococoa_mcp.llm import configured
-
-            copy = req.text_content
-            written = prompts_for(copy, style, self.settings, text_style=text_style, style_prompt=req.html_style_prompt)
-            bg_prompt = written.prompts.background_prompt
-            if written.fallback_reason and configured(self.settings):
-                step1_notes.append(f"scene prompt: {written.fallback_reason}; used the built-in one")
+        step1_notes: list[str] = []
 
         # Step 1: the product cut out and set in its scene, per variant.
         comps: list[compose.ComposeOutput] = []
@@ -254,11 +258,12 @@ class Studio:
             step1_notes += [r for r in (cut.fallback_reason,) if r]
             if checkpoints is not None:
                 checkpoints.save_cutout(cut_rgba, confidence)
-            alpha = cut_rgba[..., 3]
-            palette = tuple(dominant_colors(cut_rgba[..., :3], alpha >= 200, k=3))
+            palette = _palette(cut_rgba)
+            looks = self._choose_looks(req, asked_scene, asked_text, palette, n, step1_notes)
             bx0, by0, bx1, by1 = cut.bbox
             aspect = (bx1 - bx0) / max(1, by1 - by0)
             for i, pl in enumerate(plans):
+                style = looks[i].scene
                 tick(STEPS[0], "scene", f"Building the {style.name_ko} scene", i)
                 t = time.perf_counter()
                 sc = scene.run(
@@ -285,16 +290,18 @@ class Studio:
                     tick(STEPS[0], "scene_generation", "Generating the scene around the product", i)
                     t = time.perf_counter()
                     on_step = functools.partial(_diffusion_step, within, i)
+                    bg_prompt = self._scene_prompt(req, looks[i], step1_notes)
                     comp, reason = self._repaint(req, bg_prompt, comp, pl.seed, scene_params, on_step)
                     scene_notes[i] += [r for r in (reason,) if r]
                     vts[i]["scene_generation"] = time.perf_counter() - t
                 if checkpoints is not None:
-                    checkpoints.save_step1(i + 1, comp)
+                    checkpoints.save_step1(i + 1, comp, style.id, looks[i].reason)
                 comps.append(comp)
         else:
             assert checkpoints is not None
             cut_rgba, confidence = checkpoints.load_cutout()
             comps = [checkpoints.load_step1(i + 1) for i in range(n)]
+            looks = self._stored_looks(req, checkpoints, asked_text, n, start_step)
 
         # Step 2: where the copy reads best, and the copy typeset there (checked, re-set when it falls short).
         texts: list[TextStep] = []
@@ -320,8 +327,10 @@ class Studio:
             region, region_note = pick_region(lay, pl.position)
             vnotes = [*step1_notes, *scene_notes[i], *(r for r in (lay_out.fallback_reason,) if r), *lay_out.notes]
             vts[i]["layout"] = time.perf_counter() - t
+            text_style = looks[i].text
             tick(STEPS[1], "html_rendering", f"Typesetting the copy ({text_style.name_ko})", i)
             text, result = self._typeset(req, text_style, lay, region, comp, size, confidence, vts[i], vnotes)
+            text = dataclasses.replace(text, text_style=text_style.id, style_reason=looks[i].reason)
             if checkpoints is not None:
                 checkpoints.save_step2(i + 1, text)
             texts.append(text)
@@ -335,15 +344,16 @@ class Studio:
         for i, (pl, comp, text) in enumerate(zip(plans, comps, texts, strict=True)):
             tick(STEPS[2], "composite", f"Compositing variant {i + 1} of {n}", i)
             t = time.perf_counter()
-            done = finals[i] or self._composite(req, text_style, text, comp, size, confidence)
+            done = finals[i] or self._composite(req, looks[i].text, text, comp, size, confidence)
             vts[i]["final"] = vts[i].get("final", 0.0) + time.perf_counter() - t
             done.quality.notes.extend(notes[i])
             variants.append(
                 VariantResult(
                     index=i,
                     seed=pl.seed,
-                    style_id=style.id,
-                    text_style_id=text_style.id,
+                    style_id=looks[i].scene.id,
+                    text_style_id=looks[i].text.id,
+                    style_reason=looks[i].reason,
                     image=done.image,
                     step1=comp.image,
                     analysis=text.analysis,
@@ -358,6 +368,67 @@ class Studio:
         return AdResult(
             cutout_rgba=cut_rgba, cutout_confidence=confidence, size=size, variants=variants, timings=timings
         )
+
+    def _choose_looks(
+        self,
+        req: AdRequest,
+        asked_scene: SceneStyle | None,
+        asked_text: TextStyle | None,
+        palette: tuple[tuple[int, int, int], ...],
+        n: int,
+        notes: list[str],
+    ) -> list[StyleChoice]:
+        """Each variant's scene and text style: the ones asked for, else chosen from the copy and the product
+        (the LLM's choice when one is configured), a different fitting pair per variant."""
+        if asked_scene is not None and asked_text is not None:
+            return [StyleChoice(asked_scene, asked_text, ASKED, ASKED)] * n
+        if asked_scene is not None:  # the lettering that fits the copy in the asked scene, a different one per variant
+            words = f"{req.text_content} {req.sub_copy or ''}"
+            picks = [choose_text(words, asked_scene, i) for i in range(n)]
+            return [StyleChoice(asked_scene, text, ASKED, why) for text, why in picks]
+        chosen, fallback = choose_styles(req.text_content, req.sub_copy, palette, n, self.settings)
+        notes.extend(r for r in (fallback,) if r)
+        if asked_text is not None:
+            return [dataclasses.replace(c, text=asked_text, text_why=ASKED) for c in chosen]
+        return chosen
+
+    def _stored_looks(
+        self, req: AdRequest, checkpoints: Checkpoints, asked_text: TextStyle | None, n: int, start_step: int
+    ) -> list[StyleChoice]:
+        """A re-run keeps each variant's scene style (its scene is the parent's); from step 2 the text style is
+        the one asked for, else chosen again for the new copy; from step 3 it is the stored one."""
+        words = f"{req.text_content} {req.sub_copy or ''}"
+        looks = []
+        for i in range(n):
+            stored = checkpoints.load_step1_style(i + 1)
+            # A step stored before styles were kept was built in the request's style (then "minimal" by default).
+            scene_style = resolve_style(stored[0] if stored else req.style or DEFAULT_SCENE)
+            scene_why = f"the parent's scene ({stored[1] if stored else 'as asked'})"
+            step2 = checkpoints.load_step2(i + 1) if start_step == 3 else None
+            if step2 is not None:
+                text = resolve_text_style(step2.text_style or req.text_style or DEFAULT_TEXT)
+                looks.append(StyleChoice(scene_style, text, scene_why, "the parent's text layer"))
+            elif asked_text is not None:
+                looks.append(StyleChoice(scene_style, asked_text, scene_why, ASKED))
+            else:
+                text, why = choose_text(words, scene_style, i)
+                looks.append(StyleChoice(scene_style, text, scene_why, why))
+        return looks
+
+    def _scene_prompt(self, req: AdRequest, look: StyleChoice, notes: list[str]) -> str:
+        """The seed's English scene prompt for a generative scene: the request's, else the LLM's, else built in."""
+        if req.bg_prompt:
+            return req.bg_prompt
+        from nanococoa_mcp.ad.backends.llm_copy import prompts_for
+        from nanococoa_mcp.llm import configured
+
+        written = prompts_for(
+            req.text_content, look.scene, self.settings, text_style=look.text, style_prompt=req.html_style_prompt
+        )
+        note = f"scene prompt: {written.fallback_reason}; used the built-in one"
+        if written.fallback_reason and configured(self.settings) and note not in notes:
+            notes.append(note)
+        return written.prompts.background_prompt
 
     def _repaint(
         self,
@@ -560,3 +631,12 @@ def _copy_input(
 
 def _diffusion_step(within: Callable[[float, str, int], None], variant: int, k: int, total: int) -> None:
     within(k / total, f"Generating the scene: step {k} of {total}", variant)
+
+
+ASKED = "as asked"
+AUTO_NAMES = frozenset(fold(n) for n in ("auto", "자동", "자동 추천"))
+
+
+def _palette(rgba: npt.NDArray[np.uint8]) -> tuple[tuple[int, int, int], ...]:
+    """The product's main colours, most common first (its opaque pixels)."""
+    return tuple(dominant_colors(rgba[..., :3], rgba[..., 3] >= 200, k=3))

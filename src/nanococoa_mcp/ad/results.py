@@ -24,6 +24,9 @@ class StoredVariant(BaseModel):
     preview_path: str = Field(description="A small JPEG preview (<= 512 px).")
     style: str
     text_style: str
+    style_reason: str = Field(
+        default="", description="Why this scene and text style: as asked, or what in the copy or product led here."
+    )
     seed: int
     text_region: EmptySpace
     quality: QualityReport
@@ -82,6 +85,7 @@ def _write(data_dir: Path, job_id: str, result: AdResult, elapsed: float) -> Sto
                     preview_path=str(final_dir / f"preview_{n}.jpg"),
                     style=v.style_id,
                     text_style=v.text_style_id,
+                    style_reason=v.style_reason,
                     seed=v.seed,
                     text_region=v.region,
                     quality=v.quality,

@@ -164,10 +164,12 @@ def generate(
     copy: Annotated[str, typer.Option("--copy", help="Main ad copy in Korean (1-40 characters).")],
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the ad PNG (report: same name .json).")],
     sub_copy: Annotated[str | None, typer.Option("--sub-copy", help="Second line: price, period, place.")] = None,
-    style: Annotated[str, typer.Option(help="Scene style (see `nanococoa styles`).")] = "minimal",
+    style: Annotated[
+        str | None, typer.Option(help="Scene style (see `nanococoa styles`); default: chosen from the copy.")
+    ] = None,
     text_style: Annotated[
-        str, typer.Option("--text-style", help="Text style (see `nanococoa styles`).")
-    ] = "gold_balloon",
+        str | None, typer.Option("--text-style", help="Text style (see `nanococoa styles`); default: chosen.")
+    ] = None,
     size: Annotated[str, typer.Option(help="1:1, 4:5, 9:16, seed, banner.")] = "4:5",
     variants: Annotated[int, typer.Option(min=1, max=4, help="Number of different layouts (1-4).")] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same ad.")] = 0,
@@ -239,6 +241,8 @@ def generate(
         q = v.quality
         verdict = "[green]passed[/]" if q.passed else "[red]FAILED[/]"
         out.print(f"{path}  {result.width}×{result.height}  {v.style} + {v.text_style}  {verdict}")
+        if v.style_reason:
+            out.print(f"  style: {v.style_reason}", markup=False, highlight=False)
         out.print(
             f"  contrast {q.contrast_ratio:.1f}:1{' (plate added)' if q.plate_added else ''} · "
             f"copy over product {q.text_product_overlap_px} px · product pixels changed "

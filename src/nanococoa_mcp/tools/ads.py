@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE
-from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition, check_request
 from nanococoa_mcp.errors import InvalidInput
@@ -101,10 +100,14 @@ async def generate_ad_image(
     product_image: Annotated[str | None, Field(description="The product photo as base64 (data: URL ok).")] = None,
     sub_copy: Annotated[str | None, Field(description="Optional second line: price, period, place.")] = None,
     style: Annotated[
-        str | None, Field(description="Scene style (list_styles), e.g. 미니멀, 카페, 전통시장 분위기. Default minimal.")
+        str | None, Field(
+            description="Scene style (list_styles), e.g. 미니멀, 카페, 전통시장 분위기. Default: chosen from the copy "
+            "and the product's colours (빙수 → 여름, 한우 선물세트 → 고급스러운); the result says why."
+        )
     ] = None,
     text_style: Annotated[
-        str | None, Field(description=f"Text style (list_styles), e.g. 골드 풍선, 네온. Default {DEFAULT_TEXT_STYLE}.")
+        str | None,
+        Field(description="Text style (list_styles), e.g. 골드 풍선, 네온. Default: chosen from the copy, scene."),
     ] = None,
     size: Annotated[
         str | None, Field(description=f"Size preset: 1:1, 4:5, 9:16, seed (800×1200), banner. Default {DEFAULT_SIZE}.")

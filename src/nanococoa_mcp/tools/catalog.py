@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from nanococoa_mcp.ad.catalog import fonts as fonts_mod
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE, SIZES
 from nanococoa_mcp.ad.catalog.styles import list_styles as scene_styles
-from nanococoa_mcp.ad.catalog.text_styles import DEFAULT_TEXT_STYLE
 from nanococoa_mcp.ad.catalog.text_styles import STYLES as TEXT_STYLES
 
 
@@ -42,7 +41,9 @@ class StyleCatalog(BaseModel):
     scene_styles: list[StyleEntry] = Field(description="Values accepted by `style`.")
     text_styles: list[StyleEntry] = Field(description="Values accepted by `text_style`.")
     sizes: list[SizeEntry] = Field(description="Values accepted by `size`.")
-    defaults: dict[str, str]
+    defaults: dict[str, str] = Field(
+        description="What a request that names none gets; auto: chosen from the copy and the product's colours."
+    )
 
 
 async def list_fonts() -> FontList:
@@ -66,5 +67,5 @@ async def list_styles() -> StyleCatalog:
             for s in TEXT_STYLES
         ],
         sizes=[SizeEntry(id=p.id, width=p.width, height=p.height, description=p.description) for p in SIZES.values()],
-        defaults={"style": "minimal", "text_style": DEFAULT_TEXT_STYLE, "size": DEFAULT_SIZE},
+        defaults={"style": "auto", "text_style": "auto", "size": DEFAULT_SIZE},
     )

@@ -340,8 +340,12 @@
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const catalog = await response.json();
       state.catalog = catalog;
-      buildChoices(el.sceneGrid, catalog.scene_styles, "background_style", catalog.defaults.style, el.sceneDesc);
-      buildChoices(el.textGrid, catalog.text_styles, "text_style", catalog.defaults.text_style, el.textDesc);
+      const auto = (what) => ({ id: "auto", name_ko: "자동 추천", name_en: "카피에 맞춰 골라요",
+        description: `카피와 상품 색에 어울리는 ${what}을 골라 드려요` });
+      buildChoices(el.sceneGrid, [auto("배경"), ...catalog.scene_styles], "background_style",
+        catalog.defaults.style, el.sceneDesc);
+      buildChoices(el.textGrid, [auto("글자 스타일"), ...catalog.text_styles], "text_style",
+        catalog.defaults.text_style, el.textDesc);
       buildSizes(catalog.sizes, catalog.defaults.size);
     } catch (err) {
       showError("form", "스타일 목록을 불러오지 못했어요. 페이지를 새로고침해 주세요.", String(err.message || err));
