@@ -25,6 +25,7 @@ from nanococoa_mcp.ad.catalog.text_styles import TextStyle, resolve_text_style
 from nanococoa_mcp.ad.checkpoints import Checkpoints, TextStep
 from nanococoa_mcp.ad.color import dominant_colors
 from nanococoa_mcp.ad.images import DecodedImage, fit_long_side
+from nanococoa_mcp.ad.photo_card import photo_card
 from nanococoa_mcp.ad.stages import compose, copy_design, cutout, final, layout, scene
 from nanococoa_mcp.ad.stages.layout import EmptySpace, LayoutAnalysis
 from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput
@@ -108,6 +109,7 @@ class AdResult:
     size: SizePreset
     variants: list[VariantResult]
     timings: dict[str, float]
+    layout_mode: Literal["cutout", "photo_card"] = "cutout"
 
 
 ProgressFn = Callable[[ProgressEvent], None]
@@ -203,6 +205,30 @@ class Studio:
             self.settings,
         )
 
+    def _product(self, image: DecodedImage) -> tuple[cutout.CutoutOutput, str | None]:
+        """What step 1 places in the scene: the cut-out, or, when there is no trustworthy one, a photo card of
+        the photo itself, with why. A hard photo is not bad input: it still gets an ad."""
+        try:
+            cut = self.cut_out(image)
+        except cutout.NoProductFound:
+            return self._card(image, None, 0.0), f"{CARD_WHY_NONE}; {CARD_ADVICE}"
+        if cut.method == "alpha-channel" or not cut.low_confidence:
+            return cut, None
+        subject = cut.rgba[..., 3] >= 128
+        why = f"the cut-out is not trustworthy (confidence {cut.confidence:.2f} < {cutout.LOW_CONFIDENCE})"
+        card = dataclasses.replace(self._card(image, subject, cut.confidence), fallback_reason=cut.fallback_reason)
+        return card, f"{why}; {CARD_ADVICE}"
+
+    def _card(
+        self, image: DecodedImage, subject: npt.NDArray[np.bool_] | None, confidence: float
+    ) -> cutout.CutoutOutput:
+        rgb = fit_long_side(image.rgba, WORK_MAX_SIDE)[..., :3]
+        card = photo_card(np.ascontiguousarray(rgb), subject)
+        h, w = card.shape[:2]
+        return cutout.CutoutOutput(
+            rgba=card, confidence=confidence, method="photo_card", bbox=(0, 0, w, h), notes=("photo card",)
+        )
+
     def generate(
         self,
         image: DecodedImage | None,
@@ -252,12 +278,12 @@ class Studio:
             assert image is not None
             tick(STEPS[0], "cutout", "Cutting out the product", 0)
             t0 = time.perf_counter()
-            cut = self.cut_out(image)
+            cut, card_reason = self._product(image)
             timings["cutout"] = time.perf_counter() - t0
             cut_rgba, confidence = cut.rgba, cut.confidence
             step1_notes += [r for r in (cut.fallback_reason,) if r]
             if checkpoints is not None:
-                checkpoints.save_cutout(cut_rgba, confidence)
+                checkpoints.save_cutout(cut_rgba, confidence, card_reason)
             palette = _palette(cut_rgba)
             looks = self._choose_looks(req, asked_scene, asked_text, palette, n, step1_notes)
             bx0, by0, bx1, by1 = cut.bbox
@@ -299,7 +325,7 @@ class Studio:
                 comps.append(comp)
         else:
             assert checkpoints is not None
-            cut_rgba, confidence = checkpoints.load_cutout()
+            cut_rgba, confidence, card_reason = checkpoints.load_cutout()
             comps = [checkpoints.load_step1(i + 1) for i in range(n)]
             looks = self._stored_looks(req, checkpoints, asked_text, n, start_step)
 
@@ -347,6 +373,9 @@ class Studio:
             done = finals[i] or self._composite(req, looks[i].text, text, comp, size, confidence)
             vts[i]["final"] = vts[i].get("final", 0.0) + time.perf_counter() - t
             done.quality.notes.extend(notes[i])
+            if card_reason is not None:  # the photo stands whole: there are no cut-out edges to check
+                done.quality.layout_mode, done.quality.layout_mode_reason = "photo_card", card_reason
+                done.quality.notes = [n for n in done.quality.notes if n != final.LOW_CONFIDENCE_NOTE]
             variants.append(
                 VariantResult(
                     index=i,
@@ -366,7 +395,12 @@ class Studio:
             for k, sec in v.timings.items():
                 timings[k] = timings.get(k, 0.0) + sec
         return AdResult(
-            cutout_rgba=cut_rgba, cutout_confidence=confidence, size=size, variants=variants, timings=timings
+            cutout_rgba=cut_rgba,
+            cutout_confidence=confidence,
+            size=size,
+            variants=variants,
+            timings=timings,
+            layout_mode="photo_card" if card_reason is not None else "cutout",
         )
 
     def _choose_looks(
@@ -634,6 +668,11 @@ def _diffusion_step(within: Callable[[float, str, int], None], variant: int, k: 
 
 
 ASKED = "as asked"
+CARD_WHY_NONE = "no product stands apart from the backdrop"
+CARD_ADVICE = (
+    "the photo is shown whole as a card; for a cut-out instead, give product_box [x0, y0, x1, y1] around the "
+    "product (or product/background points)"
+)
 AUTO_NAMES = frozenset(fold(n) for n in ("auto", "자동", "자동 추천"))
 
 

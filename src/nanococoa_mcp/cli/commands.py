@@ -250,7 +250,12 @@ def generate(
         )
         for note in q.notes:
             out.print(f"  [yellow]note:[/] {note}")
-    low = " [yellow](low: check the product's edges)[/]" if result.cutout_confidence < 0.6 else ""
+    first = result.variants[0].quality
+    if first.layout_mode == "photo_card":
+        out.print(f"[yellow]photo card:[/] {first.layout_mode_reason}", highlight=False)
+        low = ""
+    else:
+        low = " [yellow](low: check the product's edges)[/]" if result.cutout_confidence < 0.6 else ""
     out.print(f"report: {out_path.with_suffix('.json')} · cut-out confidence {result.cutout_confidence:.2f}{low}")
     out.print(f"job: {result.job_id}")
 

@@ -29,6 +29,11 @@ MIN_SIDE = 16
 LOW_CONFIDENCE = 0.6
 
 
+class NoProductFound(InvalidInput):
+    """Nothing in the photo stands apart from its backdrop. The photo is usable: an ad can still show it whole
+    (a photo card), so the ad pipeline catches this; the remove_background tool reports it."""
+
+
 @dataclass(frozen=True, slots=True)
 class CutoutInput:
     image: npt.NDArray[np.uint8]   # H×W×4 RGBA straight alpha, 8-bit, EXIF already applied; long side <= 1600

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +42,19 @@ class QualityReport(BaseModel):
     font_size_px: int
     cutout_confidence: float
     cutout_low_confidence: bool
+    layout_mode: Literal["cutout", "photo_card"] = Field(
+        default="cutout",
+        description="cutout: the product cut out and set in the scene; photo_card: no trustworthy cut-out, so the "
+        "photo itself, cropped around its subject, stands framed in the scene.",
+    )
+    layout_mode_reason: str | None = Field(
+        default=None, description="Why the photo card was used, and how to get a cut-out instead."
+    )
     passed: bool = Field(description="All non-negotiables hold.")
     notes: list[str] = Field(default_factory=list)
+
+
+LOW_CONFIDENCE_NOTE = "low cut-out confidence: check the product's edges"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ def run(inp: FinalInput) -> FinalOutput:
     inside = _inside(alpha, inp.safe_box)
     notes: list[str] = []
     if inp.cutout_confidence < 0.6:
-        notes.append("low cut-out confidence: check the product's edges")
+        notes.append(LOW_CONFIDENCE_NOTE)
     if not inp.text.metrics.fits:
         notes.append("the copy needed the smallest font size and may still overflow its region")
     missing = list(inp.doc.missing_glyphs)

@@ -22,8 +22,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_chroma import (
     chroma_ratio,
 )
 from nanococoa_mcp.ad.matting import band_matte, estimate_foreground
-from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, CutoutParams, alpha_bbox
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, CutoutParams, NoProductFound, alpha_bbox
 from nanococoa_mcp.jobs.cancel import checkpoint
 
 FloatArray = npt.NDArray[np.float32]
@@ -265,7 +264,7 @@ def _find_object(small: U8, iterations: int) -> _Found:
     mask = _grabcut(small, seeds, dist, iterations, backdrop.busy)
     mask = _tidy(mask, dist, grain, backdrop)
     if not mask.any():
-        raise InvalidInput(NO_PRODUCT, field="product_image")
+        raise NoProductFound(NO_PRODUCT, field="product_image")
     return _Found(mask=mask, region=region, dist=dist, backdrop=backdrop,
                   edge_support=_edge_support(small, mask))
 
@@ -294,7 +293,7 @@ def _object_region(dist: FloatArray) -> BoolArray:
     seeded = np.unique(labels[sure & np.isin(labels, keep)])
     seeded = seeded[seeded > 0].astype(np.int32)
     if seeded.size == 0:
-        raise InvalidInput(NO_PRODUCT, field="product_image")
+        raise NoProductFound(NO_PRODUCT, field="product_image")
     return _near_main(labels, seeded, 0.08 * math.hypot(h, w))
 
 
