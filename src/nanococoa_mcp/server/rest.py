@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -44,7 +44,8 @@ from nanococoa_mcp.jobs.models import STATES, TERMINAL, JobState, JobStatus, Que
 from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.storage import StorageError
 from nanococoa_mcp.tools import catalog
-from nanococoa_mcp.tools.ads import AdFields, JobList, submit_ad, summarize
+from nanococoa_mcp.tools.ads import AdFields, JobKindName, JobList, submit_ad, summarize
+from nanococoa_mcp.tools.system import server_health
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -408,7 +409,7 @@ async def seed_stop(request: Request) -> Response:
 @endpoint
 async def health(_request: Request) -> Response:
     """GET /health: 200 when ready, 503 when degraded (a worker down, the disk or the queue full)."""
-    report = await get_service().health()
+    report = await server_health()
     return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.status == "ok" else 503)
 
 
@@ -486,9 +487,9 @@ async def api_jobs(request: Request) -> Response:
     if not 1 <= limit <= 200:
         raise InvalidInput(f"limit {limit} is out of range", field="limit", accepted="1-200")
     kind = request.query_params.get("kind") or None
-    if kind is not None and kind not in ("ad", "homepage"):
-        raise InvalidInput(f"unknown kind {kind!r}", field="kind", accepted="ad, homepage")
-    jobs = await get_service().jobs(status, limit, kind)  # type: ignore[arg-type]
+    if kind is not None and kind not in get_args(JobKindName):
+        raise InvalidInput(f"unknown kind {kind!r}", field="kind", accepted=", ".join(get_args(JobKindName)))
+    jobs = await get_service().jobs(status, limit, kind)
     return JSONResponse(JobList(jobs=[summarize(j) for j in jobs]).model_dump(mode="json"))
 
 
@@ -574,7 +575,7 @@ def openapi_document() -> dict[str, Any]:
             catalog.StyleCatalog,
         )
     }
-    from nanococoa_mcp.service import HealthReport
+    from nanococoa_mcp.tools.system import HealthReport
 
     ref["HealthReport"] = _schema(HealthReport, components)
 
