@@ -129,7 +129,8 @@ class NanococoaMiddleware(Middleware):
 
 
 class _ProgressSink:
-    """Forwards engine progress (from the engine thread) as MCP progress notifications of this request."""
+    """Forwards a job's progress, as the tool following it sees it, as MCP progress notifications of this
+    request (callable from any thread)."""
 
     def __init__(self, fctx: Any) -> None:
         self.fctx = fctx
@@ -151,7 +152,7 @@ class _ProgressSink:
         self.tasks.append(self.loop.create_task(coro, context=self.context))
 
     async def drain(self) -> None:
-        await asyncio.sleep(0)  # let callbacks queued by the engine thread create their tasks
+        await asyncio.sleep(0)  # let callbacks queued from other threads create their tasks
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
