@@ -73,12 +73,15 @@ class JobStore:
             raise InvalidInput(f"unknown job kind {name!r}", field="kind", accepted=", ".join(self.kinds))
         return kind
 
-    def _lane(self, kind: str) -> list[str]:
-        """The kinds that queue with `kind`: all worker kinds share the workers."""
+    def _lane_name(self, kind: str) -> str:
+        """The queue `kind` waits in: every worker kind shares the workers'; a server kind has its own."""
         spec = self.kinds.get(kind)
-        if spec is None or spec.runs_in != WORKER_LANE:
-            return [kind]
-        return [k.name for k in self.kinds.values() if k.runs_in == WORKER_LANE]
+        return WORKER_LANE if spec is not None and spec.runs_in == WORKER_LANE else kind
+
+    def _lane(self, kind: str) -> list[str]:
+        """The kinds that queue with `kind`."""
+        lane = self._lane_name(kind)
+        return [k for k in self.kinds if self._lane_name(k) == lane] or [kind]
 
     # ---------------------------------------------------------------- queueing
 
@@ -271,10 +274,6 @@ class JobStore:
             )
             for row in found
         ]
-
-    def _lane_name(self, kind: str) -> str:
-        spec = self.kinds.get(kind)
-        return WORKER_LANE if spec is not None and spec.runs_in == WORKER_LANE else kind
 
     async def counts(self) -> dict[str, int]:
         """Jobs by status (every status present, zero when none)."""
