@@ -11,7 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from nanococoa_mcp.runtime import reset_host
+from nanococoa_mcp.ad.results import StoredAd
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.tools import generate_ad_image
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -34,13 +35,13 @@ TILE = (360, 450)
 
 async def _sheet(target: Path) -> None:
     tiles = []
-    for photo, copy, style, text_style in JOBS:
-        result = await generate_ad_image(copy=copy, product_image_path=str(SAMPLES / photo), sub_copy="1+1 이벤트",
-                                         style=style, text_style=text_style)
-        variant = result.variants[0]
-        print(f"{style:20s} {text_style:14s} passed={variant.quality.passed}")
-        with Image.open(variant.image_path) as im:
-            tiles.append(im.convert("RGB").resize(TILE))
+    async with service_running():
+        for photo, copy, style, text_style in JOBS:
+            job = await generate_ad_image(copy=copy, product_image_path=str(SAMPLES / photo), sub_copy="1+1 이벤트",
+                                          style=style, text_style=text_style, wait=True, wait_timeout_sec=300)
+            if job.result is None:
+                raise SystemExit(f"{style}/{text_style}: the ad ended {job.status}: {job.error}")
+            tiles.append(_tile(StoredAd.model_validate(job.result)))
     cols = 4
     rows = (len(tiles) + cols - 1) // cols
     sheet = Image.new("RGB", (TILE[0] * cols, TILE[1] * rows), "white")
@@ -49,12 +50,16 @@ async def _sheet(target: Path) -> None:
     sheet.save(target, quality=82)
 
 
+def _tile(ad: StoredAd) -> Image.Image:
+    variant = ad.variants[0]
+    print(f"{variant.style:20s} {variant.text_style:14s} passed={variant.quality.passed}")
+    with Image.open(variant.image_path) as im:
+        return im.convert("RGB").resize(TILE)
+
+
 def main() -> None:
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "gallery.jpg")
-    try:
-        asyncio.run(_sheet(target))
-    finally:
-        reset_host()
+    asyncio.run(_sheet(target))
     print(f"wrote {target}")
 
 

@@ -21,9 +21,10 @@ PHOTOS = ("dango.png", "fish.png", "apple.jpg", "coffee.jpg")
 
 
 async def run(photos: int, data_dir: Path) -> tuple[float, dict[str, float], object, int]:
+    from nanococoa_mcp.app import service_running
     from nanococoa_mcp.homepage.models import StoreRecord
     from nanococoa_mcp.homepage.run import run_homepage
-    from nanococoa_mcp.service import service_running
+    from nanococoa_mcp.server.tool_caller import McpToolCaller
     from nanococoa_mcp.settings import Settings
 
     settings = Settings(data_dir=data_dir, llm_base_url=None, llm_api_key=None)
@@ -52,9 +53,13 @@ async def run(photos: int, data_dir: Path) -> tuple[float, dict[str, float], obj
 
     async with service_running(settings) as service:
         started = time.perf_counter()
-        result = await run_homepage(
-            "bench-homepage", store, [SAMPLES / p for p in PHOTOS[:photos]], settings, on_progress
-        )
+        tools = McpToolCaller(settings)  # what the homepage job kind is given in the server
+        try:
+            result = await run_homepage(
+                "bench-homepage", store, [SAMPLES / p for p in PHOTOS[:photos]], settings, tools, on_progress
+            )
+        finally:
+            await tools.aclose()
         total = time.perf_counter() - started
         if last["node"]:
             nodes[last["node"]] = nodes.get(last["node"], 0.0) + time.perf_counter() - last["at"]

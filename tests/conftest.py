@@ -10,9 +10,9 @@ import pytest
 
 from nanococoa_mcp.ad.stages.copy_design import CopyDocument
 from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput, find_chromium
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import BackendUnavailable
-from nanococoa_mcp.runtime import reset_host
-from nanococoa_mcp.service import Service, service_running
+from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,13 +25,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("NANOCOCOA_DATA_DIR", str(path))
     get_settings.cache_clear()
     yield path
-    reset_host()
     get_settings.cache_clear()
 
 
 @pytest.fixture
 async def service(data_dir: Path) -> AsyncIterator[Service]:
-    """The job service (SQLite store, one worker process) the tools reach through get_service()."""
+    """The job service (SQLite store, one worker process, the homepage runs) the tools reach through
+    get_service()."""
     async with service_running(get_settings()) as running:
         yield running
 
@@ -45,8 +45,8 @@ def _chromium_available() -> bool:
 
 
 class ThreadRenderer:
-    """A Renderer confined to its own thread, as in the engine host: Playwright's sync API must not run
-    on the thread that pytest-asyncio's event loops use."""
+    """A Renderer confined to its own thread: Playwright's sync API must not run on the thread that
+    pytest-asyncio's event loops use."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-renderer")

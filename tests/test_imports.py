@@ -17,7 +17,7 @@ for m in pkgutil.walk_packages(nanococoa_mcp.__path__, "nanococoa_mcp."):
         importlib.import_module(m.name)
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.pipeline import AdRequest, Studio
-from nanococoa_mcp.service import service_running
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.tools import generate_ad_image
 
 async def serve_one():  # the server process: tools, job store, pool

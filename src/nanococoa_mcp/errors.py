@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 
 class NanococoaError(Exception):
     """Base of every error nanococoa raises on purpose.
@@ -11,12 +14,29 @@ class NanococoaError(Exception):
     """
 
     code = "nanococoa_error"
+    _by_code: ClassVar[dict[str, type[NanococoaError]]] = {}
 
     def __init__(self, message: str, *, field: str | None = None, accepted: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.accepted = accepted
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        NanococoaError._by_code.setdefault(cls.code, cls)
+
+    @staticmethod
+    def from_dict(payload: Mapping[str, Any]) -> NanococoaError:
+        """The error another side reported in `to_dict`'s shape (a tool's error), as its own class when
+        this process knows its code, else a NanococoaError that keeps the code."""
+        code = str(payload.get("error") or NanococoaError.code)
+        cls = NanococoaError._by_code.get(code, NanococoaError)
+        exc = cls(
+            str(payload.get("message") or "unknown error"), field=payload.get("field"), accepted=payload.get("accepted")
+        )
+        exc.code = code
+        return exc
 
     def to_dict(self) -> dict[str, str]:
         out = {"error": self.code, "message": self.message}

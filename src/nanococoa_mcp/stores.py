@@ -1,6 +1,6 @@
-"""Shop records (the seed's CustomerData) in the job database, with their product photos kept as files
-under `<data_dir>/stores/<id>/`. Everything is checked before anything is written: a refused record
-leaves no row and no file."""
+"""Shop records (the seed's CustomerData) in their own table of the one database, with their product photos
+kept as files under `<data_dir>/stores/<id>/`. Everything is checked before anything is written: a refused
+record leaves no row and no file."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import asyncio
 import json
 import secrets
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanococoa_mcp.ad.images import DecodedImage
+from nanococoa_mcp.ad.images import DecodedImage, stored_bytes
+from nanococoa_mcp.db.connection import connect_async
 from nanococoa_mcp.errors import InvalidInput, NotFound
-from nanococoa_mcp.jobs.store import UPLOAD_EXT, JobStore
+from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -91,11 +94,26 @@ def check_photo_count(count: int, field: str = "photos") -> None:
 
 
 class StoreBook:
-    """Store CRUD on the job store's connection (and its lock: one connection serves every coroutine)."""
+    """Store CRUD on a connection of its own. Open with `await StoreBook.open(data_dir, jobs)`; `jobs` says
+    which photos an unfinished homepage job still needs."""
 
-    def __init__(self, jobs: JobStore) -> None:
+    def __init__(self, db: aiosqlite.Connection, data_dir: Path, jobs: JobStore) -> None:
+        self.db = db
         self.jobs = jobs
-        self.root = jobs.data_dir / "stores"
+        self.root = data_dir / "stores"
+        self._lock = asyncio.Lock()  # one connection serves every coroutine
+
+    @classmethod
+    async def open(cls, data_dir: Path, jobs: JobStore) -> StoreBook:
+        """Raises StorageError when the data directory cannot hold the database."""
+        return cls(await connect_async(data_dir), data_dir, jobs)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        async with self._lock, self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
 
     async def create(self, record: dict[str, Any], photos: list[DecodedImage]) -> StoredStore:
         """Raises InvalidInput (a bad field, too many photos) or StorageError; a refusal writes nothing."""
@@ -105,7 +123,7 @@ class StoreBook:
         paths = await self._save_photos(store_id, photos)
         now = time.time()
         try:
-            await self.jobs._write(
+            await self._rows(
                 "INSERT INTO stores (id, record, photos, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                 (store_id, checked.model_dump_json(), json.dumps([str(p) for p in paths]), now, now),
             )
@@ -116,18 +134,18 @@ class StoreBook:
 
     async def get(self, store_id: str) -> StoredStore:
         """Raises NotFound."""
-        rows = await self.jobs._write("SELECT * FROM stores WHERE id = ?", (store_id,))
-        if not rows:
+        found = await self._rows("SELECT * FROM stores WHERE id = ?", (store_id,))
+        if not found:
             raise NotFound(
                 f"no store {store_id!r}", field="store_id", accepted="a store id from create_store or list_stores"
             )
-        return _to_store(rows[0])
+        return _to_store(found[0])
 
     async def recent(self, limit: int = 20, offset: int = 0) -> list[StoredStore]:
-        rows = await self.jobs._write(
+        found = await self._rows(
             "SELECT * FROM stores ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (limit, offset)
         )
-        return [_to_store(r) for r in rows]
+        return [_to_store(r) for r in found]
 
     async def update(
         self, store_id: str, changes: dict[str, Any], photos: list[DecodedImage] | None = None
@@ -143,7 +161,7 @@ class StoreBook:
             check_photo_count(len(photos))
             paths = await self._save_photos(store_id, photos)
         try:
-            await self.jobs._write(
+            await self._rows(
                 "UPDATE stores SET record = ?, photos = ?, updated_at = ? WHERE id = ?",
                 (checked.model_dump_json(), json.dumps([str(p) for p in paths]), time.time(), store_id),
             )
@@ -158,7 +176,7 @@ class StoreBook:
 
     async def discard(self, store_id: str) -> None:
         """Remove a store just made for a request that was then refused (its photos too)."""
-        await self.jobs._write("DELETE FROM stores WHERE id = ?", (store_id,))
+        await self._rows("DELETE FROM stores WHERE id = ?", (store_id,))
         await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
 
     async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[Path]:
@@ -170,13 +188,7 @@ class StoreBook:
 
         def write() -> None:
             for i, image in enumerate(photos, start=1):
-                ext = UPLOAD_EXT.get(image.format, "")
-                if image.source and ext:
-                    data = image.source
-                else:
-                    from nanococoa_mcp.ad.images import encode_png
-
-                    data, ext = encode_png(image.rgba), ".png"
+                data, ext = stored_bytes(image)
                 path = folder / f"photo-{i}-{token}{ext}"
                 write_bytes_atomic(path, data, fsync=False)
                 written.append(path)
@@ -195,11 +207,8 @@ class StoreBook:
 
     async def _forget_photos(self, store_id: str, keep: set[str]) -> None:
         """Delete replaced photos, except those an unfinished homepage job was given."""
-        rows = await self.jobs._write(
-            "SELECT parameters FROM jobs WHERE kind = 'homepage' AND status IN ('queued', 'running')", ()
-        )
-        for row in rows:
-            keep.update(json.loads(row["parameters"]).get("photos", []))
+        for parameters in await self.jobs.unfinished_parameters("homepage"):
+            keep.update(parameters.get("photos", []))
         folder = self.root / store_id
 
         def sweep() -> None:

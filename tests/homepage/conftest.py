@@ -1,11 +1,12 @@
-"""What the homepage tests share: the seed's store record, small product photos, and one whole run with the
-built-in writer (real ads through the real tools), made once per session and read by several tests."""
+"""What the homepage tests share: the seed's store record, small product photos, a run with the tool caller
+the homepage kind is given in production, and one whole run with the built-in writer (real ads through the
+real tools), made once per session and read by several tests."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +14,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from nanococoa_mcp.app import service_running
+from nanococoa_mcp.homepage.graph import Progress as OnProgress
 from nanococoa_mcp.homepage.models import StoreRecord
 from nanococoa_mcp.homepage.run import HomepageResult, run_homepage
+from nanococoa_mcp.server.tool_caller import McpToolCaller
 from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
 
@@ -69,6 +73,23 @@ def builtin_settings(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir).model_copy(update={"llm_base_url": None, "llm_api_key": None})
 
 
+async def run_site(
+    job_id: str,
+    store: StoreRecord,
+    photos: list[Path],
+    settings: Settings,
+    on_progress: OnProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> HomepageResult:
+    """run_homepage as the homepage kind runs it: the job service up, the in-memory MCP tool caller."""
+    async with service_running(settings):
+        tools = McpToolCaller(settings)
+        try:
+            return await run_homepage(job_id, store, photos, settings, tools, on_progress, should_stop)
+        finally:
+            await tools.aclose()
+
+
 def run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on its own loop in another thread (a session fixture cannot use pytest's loop)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="homepage-run") as pool:
@@ -80,5 +101,5 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
     settings = builtin_settings(tmp_path_factory.mktemp("homepage") / "data")
     progress = Progress()
     started = time.perf_counter()
-    result = run_in_thread(run_homepage("job-built", STORE, PHOTOS, settings, on_progress=progress))
+    result = run_in_thread(run_site("job-built", STORE, PHOTOS, settings, on_progress=progress))
     return BuiltSite(settings, result, progress, time.perf_counter() - started)

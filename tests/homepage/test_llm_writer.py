@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.homepage.llm_writer import LlmWriter, strict_schema
 from nanococoa_mcp.homepage.models import PageContent, SiteStructure
-from nanococoa_mcp.homepage.run import run_homepage
 from nanococoa_mcp.homepage.writer import BuiltinWriter
-from nanococoa_mcp.service import service_running
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.tools import list_jobs
 from tests.conftest import SAMPLES
-from tests.homepage.conftest import STORE
+from tests.homepage.conftest import STORE, run_site
 
 MODEL = "test-model"
 HEADLINE = "출근길 든든한 한 끼, 김밥천국"
@@ -188,7 +187,7 @@ async def test_a_whole_run_with_an_llm_uses_its_answers_and_falls_back_per_node(
 ) -> None:
     settings = _llm_settings(data_dir, fake_llm.base_url)
     async with service_running(settings):
-        result = await run_homepage("job-llm", STORE, [SAMPLES / "dango.png"], settings)
+        result = await run_site("job-llm", STORE, [SAMPLES / "dango.png"], settings)
         ads = (await list_jobs(limit=50)).jobs
     notes = {n.node: n for n in result.notes}
     assert result.writer == "llm" and result.generated_images == 3

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import Conflict, InvalidInput
 from nanococoa_mcp.homepage.run import run_homepage
 from nanococoa_mcp.jobs.cancel import JobStopped
-from nanococoa_mcp.service import service_running
+from nanococoa_mcp.server.tool_caller import McpToolCaller
 from nanococoa_mcp.tools import list_jobs
-from tests.homepage.conftest import NODES, PAGES, PHOTOS, STORE, BuiltSite, Progress, builtin_settings
+from tests.homepage.conftest import NODES, PAGES, PHOTOS, STORE, BuiltSite, Progress, builtin_settings, run_site
 
 
 def test_a_whole_run_with_the_builtin_writer_writes_four_pages_three_ads_and_a_zip(built_site: BuiltSite) -> None:
@@ -70,7 +71,9 @@ def test_the_home_page_carries_the_records_facts_in_korean(built_site: BuiltSite
 
 
 async def test_a_finished_run_answers_again_without_doing_anything(built_site: BuiltSite) -> None:
-    again = await run_homepage("job-built", STORE, PHOTOS, built_site.settings)
+    tools = McpToolCaller(built_site.settings)
+    again = await run_homepage("job-built", STORE, PHOTOS, built_site.settings, tools)
+    await tools.aclose()
     assert again.resumed is True and again.site_id == built_site.result.site_id
     assert again.ad_job_ids == built_site.result.ad_job_ids  # no ad made (no job service was even started)
 
@@ -78,14 +81,14 @@ async def test_a_finished_run_answers_again_without_doing_anything(built_site: B
 async def test_a_job_id_belongs_to_its_store_and_photos(built_site: BuiltSite) -> None:
     other = STORE.model_copy(update={"store_name": "다른 가게"})
     with pytest.raises(Conflict) as info:
-        await run_homepage("job-built", other, PHOTOS, built_site.settings)
+        await run_homepage("job-built", other, PHOTOS, built_site.settings, McpToolCaller(built_site.settings))
     assert info.value.field == "job_id"
 
 
 async def test_a_missing_photo_is_refused_before_anything_runs(data_dir: Path) -> None:
     settings = builtin_settings(data_dir)
     with pytest.raises(InvalidInput) as info:
-        await run_homepage("job-x", STORE, [PHOTOS[0], data_dir / "nope.png"], settings)
+        await run_homepage("job-x", STORE, [PHOTOS[0], data_dir / "nope.png"], settings, McpToolCaller(settings))
     assert info.value.field == "photos[1]" and not (data_dir / "generated_sites").exists()
 
 
@@ -93,11 +96,11 @@ async def test_a_stop_between_nodes_raises_and_the_run_resumes_where_it_stopped(
     settings = builtin_settings(data_dir)
     first = Progress()
     with pytest.raises(JobStopped, match="before structure"):
-        await run_homepage("job-stop", STORE, [], settings, on_progress=first,
-                           should_stop=lambda: first.nodes[-1:] == ["marketing"])
+        await run_site("job-stop", STORE, [], settings, on_progress=first,
+                       should_stop=lambda: first.nodes[-1:] == ["marketing"])
     assert first.nodes == ["brainstorm", "concept", "marketing"]
     second = Progress()
-    done = await run_homepage("job-stop", STORE, [], settings, on_progress=second)
+    done = await run_site("job-stop", STORE, [], settings, on_progress=second)
     assert second.nodes == NODES[3:] and done.resumed is True
     assert done.generated_images == 0 and "<img" not in Path(done.output_path, "index.html").read_text("utf-8")
 
@@ -111,11 +114,11 @@ async def test_a_crash_in_node_e_resumes_without_making_any_ad_again(data_dir: P
 
     async with service_running(settings):  # as in the server: one job service for both calls
         with pytest.raises(RuntimeError, match="injected crash"):
-            await run_homepage("job-crash", STORE, PHOTOS, settings, on_progress=crash_at_the_second_ad)
+            await run_site("job-crash", STORE, PHOTOS, settings, on_progress=crash_at_the_second_ad)
         before = (await list_jobs(limit=200)).jobs
         assert [j.status for j in before] == ["completed"] and before[0].text_content == "김밥천국 강남점"
         resumed = Progress()
-        result = await run_homepage("job-crash", STORE, PHOTOS, settings, on_progress=resumed)
+        result = await run_site("job-crash", STORE, PHOTOS, settings, on_progress=resumed)
         after = (await list_jobs(limit=200)).jobs
     assert result.resumed and result.generated_images == 3
     assert len(after) == 3 and {j.job_id for j in after} == set(result.ad_job_ids)  # 3 ads, not 4
@@ -126,9 +129,12 @@ async def test_a_crash_in_node_e_resumes_without_making_any_ad_again(data_dir: P
         "cta.jpg", "hero.jpg", "product_1.jpg"]
 
 
-async def test_a_photo_the_ad_tool_refuses_fails_the_run_naming_the_photos(data_dir: Path, tmp_path: Path) -> None:
+async def test_a_run_whose_every_photo_the_ad_tool_refuses_fails_naming_the_photos(
+    data_dir: Path, tmp_path: Path
+) -> None:
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (20, 20), (200, 40, 40)).save(tiny)
     with pytest.raises(InvalidInput) as info:
-        await run_homepage("job-tiny", STORE, [tiny], builtin_settings(data_dir))
+        await run_site("job-tiny", STORE, [tiny], builtin_settings(data_dir))
     assert info.value.field == "photos" and "generate_ad_image refused product_image_path" in info.value.message
+    assert not (data_dir / "generated_sites").exists() or not any((data_dir / "generated_sites").rglob("*.html"))

@@ -1,105 +1,100 @@
-"""The job store on a real SQLite file: migrations, queueing, refusals, recovery after a crash, ETA."""
+"""The job store on a real SQLite file, with job kinds of the tests' own: queueing, refusals, lineage,
+claims by lane, stop, recovery after a crash by each kind's rule, learnt ETA."""
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from nanococoa_mcp.ad.images import DecodedImage, decode_image
-from nanococoa_mcp.ad.pipeline import AdRequest
-from nanococoa_mcp.db.migrations import MIGRATIONS, migrate
-from nanococoa_mcp.errors import InvalidInput, NotFound
-from nanococoa_mcp.jobs import eta
-from nanococoa_mcp.jobs.models import ProgressUpdate, QueueFull
-from nanococoa_mcp.jobs.store import JobStore, JobWriter, connect_sync
-from nanococoa_mcp.storage import StorageError
-from tests.conftest import SAMPLES
+from nanococoa_mcp.errors import Conflict, InvalidInput, NotFound
+from nanococoa_mcp.jobs.models import InputFile, JobError, ProgressUpdate, QueueFull
+from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.jobs.writer import JobWriter
+from nanococoa_mcp.settings import Settings
+from tests.jobs.kinds import RelayKind, StepsKind
 
-REQUEST = AdRequest(text_content="건어물 대박 세일", size="1:1")
+PHOTO = InputFile(data=b"the input", suffix=".txt")
 
 
-@pytest.fixture(scope="module")
-def fish() -> DecodedImage:
-    return decode_image((SAMPLES / "fish.png").read_bytes())
+def kinds(data_dir: Path) -> list[StepsKind | RelayKind]:
+    return [StepsKind(Settings(data_dir=data_dir)), RelayKind()]
 
 
 @pytest.fixture
 async def store(data_dir: Path) -> AsyncIterator[JobStore]:
-    async with await JobStore.open(data_dir) as s:
+    async with await JobStore.open(data_dir, kinds(data_dir)) as s:
         yield s
 
 
-def test_migrations_run_once_and_a_second_run_applies_nothing() -> None:
-    db = sqlite3.connect(":memory:")
-    assert migrate(db) == [fn.__name__ for fn in MIGRATIONS]
-    assert migrate(db) == []
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_stores_and_job_kinds"]
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"jobs", "stage_times", "stores", "_migrations"} <= tables
+def _progress(step: str, stage: str, steps_done: list[str], index: int = 0) -> ProgressUpdate:
+    return ProgressUpdate(50.0, step, stage, f"{stage} under way", index, None, steps_done)
 
 
-def test_the_database_lives_in_the_data_dir_in_wal_mode(data_dir: Path) -> None:
-    db = connect_sync(data_dir)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    db.close()
-    assert (data_dir / "nanococoa.db").is_file()
-
-
-async def test_new_jobs_are_queued_in_order_with_their_parameters(store: JobStore, fish: DecodedImage) -> None:
-    first = await store.create(REQUEST, fish)
-    second = await store.create(REQUEST.model_copy(update={"seed": 7}), fish)
-    assert (first.status, first.queue_position, second.queue_position) == ("queued", 1, 2)
-    assert second.parameters["seed"] == 7 and second.parameters["text_content"] == "건어물 대박 세일"
+async def test_new_jobs_are_queued_in_order_with_their_checked_parameters(store: JobStore) -> None:
+    first = await store.create("steps", {}, input_file=PHOTO)
+    second = await store.create("steps", {"stages": 3, "group": "big"})
+    assert (first.kind, first.status, first.queue_position, second.queue_position) == ("steps", "queued", 1, 2)
+    assert first.parameters == {"stages": 2, "seconds": 0.05, "group": "small", "fail": None}  # the kind's defaults
     assert (first.progress_percent, first.elapsed_sec, first.start_step, first.parent_id) == (0, 0, 1, None)
+    assert first.message == "Waiting for a worker"
     assert [j.job_id for j in await store.list_jobs()] == [second.job_id, first.job_id]
     assert await store.list_jobs(status="running") == []
-    # The upload is kept as received (already validated), not re-encoded.
-    assert (store.data_dir / "uploads" / f"{first.job_id}.png").read_bytes() == (SAMPLES / "fish.png").read_bytes()
+    assert (store.data_dir / "uploads" / f"{first.job_id}.txt").read_bytes() == b"the input"
 
 
-async def test_a_full_queue_refuses_with_a_typed_error_and_leaves_no_row_or_file(
-    store: JobStore, fish: DecodedImage
-) -> None:
-    await store.create(REQUEST, fish, max_queued=2)
-    await store.create(REQUEST, fish, max_queued=2)
+async def test_parameters_a_kind_refuses_and_unknown_kinds_leave_no_row_or_file(store: JobStore) -> None:
+    with pytest.raises(InvalidInput) as bad:
+        await store.create("steps", {"stages": 0}, input_file=PHOTO)
+    assert bad.value.field == "stages"
+    with pytest.raises(InvalidInput) as unknown:
+        await store.create("video", {}, input_file=PHOTO)
+    assert unknown.value.field == "kind" and unknown.value.accepted == "steps, relay"
+    assert await store.list_jobs() == [] and not (store.data_dir / "uploads").exists()
+
+
+async def test_a_full_queue_refuses_with_a_typed_error_and_leaves_no_row_or_file(store: JobStore) -> None:
+    await store.create("steps", {}, input_file=PHOTO, max_queued=2)
+    await store.create("relay", {}, max_queued=2)  # every kind's waiting jobs count
     with pytest.raises(QueueFull) as info:
-        await store.create(REQUEST, fish, max_queued=2)
+        await store.create("steps", {}, input_file=PHOTO, max_queued=2)
     assert info.value.code == "queue_full" and info.value.field == "queue"
     assert len(await store.list_jobs()) == 2
-    assert len(list((store.data_dir / "uploads").iterdir())) == 2
-
-
-async def test_bad_lineage_is_refused_naming_the_field(store: JobStore, fish: DecodedImage) -> None:
-    with pytest.raises(InvalidInput) as bad_step:
-        await store.create(REQUEST, fish, start_step=4)
-    assert bad_step.value.field == "start_step"
-    with pytest.raises(InvalidInput) as orphan:
-        await store.create(REQUEST, None, start_step=2)
-    assert orphan.value.field == "parent_id"
-    with pytest.raises(NotFound) as missing:
-        await store.create(REQUEST, None, parent_id="no-such-job")
-    assert missing.value.field == "parent_id"
-    assert await store.list_jobs() == []
-
-
-async def test_a_child_job_reuses_its_parents_photo(store: JobStore, fish: DecodedImage) -> None:
-    parent = await store.create(REQUEST, fish)
-    new_copy = REQUEST.model_copy(update={"text_content": "오늘만 특가"})
-    child = await store.create(new_copy, None, parent_id=parent.job_id)
-    assert child.parent_id == parent.job_id and child.start_step == 1
     assert len(list((store.data_dir / "uploads").iterdir())) == 1
 
 
-async def test_an_unusable_data_dir_gives_a_storage_error_naming_it(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("a file where the data directory should go")  # unwritable even for root
-    with pytest.raises(StorageError) as info:
-        await JobStore.open(blocker / "data")
-    assert info.value.field == "data_dir"
+async def test_bad_lineage_is_refused_naming_the_field(store: JobStore) -> None:
+    with pytest.raises(InvalidInput) as bad_step:
+        await store.create("steps", {}, start_step=3)
+    assert (bad_step.value.field, bad_step.value.accepted) == ("start_step", "1 or 2")
+    with pytest.raises(InvalidInput) as orphan:
+        await store.create("steps", {}, start_step=2)
+    assert orphan.value.field == "parent_id"
+    with pytest.raises(NotFound) as missing:
+        await store.create("steps", {}, parent_id="no-such-job")
+    assert missing.value.field == "parent_id"
+    relay = await store.create("relay", {})
+    with pytest.raises(InvalidInput) as other_kind:
+        await store.create("steps", {}, parent_id=relay.job_id)
+    assert other_kind.value.field == "parent_id" and other_kind.value.accepted == "the id of a steps job"
+    parent = await store.create("steps", {}, input_file=PHOTO)
+    with pytest.raises(Conflict) as unfinished:
+        await store.create("steps", {}, parent_id=parent.job_id, start_step=2)
+    assert unfinished.value.field == "start_step"
+    assert len(await store.list_jobs()) == 2
+
+
+async def test_a_child_job_reuses_its_parents_input(store: JobStore) -> None:
+    parent = await store.create("steps", {}, input_file=PHOTO)
+    child = await store.create("steps", {"stages": 1}, parent_id=parent.job_id)
+    assert child.parent_id == parent.job_id and child.start_step == 1
+    assert len(list((store.data_dir / "uploads").iterdir())) == 1
+    assert await store.claim_next(worker_pid=1, kinds=["steps"]) == parent.job_id
+    assert await store.claim_next(worker_pid=1, kinds=["steps"]) == child.job_id
+    ticket = await store.load(child.job_id)
+    assert ticket.input_path == store.data_dir / "uploads" / f"{parent.job_id}.txt"
 
 
 async def test_an_unknown_job_id_raises_not_found_naming_the_field(store: JobStore) -> None:
@@ -110,118 +105,94 @@ async def test_an_unknown_job_id_raises_not_found_naming_the_field(store: JobSto
         await store.request_stop("nope")
 
 
-async def test_stopping_a_queued_job_stops_it_at_once(store: JobStore, fish: DecodedImage) -> None:
-    job = await store.create(REQUEST, fish)
+async def test_stopping_a_queued_job_stops_it_at_once(store: JobStore) -> None:
+    job = await store.create("steps", {}, input_file=PHOTO)
     stopped = await store.request_stop(job.job_id)
     assert stopped.status == "stopped" and stopped.queue_position is None
-    assert await store.claim_next(worker_pid=1) is None
+    assert await store.claim_next(worker_pid=1, kinds=["steps"]) is None
 
 
-async def test_claiming_takes_the_oldest_queued_job_exactly_once(store: JobStore, fish: DecodedImage) -> None:
-    a = await store.create(REQUEST, fish)
-    b = await store.create(REQUEST, fish)
-    assert await store.claim_next(worker_pid=1) == a.job_id
-    assert await store.claim_next(worker_pid=2) == b.job_id
-    assert await store.claim_next(worker_pid=3) is None
+async def test_claiming_takes_the_oldest_queued_job_of_the_lane_exactly_once(store: JobStore) -> None:
+    a = await store.create("steps", {}, input_file=PHOTO)
+    relay = await store.create("relay", {})
+    b = await store.create("steps", {}, input_file=PHOTO)
+    assert (relay.queue_position, b.queue_position) == (1, 2)  # a server kind queues on its own
+    assert await store.claim_next(worker_pid=1, kinds=["steps"]) == a.job_id
+    assert await store.claim_next(worker_pid=2, kinds=["steps"]) == b.job_id
+    assert await store.claim_next(worker_pid=3, kinds=["steps"]) is None
+    assert await store.claim_next(worker_pid=4, kinds=["relay"]) == relay.job_id
     running = await store.get(a.job_id)
     assert running.status == "running" and running.queue_position is None
     assert running.system_metrics is not None and running.system_metrics.ram_total_gb > 0
+    assert [j.job_id for j in await store.list_jobs(kind="relay")] == [relay.job_id]
 
 
-async def test_recover_requeues_jobs_with_no_step_done_and_fails_the_rest_as_resumable(
-    data_dir: Path, fish: DecodedImage
-) -> None:
-    async with await JobStore.open(data_dir) as old:
-        fresh = await old.create(REQUEST, fish)
-        halfway = await old.create(REQUEST, fish)
-        waiting = await old.create(REQUEST, fish)
-        await old.claim_next(worker_pid=1)
-        await old.claim_next(worker_pid=2)
+async def test_completing_records_every_step_the_result_and_its_previews(store: JobStore) -> None:
+    job = await store.create("steps", {}, input_file=PHOTO)
+    await store.claim_next(worker_pid=1, kinds=["steps"])
+    await store.mark_completed(await store.load(job.job_id), {"file": "/tmp/out.txt"}, [("first_0", 0.5)])
+    done = await store.get(job.job_id)
+    assert (done.status, done.progress_percent, done.steps_done) == ("completed", 100, ["first", "second"])
+    assert done.result == {"file": "/tmp/out.txt"} and done.final_result == "/tmp/out.txt"
+    await store.mark_failed(job.job_id, JobError(error="late", message="too late"), resumable=True)
+    assert (await store.get(job.job_id)).status == "completed"  # an ended job stays as it ended
+
+
+async def test_recover_requeues_or_fails_by_each_kinds_rule(data_dir: Path) -> None:
+    async with await JobStore.open(data_dir, kinds(data_dir)) as old:
+        fresh = await old.create("steps", {}, input_file=PHOTO)
+        halfway = await old.create("steps", {}, input_file=PHOTO)
+        relay = await old.create("relay", {})
+        stopping = await old.create("steps", {}, input_file=PHOTO)
+        waiting = await old.create("steps", {}, input_file=PHOTO)
+        for _ in range(3):
+            await old.claim_next(worker_pid=1, kinds=["steps"])
+        await old.claim_next(worker_pid=1, kinds=["relay"])
+        await old.progress(relay.job_id, _progress("wait", "child", ["plan"]))
+        await old.request_stop(stopping.job_id)
     writer = JobWriter(data_dir)  # the dead worker's last report: step 1 finished, step 2 under way
-    writer.progress(
-        halfway.job_id,
-        ProgressUpdate(
-            50.0, "step2_text", "layout_analysis", "Finding where the copy reads best", 3, None, ["step1_background"]
-        ),
-    )
+    writer.progress(halfway.job_id, _progress("second", "second_0", ["first"], index=2))
     writer.close()
 
-    async with await JobStore.open(data_dir) as new:
+    async with await JobStore.open(data_dir, kinds(data_dir)) as new:
         report = await new.recover()
-        assert report.requeued == [fresh.job_id] and report.failed == [halfway.job_id]
+        assert report.requeued == [fresh.job_id, relay.job_id]
+        assert report.failed == [halfway.job_id] and report.stopped == [stopping.job_id]
         failed = await new.get(halfway.job_id)
-        assert failed.status == "failed" and failed.resumable
+        assert failed.status == "failed" and failed.resumable and failed.steps_done == ["first"]
         assert failed.error is not None and failed.error.error == "interrupted"
-        assert failed.steps_done == ["step1_background"]
         requeued = await new.get(fresh.job_id)
         assert (requeued.status, requeued.queue_position) == ("queued", 1)
         assert (await new.get(waiting.job_id)).queue_position == 2
+        resumed = await new.get(relay.job_id)  # a server kind's run resumes where it was
+        assert (resumed.status, resumed.steps_done) == ("queued", ["plan"])
         assert (await new.recover()).requeued == []
 
 
-def test_the_estimate_adds_what_is_left_of_this_stage_to_the_stages_after_it() -> None:
-    plan = eta.stage_plan(variants=1)
-    learnt = {
-        "cutout": 1.0, "scene": 2.0, "compose": 0.5, "layout_analysis": 0.25, "html_rendering": 1.0, "composite": 0.5
-    }
-    assert eta.estimate(plan, -1, 0.0, learnt) == (5.25, 3.5)
-    assert eta.estimate(plan, 1, 0.5, learnt) == (3.75, 2.0)
-    assert eta.estimate(plan, 4, 5.0, learnt) == (0.5, 0.0)
-    assert eta.estimate(plan, 5, 0.1, learnt) == (0.4, 0.4)
-    assert eta.estimate(plan, 0, 0.0, {"cutout": 1.0}) == (None, None)
+async def test_a_running_job_of_a_kind_this_version_does_not_know_fails_at_recovery(data_dir: Path) -> None:
+    async with await JobStore.open(data_dir, kinds(data_dir)) as old:
+        job = await old.create("relay", {})
+        await old.claim_next(worker_pid=1, kinds=["relay"])
+    async with await JobStore.open(data_dir, [StepsKind(Settings(data_dir=data_dir))]) as new:
+        assert (await new.recover()).failed == [job.job_id]
+        gone = await new.get(job.job_id)
+        assert (gone.status, gone.resumable, gone.eta_seconds) == ("failed", False, None)
 
 
-def test_a_rerun_from_a_later_step_plans_only_the_steps_it_runs_and_its_progress_rises_to_100() -> None:
-    assert [sub for _s, sub in eta.stage_plan(2, start_step=2)] == [
-        "layout_analysis", "html_rendering", "layout_analysis", "html_rendering", "composite", "composite"
+async def test_the_eta_is_learnt_per_kind_and_group_and_counts_the_jobs_ahead(data_dir: Path) -> None:
+    async with await JobStore.open(data_dir, kinds(data_dir), workers=1) as store:
+        job = await store.create("steps", {"stages": 1}, input_file=PHOTO)
+        assert job.eta_seconds is None  # nothing learnt yet: unknown, not a made-up constant
+        await store.claim_next(worker_pid=1, kinds=["steps"])
+        learnt = [("first_0", 1.0), ("second_0", 3.0)]
+        await store.mark_completed(await store.load(job.job_id), {}, learnt)
+        first = await store.create("steps", {"stages": 1}, input_file=PHOTO)
+        second = await store.create("steps", {"stages": 1}, input_file=PHOTO)
+        other_group = await store.create("steps", {"stages": 1, "group": "big"}, input_file=PHOTO)
+        assert (first.eta_seconds, first.step_eta_seconds) == (4.0, 1.0)
+        assert second.eta_seconds == 8.0  # one job ahead on the one worker
+        assert other_group.eta_seconds == 12.0  # no history of its own: every group's
+    db = sqlite3.connect(data_dir / "nanococoa.db")
+    assert db.execute("SELECT kind, stage, eta_group FROM stage_times ORDER BY id").fetchall() == [
+        ("steps", "first_0", "small"), ("steps", "second_0", "small")
     ]
-    assert eta.stage_plan(1, start_step=3) == [("step3_composite", "composite")]
-    plan = eta.stage_plan(2)
-    percents = [eta.progress_at(plan, i) for i in range(len(plan) + 1)]
-    assert percents[0] == 0.0 and percents[-1] == 100.0
-    assert all(a < b for a, b in itertools.pairwise(percents))
-
-
-def test_medians_prefer_this_sizes_history_and_fall_back_to_every_size() -> None:
-    samples = [("scene", "1:1", 1.0), ("scene", "1:1", 3.0), ("scene", "9:16", 9.0), ("cutout", "9:16", 2.0)]
-    assert eta.medians(samples, "1:1") == {"scene": 2.0, "cutout": 2.0}
-
-
-async def test_ad_workers_never_claim_a_homepage_job_and_each_kind_queues_on_its_own(
-    store: JobStore, fish: DecodedImage
-) -> None:
-    site = await store.create_homepage({"store_id": "s1", "store_name": "김밥천국"})
-    ad = await store.create(REQUEST, fish)
-    assert (site.kind, site.queue_position, ad.kind, ad.queue_position) == ("homepage", 1, "ad", 1)
-    assert site.eta_seconds is None
-    assert await store.claim_next(worker_pid=1) == ad.job_id
-    assert await store.claim_next(worker_pid=2) is None
-    assert await store.claim_next(worker_pid=3, kind="homepage") == site.job_id
-    assert [j.job_id for j in await store.list_jobs(kind="homepage")] == [site.job_id]
-
-
-async def test_recover_requeues_a_running_homepage_job_to_resume_from_its_checkpoint(data_dir: Path) -> None:
-    async with await JobStore.open(data_dir) as old:
-        site = await old.create_homepage({"store_id": "s1", "store_name": "김밥천국"})
-        await old.claim_next(worker_pid=1, kind="homepage")
-        await old.progress(site.job_id, ProgressUpdate(40.0, "content", None, "글 쓰는 중", -1, None, ["concept"]))
-    async with await JobStore.open(data_dir) as new:
-        report = await new.recover()
-        assert report.requeued == [site.job_id] and report.failed == []
-        again = await new.get(site.job_id)
-        assert (again.status, again.queue_position, again.steps_done) == ("queued", 1, ["concept"])
-
-
-def test_a_database_made_before_job_kinds_gains_stores_and_its_jobs_become_ads() -> None:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-    MIGRATIONS[0](db)
-    db.execute("INSERT INTO _migrations VALUES ('m001_initial', 0)")
-    db.execute(
-        "INSERT INTO jobs (id, seq, status, parameters, created_at, updated_at) VALUES ('a', 1, 'queued', '{}', 0, 0)"
-    )
-    assert migrate(db) == ["m002_stores_and_job_kinds"]
-    assert db.execute("SELECT kind FROM jobs").fetchone()[0] == "ad"
-    assert db.execute("SELECT COUNT(*) FROM stores").fetchone()[0] == 0
-    with pytest.raises(sqlite3.IntegrityError):
-        db.execute("UPDATE jobs SET kind = 'video'")

@@ -1,4 +1,4 @@
-"""The MCP door's contract, in memory: FastMCP's `Client(server)` against `build_server()` (its lifespan runs
+"""The MCP door's contract, in memory: FastMCP's `Client(server)` against `app.mcp_server()` (its lifespan runs
 the job service), no subprocess. The transports themselves are tested in test_mcp_stdio.py,
 test_mcp_http.py and test_inspector.py."""
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.app import mcp_server
 from nanococoa_mcp.settings import get_settings
 from tests.conftest import SAMPLES
 
@@ -40,7 +40,7 @@ LONG_AD = {"copy": "건어물 대박 세일", "product_image_path": str(SAMPLES 
 
 @pytest.fixture
 async def client(data_dir: Path) -> AsyncIterator[Client[Any]]:
-    async with Client(build_server(get_settings())) as running:
+    async with Client(mcp_server(get_settings())) as running:
         yield running
 
 

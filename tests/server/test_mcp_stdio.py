@@ -14,8 +14,9 @@ from pathlib import Path
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from nanococoa_mcp.app import job_store
 from nanococoa_mcp.jobs.models import JobStatus
-from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
 
 
@@ -96,7 +97,7 @@ def test_a_client_that_disconnects_during_a_wait_stops_its_job(data_dir: Path) -
         raise
 
     async def settle() -> list[JobStatus]:
-        async with await JobStore.open(data_dir) as store:
+        async with job_store(Settings(data_dir=data_dir)) as store:
             await store.recover()  # what the next start does with whatever the shutdown left
             return await store.list_jobs()
 

@@ -1,4 +1,5 @@
-"""remove_background, analyze_layout, list_fonts and list_styles, called as the doors call them."""
+"""remove_background, analyze_layout, list_fonts and list_styles, called as the doors call them (the image
+tools' work runs as jobs in the service's worker)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from PIL import Image
 
 from nanococoa_mcp.ad.stages.layout import LayoutAnalysis
 from nanococoa_mcp.errors import InvalidInput
-from nanococoa_mcp.tools import analyze_layout, list_fonts, list_styles, remove_background
+from nanococoa_mcp.service import Service
+from nanococoa_mcp.tools import analyze_layout, check_generation_status, list_fonts, list_styles, remove_background
 from tests.conftest import SAMPLES
 
 
-async def test_remove_background_keeps_an_existing_alpha_exactly() -> None:
+async def test_remove_background_keeps_an_existing_alpha_exactly(service: Service) -> None:
     out = await remove_background(image_path=str(SAMPLES / "dango.png"))
-    assert out.method == "alpha-channel" and out.confidence == 1.0
+    assert out.status == "completed" and out.method == "alpha-channel" and out.confidence == 1.0
+    assert out.cutout_path is not None and Path(out.cutout_path).parent.name == out.job_id
     with Image.open(out.cutout_path) as im, Image.open(SAMPLES / "dango.png") as src:
         assert np.array_equal(np.asarray(im)[..., 3], np.asarray(src.convert("RGBA"))[..., 3])
 
 
-async def test_remove_background_mattes_a_photo_into_rgba() -> None:
+async def test_remove_background_mattes_a_photo_into_rgba(service: Service) -> None:
     out = await remove_background(image_path=str(SAMPLES / "apple.jpg"))
-    assert out.method == "matting"
+    assert out.method == "matting" and out.cutout_path and out.preview_path and out.bbox and out.width and out.height
     with Image.open(out.cutout_path) as im:
         rgba = np.asarray(im)
     assert rgba.shape[2] == 4 and 0 < (rgba[..., 3] > 127).mean() < 0.95
@@ -33,7 +36,19 @@ async def test_remove_background_mattes_a_photo_into_rgba() -> None:
     assert Path(out.preview_path).stat().st_size < 100_000
 
 
-async def test_analyze_layout_returns_the_seed_shape_for_a_base64_image() -> None:
+async def test_without_wait_the_image_tools_return_their_job_to_follow(service: Service) -> None:
+    queued = await remove_background(image_path=str(SAMPLES / "dango.png"), wait=False)
+    assert queued.status in ("queued", "running") and queued.cutout_path is None
+    job = await service.wait(queued.job_id, 60)
+    assert job.kind == "cutout" and job.status == "completed" and job.result is not None
+    assert job.final_result == job.result["cutout_path"]
+    analysis = await analyze_layout(image_path=str(SAMPLES / "fish.png"), wait=False)
+    assert analysis.analysis is None
+    followed = await check_generation_status(analysis.job_id)
+    assert followed.kind == "analysis" and followed.status in ("queued", "running", "completed")
+
+
+async def test_analyze_layout_returns_the_seed_shape_for_a_base64_image(service: Service) -> None:
     raw = base64.b64encode((SAMPLES / "coffee.jpg").read_bytes()).decode()
     out = await analyze_layout(image=raw)
     parsed = LayoutAnalysis.model_validate(out.analysis)
@@ -41,19 +56,21 @@ async def test_analyze_layout_returns_the_seed_shape_for_a_base64_image() -> Non
     assert (out.width, out.height) == (600, 400)
 
 
-async def test_analyze_layout_uses_the_alpha_of_a_cut_out_as_the_product() -> None:
+async def test_analyze_layout_uses_the_alpha_of_a_cut_out_as_the_product(service: Service) -> None:
     out = await analyze_layout(image_path=str(SAMPLES / "fish.png"))
+    assert out.analysis is not None and out.backend == "studio"
     obj = out.analysis["objects"][0]
     with Image.open(SAMPLES / "fish.png") as im:
         alpha = np.asarray(im.convert("RGBA"))[..., 3] >= 128
     assert obj["점유율"] == pytest.approx(alpha.mean(), abs=0.002)
 
 
-async def test_both_or_neither_image_inputs_are_refused() -> None:
+async def test_both_or_neither_image_inputs_are_refused_and_queue_nothing(service: Service) -> None:
     with pytest.raises(InvalidInput, match="exactly one"):
         await remove_background()
     with pytest.raises(InvalidInput, match="exactly one"):
         await analyze_layout(image_path=str(SAMPLES / "apple.jpg"), image="aGVsbG8=")
+    assert await service.jobs() == []
 
 
 async def test_list_fonts_reports_installed_korean_fonts_with_full_hangul() -> None:

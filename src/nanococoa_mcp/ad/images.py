@@ -176,3 +176,15 @@ def encode_jpeg(array: npt.NDArray[np.uint8], max_side: int = 512, quality: int 
     if not ok:  # pragma: no cover
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
+
+
+UPLOAD_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "HEIF": ".heic", "TIFF": ".tiff", "BMP": ".bmp"}
+
+
+def stored_bytes(image: DecodedImage) -> tuple[bytes, str]:
+    """What to keep of an accepted image, and its file suffix: the file as received (already validated),
+    or a PNG of its pixels when there is none."""
+    ext = UPLOAD_EXT.get(image.format, "")
+    if image.source and ext:
+        return image.source, ext
+    return encode_png(image.rgba), ".png"

@@ -26,20 +26,18 @@ from nanococoa_mcp.ad.checkpoints import Checkpoints, TextStep
 from nanococoa_mcp.ad.color import dominant_colors
 from nanococoa_mcp.ad.images import DecodedImage, fit_long_side
 from nanococoa_mcp.ad.photo_card import photo_card
+from nanococoa_mcp.ad.plan import STEPS, progress_at, stage_plan
 from nanococoa_mcp.ad.stages import compose, copy_design, cutout, final, layout, scene
 from nanococoa_mcp.ad.stages.layout import EmptySpace, LayoutAnalysis
 from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.jobs.cancel import checkpoint
-from nanococoa_mcp.jobs.eta import progress_at, stage_plan
 from nanococoa_mcp.settings import Settings, get_settings
 
 TextPosition = Literal["auto", "top", "bottom", "left", "right"]
 # Small product photos (a 256 px shop icon) are enlarged up to this; past it they turn visibly soft.
 MAX_UPSCALE = 2.2
 WORK_MAX_SIDE = 1600  # the ad is at most 1920 px tall; more product resolution than this is wasted time
-
-STEPS = ("step1_background", "step2_text", "step3_composite")
 
 
 class AdRequest(BaseModel):

@@ -1,4 +1,5 @@
-"""A finished ad's files under `<data_dir>/jobs/<id>/`, staged and renamed into place, and their index."""
+"""A finished job's files under `<data_dir>/jobs/<id>/`, staged and renamed into place, and their index: an
+ad's (result.json), a cut-out's; and what a layout analysis answers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.ad.images import encode_jpeg, encode_png
 from nanococoa_mcp.ad.pipeline import AdResult
+from nanococoa_mcp.ad.stages.cutout import CutoutOutput
 from nanococoa_mcp.ad.stages.final import QualityReport
 from nanococoa_mcp.ad.stages.layout import EmptySpace
 from nanococoa_mcp.storage import JobDir, StorageError, write_bytes_atomic, write_json_atomic
@@ -104,3 +106,65 @@ def _write(data_dir: Path, job_id: str, result: AdResult, elapsed: float) -> Sto
         )
         write_json_atomic(stage / "result.json", stored.model_dump(mode="json"))
     return stored
+
+
+class StoredCutout(BaseModel):
+    """A cut-out job's result: the RGBA file, its preview and how sure the cut-out is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    cutout_path: str = Field(description="RGBA PNG of the product on transparency.")
+    preview_path: str
+    width: int
+    height: int
+    confidence: float = Field(description="0-1; below 0.6 the edges deserve a look.")
+    low_confidence: bool
+    method: str = Field(description="alpha-channel (the photo was already cut out), matting or birefnet.")
+    bbox: list[int] = Field(description="[x0, y0, x1, y1] of the product in the cut-out.")
+    notes: list[str]
+
+
+class StoredAnalysis(BaseModel):
+    """A layout analysis job's result (the seed's Qwen2-VL JSON shape, and which backend made it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field(description="The backend whose analysis this is (studio when a model backend fell back).")
+    fallback_reason: str | None = Field(default=None, description="Why the configured model's analysis was not used.")
+    notes: list[str] = Field(default_factory=list)
+    width: int
+    height: int
+    analysis: dict[str, Any] = Field(
+        description="The seed's Qwen2-VL analysis JSON: objects, color_analysis, empty_spaces, recommendations."
+    )
+
+
+def write_cutout(data_dir: Path, job_id: str, cut: CutoutOutput) -> StoredCutout:
+    """The cut-out and its preview, all or nothing. Raises StorageError when unwritable."""
+    final_dir = job_output_dir(data_dir, job_id)
+    shutil.rmtree(final_dir, ignore_errors=True)  # left by a run of this job that died before recording it
+    shutil.rmtree(final_dir.parent / f".staging-{job_id}", ignore_errors=True)
+    try:
+        with JobDir(data_dir, job_id) as stage:
+            write_bytes_atomic(stage / "cutout.png", encode_png(cut.rgba))
+            write_bytes_atomic(stage / "preview.jpg", encode_jpeg(cut.rgba))
+    except OSError as exc:
+        raise StorageError(
+            f"could not save the cut-out: {exc.strerror or exc}",
+            field="data_dir",
+            accepted="a writable NANOCOCOA_DATA_DIR with free space",
+        ) from exc
+    h, w = cut.rgba.shape[:2]
+    return StoredCutout(
+        job_id=job_id,
+        cutout_path=str(final_dir / "cutout.png"),
+        preview_path=str(final_dir / "preview.jpg"),
+        width=w,
+        height=h,
+        confidence=round(cut.confidence, 3),
+        low_confidence=cut.low_confidence,
+        method=cut.method,
+        bbox=list(cut.bbox),
+        notes=list(cut.notes),
+    )

@@ -140,7 +140,7 @@ def _generate_remote(client: Any, server: str, photo: Path, fields: dict[str, An
 
 
 def _generate_local(photo: Path, fields: dict[str, Any], on_status: Any) -> Any:
-    from nanococoa_mcp.service import service_running
+    from nanococoa_mcp.app import service_running
     from nanococoa_mcp.settings import get_settings
     from nanococoa_mcp.tools.ads import AdFields, submit_ad
     from nanococoa_mcp.tools.common import read_image_input
@@ -273,7 +273,7 @@ def _read_store_json(path: Path) -> dict[str, Any]:
 
 
 def _homepage_local(record: dict[str, Any], photos: list[Path], on_status: Any) -> Any:
-    from nanococoa_mcp.service import service_running
+    from nanococoa_mcp.app import service_running
     from nanococoa_mcp.settings import get_settings
     from nanococoa_mcp.stores import check_record
     from nanococoa_mcp.tools.homepage import submit_homepage
@@ -395,10 +395,10 @@ def _job_call(server: str | None, local: Any, remote: Any) -> Any:
             raise _http_error(r)
         return r.json()
 
-    from nanococoa_mcp.jobs.store import JobStore
+    from nanococoa_mcp.app import job_store
 
     async def run() -> Any:
-        async with await JobStore.open(settings.data_dir) as store:
+        async with job_store(settings) as store:
             return await local(store)
 
     return asyncio.run(run())
@@ -480,16 +480,20 @@ def cutout(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the RGBA PNG.")],
 ) -> None:
     """Cut the product out of its photo (RGBA PNG)."""
-    from nanococoa_mcp.runtime import reset_host
+    from nanococoa_mcp.app import service_running
     from nanococoa_mcp.tools.images import remove_background
+
+    async def run() -> Any:
+        async with service_running():  # the cut-out runs in a worker process, as behind the server
+            return await remove_background(image_path=str(photo), wait_timeout_sec=300)
 
     try:
         _check_out_path(out_path, ".png")
-        result = asyncio.run(remove_background(image_path=str(photo)))
+        result = asyncio.run(run())
     except NanococoaError as exc:
         raise _fail(exc) from None
-    finally:
-        reset_host()
+    if result.cutout_path is None:
+        raise _fail(NanococoaError(f"the cut-out is still {result.status}", field="job_id", accepted=result.job_id))
     shutil.copyfile(result.cutout_path, out_path)
     note = " [yellow](low: check the edges)[/]" if result.low_confidence else ""
     out.print(
@@ -500,15 +504,19 @@ def cutout(
 @app.command()
 def analyze(image: Annotated[Path, typer.Argument(help="Image to analyse (e.g. a step-1 scene or an ad).")]) -> None:
     """Print the layout analysis JSON (the seed's Qwen2-VL shape)."""
-    from nanococoa_mcp.runtime import reset_host
+    from nanococoa_mcp.app import service_running
     from nanococoa_mcp.tools.images import analyze_layout
 
+    async def run() -> Any:
+        async with service_running():  # the analysis runs in a worker process, as behind the server
+            return await analyze_layout(image_path=str(image), wait_timeout_sec=300)
+
     try:
-        result = asyncio.run(analyze_layout(image_path=str(image)))
+        result = asyncio.run(run())
     except NanococoaError as exc:
         raise _fail(exc) from None
-    finally:
-        reset_host()
+    if result.analysis is None:
+        raise _fail(NanococoaError(f"the analysis is still {result.status}", field="job_id", accepted=result.job_id))
     print(json.dumps(result.analysis, ensure_ascii=False, indent=2))
 
 
@@ -634,7 +642,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 3000).")] = None,
 ) -> None:
     """Serve MCP over Streamable HTTP (/mcp) and legacy SSE (/sse) on one port, with /health."""
-    from nanococoa_mcp.server.http import serve as run_http
+    from nanococoa_mcp.app import serve as run_http
     from nanococoa_mcp.settings import get_settings
 
     settings = get_settings().model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
@@ -647,7 +655,7 @@ def serve(
 @app.command()
 def mcp() -> None:
     """Serve the tools over MCP stdio (for desktop apps and coding agents)."""
-    from nanococoa_mcp.server.mcp import run_stdio
+    from nanococoa_mcp.app import run_stdio
 
     run_stdio()
 

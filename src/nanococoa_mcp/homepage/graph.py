@@ -20,8 +20,8 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.homepage import images as image_node
-from nanococoa_mcp.homepage.images import ToolSession
 from nanococoa_mcp.homepage.korean import slug
 from nanococoa_mcp.homepage.models import (
     STATE_MODELS,
@@ -36,9 +36,11 @@ from nanococoa_mcp.homepage.models import (
     PageContent,
     Pages,
     SiteStructure,
+    SkippedImage,
     StoreRecord,
 )
 from nanococoa_mcp.homepage.site import SITES_DIR, SiteInput, render_pages, write_site
+from nanococoa_mcp.homepage.tool_caller import ToolCaller
 from nanococoa_mcp.homepage.writer import Writer
 from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.settings import Settings
@@ -78,6 +80,7 @@ class HomepageState(TypedDict, total=False):
     content: PageContent
     image_plan: ImagePlan
     images: list[GeneratedImage]
+    skipped_images: list[SkippedImage]
     header_footer: HeaderFooter
     pages: Pages
     package: Package
@@ -100,11 +103,11 @@ async def checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
 
 @dataclass
 class Run:
-    """What the nodes need besides the state: the writer, the tool session and the door's callbacks."""
+    """What the nodes need besides the state: the writer, the tool caller and the runner's callbacks."""
 
     settings: Settings
     writer: Writer
-    tools: ToolSession
+    tools: ToolCaller
     on_progress: Progress | None = None
     should_stop: Callable[[], bool] | None = None
 
@@ -151,18 +154,24 @@ def build_graph(run: Run) -> StateGraph[HomepageState]:
         return {"content": made.output, "notes": [made.note]}
 
     async def images(state: HomepageState) -> dict[str, Any]:
-        """One ad per step, so each finished ad is checkpointed and never made again on resume."""
+        """One ad per step, so each finished ad is checkpointed and never made again on resume. A photo the
+        ad tool refuses is recorded and its ads skipped; the others go on (all refused: the run fails)."""
         plan = state.get("image_plan")
         done = list(state.get("images", []))
+        skipped = list(state.get("skipped_images", []))
         if plan is None:
             run.enter("images", message="광고 이미지 계획 중")
             scenes, texts = await image_node.known_styles(run.tools) if state["photos"] else (set(), set())
             plan = image_node.plan_images(state["store"], state["content"], state["photos"], scenes, texts)
-        made_ids = {i.id for i in done}
-        todo = [s for s in plan.images if s.id not in made_ids]
+        settled = {i.id for i in done} | {s.id for s in skipped}
+        todo = [s for s in plan.images if s.id not in settled]
         if not todo:
-            return {"image_plan": plan, "images": done}
-        spec, total, n = todo[0], len(plan.images), len(done)
+            return {"image_plan": plan, "images": done, "skipped_images": skipped}
+        spec, total, n = todo[0], len(plan.images), len(settled)
+        refused = next((s for s in skipped if s.photo == spec.photo), None)
+        if refused is not None:  # the same photo again: refused again, without asking
+            skipped.append(SkippedImage(id=spec.id, photo=spec.photo, reason=refused.reason))
+            return _with_skip(plan, done, skipped)
         start = NODE_START["images"] + IMAGES_SPAN * n / total
         run.enter("images", start, f"광고 이미지 {n + 1}/{total} 만드는 중 ({spec.id})")
 
@@ -170,15 +179,20 @@ def build_graph(run: Run) -> StateGraph[HomepageState]:
             run.progress("images", start + IMAGES_SPAN / total * percent / 100, f"{spec.id}: {message}")
 
         index = next(i for i, s in enumerate(plan.images) if s.id == spec.id)
-        image = await image_node.make_image(
-            run.tools, spec, index, run.site_dir(state), run.settings, relay, run.should_stop
-        )
-        return {"image_plan": plan, "images": [*done, image]}
+        try:
+            image = await image_node.make_image(
+                run.tools, spec, index, run.site_dir(state), run.settings, relay, run.should_stop
+            )
+        except InvalidInput as exc:
+            reason = f"generate_ad_image refused {exc.field}: {exc.message}" if exc.field else exc.message
+            skipped.append(SkippedImage(id=spec.id, photo=spec.photo, reason=reason))
+            return _with_skip(plan, done, skipped)
+        return {"image_plan": plan, "images": [*done, image], "skipped_images": skipped}
 
     def after_images(state: HomepageState) -> str:
         plan = state.get("image_plan")
-        made = {i.id for i in state.get("images", [])}
-        if plan is not None and any(s.id not in made for s in plan.images):
+        settled = {i.id for i in state.get("images", [])} | {s.id for s in state.get("skipped_images", [])}
+        if plan is not None and any(s.id not in settled for s in plan.images):
             return "images"
         return "header_footer"
 
@@ -217,6 +231,18 @@ def build_graph(run: Run) -> StateGraph[HomepageState]:
     graph.add_edge("pages", "package")
     graph.add_edge("package", END)
     return graph
+
+
+def _with_skip(plan: ImagePlan, done: list[GeneratedImage], skipped: list[SkippedImage]) -> dict[str, Any]:
+    """Node E's update after an ad was skipped. Raises InvalidInput once every ad is settled and none made:
+    a site with no usable photo is the request's fault, not a site to deliver."""
+    if not done and len(skipped) == len(plan.images):
+        raise InvalidInput(
+            f"the ad tool refused every photo: {skipped[0].reason}",
+            field="photos",
+            accepted="product photos the ad tool takes (see the reason)",
+        )
+    return {"image_plan": plan, "images": done, "skipped_images": skipped}
 
 
 def new_site_id(store: StoreRecord, settings: Settings, now: dt.datetime | None = None) -> str:

@@ -1,91 +1,38 @@
-"""Node E's side of the tool registry: the site's ads are made by calling `generate_ad_image` as an MCP client
-of our own server (an in-memory session), never by reaching into the engine. Which ads to make (hero, one
-per product photo, call to action) is planned here from the store's photos and the content's copy."""
+"""Node E's side of the tool registry: the site's ads are made by calling `generate_ad_image` through a
+ToolCaller (never by reaching into the ad product), which ads to make (hero, one per product photo, call to
+action) planned here from the store's photos and the content's copy. A full queue is waited out; a photo
+the ad tool refuses is the caller's to record and skip."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastmcp import Client
 from PIL import Image
 
-from nanococoa_mcp.errors import InvalidInput, JobFailed, NanococoaError
+from nanococoa_mcp.errors import JobFailed
 from nanococoa_mcp.homepage.models import GeneratedImage, ImagePlan, ImageSpec, PageContent, StoreRecord
 from nanococoa_mcp.homepage.profiles import profile_for
+from nanococoa_mcp.homepage.tool_caller import ToolCaller, ToolProgress
 from nanococoa_mcp.jobs.cancel import JobStopped
+from nanococoa_mcp.jobs.models import TERMINAL, QueueFull
 from nanococoa_mcp.settings import Settings
 
-log = logging.getLogger(__name__)
 AD_SIZE = "1:1"  # square ads sit well in the hero's column, the product grid and the closing call to action
 MAX_PRODUCT_IMAGES = 3
 WEB_JPEG_QUALITY = 85
 POLL_S = 0.5
-TERMINAL = ("completed", "failed", "stopped")
-# (percent within this image 0-100, message) as the ad job reports it
-AdProgress = Callable[[float, str], None]
+# A full queue is waited out: retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, for QUEUE_WAIT_MAX_S at most.
+BACKOFF_S = 0.5
+BACKOFF_MAX_S = 5.0
+QUEUE_WAIT_MAX_S = 1800.0
+STOP_CHECK_S = 0.25
 
 
-class ToolSession:
-    """An in-memory MCP client session on our own server, opened on first use (its lifespan shares the job
-    service when a door already runs one, else starts it) and closed with `aclose`."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._stack = contextlib.AsyncExitStack()
-        self._client: Client[Any] | None = None
-
-    async def client(self) -> Client[Any]:
-        if self._client is None:
-            from nanococoa_mcp.server.mcp import build_server  # imported on use: the server imports the tools
-
-            client: Client[Any] = Client(build_server(self.settings))
-            self._client = await self._stack.enter_async_context(client)
-            return client
-        return self._client
-
-    async def call(self, name: str, arguments: dict[str, Any], on_progress: AdProgress | None = None) -> dict[str, Any]:
-        """The tool's structured result. Raises the error the tool reported (InvalidInput, JobFailed, …)."""
-        client = await self.client()
-
-        async def relay(progress: float, total: float | None, message: str | None) -> None:
-            if on_progress is not None:
-                try:
-                    on_progress(100.0 * progress / (total or 100.0), message or "")
-                except Exception:  # a progress listener never breaks the ad it listens to
-                    log.exception("homepage progress listener failed")
-
-        result = await client.call_tool(name, arguments, raise_on_error=False, progress_handler=relay)
-        if result.is_error:
-            raise _tool_error(name, result.content)
-        if not isinstance(result.structured_content, dict):
-            raise JobFailed(f"{name} returned no structured result", field="images")
-        return dict(result.structured_content)
-
-    async def aclose(self) -> None:
-        await self._stack.aclose()
-        self._client = None
-
-
-def _tool_error(name: str, content: list[Any]) -> NanococoaError:
-    text = next((getattr(c, "text", "") for c in content if getattr(c, "type", "") == "text"), "")
-    try:
-        payload = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        payload = {"message": text or "unknown error"}
-    field, said = payload.get("field"), payload.get("message", text)
-    message = f"{name} refused {field}: {said}" if field else f"{name}: {said}"
-    if payload.get("error") == "invalid_input":  # the photo is what a homepage run gives the ad tool
-        return InvalidInput(message, field="photos", accepted=payload.get("accepted"))
-    return JobFailed(message, field="images")
-
-
-async def known_styles(tools: ToolSession) -> tuple[set[str], set[str]]:
+async def known_styles(tools: ToolCaller) -> tuple[set[str], set[str]]:
     listed = await tools.call("list_styles", {})
     return ({s["id"] for s in listed.get("scene_styles", [])}, {s["id"] for s in listed.get("text_styles", [])})
 
@@ -117,36 +64,72 @@ def plan_images(
     return ImagePlan(images=specs)
 
 
+async def _stoppable_sleep(seconds: float, should_stop: Callable[[], bool] | None, spec: ImageSpec) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if should_stop is not None and should_stop():
+            raise JobStopped(f"the homepage run was stopped while the {spec.id} ad waited for room", field="images")
+        await asyncio.sleep(min(STOP_CHECK_S, left))
+
+
+async def submit_ad(
+    tools: ToolCaller,
+    arguments: dict[str, Any],
+    spec: ImageSpec,
+    on_progress: ToolProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """generate_ad_image, retried with backoff while the queue is full (a full queue is a wait, not a
+    failure; its wait is reported through `on_progress`). Raises QueueFull after QUEUE_WAIT_MAX_S, JobStopped,
+    and the tool's other errors as they are."""
+    delay, waited = BACKOFF_S, 0.0
+    while True:
+        try:
+            return await tools.call("generate_ad_image", arguments, on_progress)
+        except QueueFull:
+            if waited >= QUEUE_WAIT_MAX_S:
+                raise
+            if on_progress is not None:
+                on_progress(0.0, "대기열이 가득 차서 자리가 나기를 기다리는 중")
+            await _stoppable_sleep(delay, should_stop, spec)
+            waited += delay
+            delay = min(BACKOFF_MAX_S, delay * 2)
+
+
 async def make_image(
-    tools: ToolSession,
+    tools: ToolCaller,
     spec: ImageSpec,
     seed: int,
     site_dir: Path,
     settings: Settings,
-    on_progress: AdProgress | None = None,
+    on_progress: ToolProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> GeneratedImage:
     """One ad through `generate_ad_image` (wait=true, then polled if the wait ran out), copied into the site's
     images/. Raises InvalidInput for a photo the tool refuses, JobFailed for an ad that failed, JobStopped."""
-    args = {"copy": spec.copy_text, "product_image_path": spec.photo, "style": spec.style,
-            "text_style": spec.text_style, "size": spec.size, "seed": seed, "wait": True,
-            "wait_timeout_sec": min(300.0, settings.max_wait_sec)}
+    args: dict[str, Any] = {
+        "copy": spec.copy_text, "product_image_path": spec.photo, "style": spec.style,
+        "text_style": spec.text_style, "size": spec.size, "seed": seed, "wait": True,
+        "wait_timeout_sec": min(300.0, settings.max_wait_sec),
+    }
     if spec.sub_copy:
         args["sub_copy"] = spec.sub_copy
-    job = await tools.call("generate_ad_image", args, on_progress)
+    job = await submit_ad(tools, args, spec, on_progress, should_stop)
     while job["status"] not in TERMINAL:  # the wait ran out: follow the job until it ends
         if should_stop is not None and should_stop():
             await tools.call("stop_generation", {"job_id": job["job_id"]})
             raise JobStopped("the homepage run was stopped while an ad was being made", field="images")
         await asyncio.sleep(POLL_S)
         job = await tools.call("check_generation_status", {"job_id": job["job_id"]})
-    if job["status"] != "completed" or not job.get("result"):
-        error = (job.get("error") or {}).get("message", job["status"])
-        raise JobFailed(f"the {spec.id} ad (job {job['job_id']}) did not finish: {error}", field="images")
-    source = Path(job["result"]["variants"][0]["image_path"])
+    result = job.get("result")
+    if job["status"] != "completed" or not isinstance(result, dict):
+        error = job.get("error")
+        said = error.get("message", job["status"]) if isinstance(error, dict) else job["status"]
+        raise JobFailed(f"the {spec.id} ad (job {job['job_id']}) did not finish: {said}", field="images")
+    source = Path(result["variants"][0]["image_path"])
     target = site_dir / "images" / f"{spec.id}.jpg"
     width, height = await asyncio.to_thread(_save_web_image, source, target)
-    return GeneratedImage(id=spec.id, file=f"images/{target.name}", ad_job_id=job["job_id"], alt=spec.alt,
+    return GeneratedImage(id=spec.id, file=f"images/{target.name}", ad_job_id=str(job["job_id"]), alt=spec.alt,
                           width=width, height=height)
 
 

@@ -282,6 +282,16 @@ class GeneratedImage(BaseModel):
     height: int = Field(gt=0)
 
 
+class SkippedImage(BaseModel):
+    """An ad the site goes without: the ad tool refused its photo (the run goes on with the others)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: ImageId
+    photo: str = Field(description="The store's photo the ad tool refused.")
+    reason: str = Field(description="What the ad tool said, e.g. generate_ad_image refused product_image_path: …")
+
+
 # --- F header/footer, G pages, H package ------------------------------------------------------------------------
 
 
@@ -349,6 +359,6 @@ class NodeNote(BaseModel):
 
 STATE_MODELS: tuple[type[BaseModel], ...] = (
     StoreRecord, Turn, Synthesis, Brainstorm, Value, Concept, Channel, MarketingStrategy, PagePlan, SiteStructure,
-    Feature, Service, AdCopy, PageContent, ImageSpec, ImagePlan, GeneratedImage, NavItem, HeaderFooter,
+    Feature, Service, AdCopy, PageContent, ImageSpec, ImagePlan, GeneratedImage, SkippedImage, NavItem, HeaderFooter,
     RenderedPage, Pages, Package, NodeNote,
 )

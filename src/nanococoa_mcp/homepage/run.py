@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.errors import Conflict, InvalidInput
 from nanococoa_mcp.homepage.graph import HomepageState, Progress, Run, checkpointer, compile_graph, new_site_id
-from nanococoa_mcp.homepage.images import ToolSession
-from nanococoa_mcp.homepage.models import NodeNote, StoreRecord, WriterName
+from nanococoa_mcp.homepage.models import NodeNote, SkippedImage, StoreRecord, WriterName
+from nanococoa_mcp.homepage.tool_caller import ToolCaller
 from nanococoa_mcp.homepage.writer import writer_for
 from nanococoa_mcp.settings import Settings
 
@@ -23,7 +23,7 @@ RECURSION_LIMIT = 50  # supersteps: 5 planning nodes + at most 5 images + 3 outp
 
 class HomepageResult(BaseModel):
     """The seed's answer (status, output_path, pages, generated_images) plus the site's id, its zip, which
-    writer made each node and whether this call resumed an earlier run."""
+    writer made each node, the ads it went without and whether this call resumed an earlier run."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +36,9 @@ class HomepageResult(BaseModel):
     writer: WriterName = Field(description="The writer configured for this run: llm or builtin.")
     notes: list[NodeNote] = Field(description="Per writing node: who wrote it, and why the built-in writer stood in.")
     ad_job_ids: list[str] = Field(description="The ad jobs whose images the site uses.")
+    skipped_images: list[SkippedImage] = Field(
+        default_factory=list, description="Ads the site goes without: the ad tool refused their photo."
+    )
     resumed: bool = Field(description="This call continued a run that had stopped or crashed.")
 
 
@@ -56,42 +59,40 @@ async def run_homepage(
     store: StoreRecord,
     photos: list[Path],
     settings: Settings,
+    tools: ToolCaller,
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> HomepageResult:
-    """Build (or finish building) the homepage of run `job_id`.
+    """Build (or finish building) the homepage of run `job_id`, making its ads through `tools`.
 
     A job id with a checkpoint continues from its last finished node and image; one whose run finished
     answers its result again without doing anything. `on_progress(node, percent, message)` is called as
-    nodes and ads advance; `should_stop()` is checked before every node and while an ad is awaited.
-    Raises InvalidInput (a missing photo, a photo the ad tool refuses), Conflict (the job id's checkpoint
-    belongs to another store or photos), JobStopped, JobFailed (an ad that failed)."""
+    nodes and ads advance; `should_stop()` is checked before every node and while an ad is awaited or waits
+    for room in a full queue. A photo the ad tool refuses is recorded (`skipped_images`) and the run goes on.
+    Raises InvalidInput (a missing photo, every photo refused), Conflict (the job id's checkpoint belongs to
+    another store or photos), JobStopped, JobFailed (an ad that failed)."""
     if not job_id.strip():
         raise InvalidInput("the job id is empty", field="job_id", accepted="a non-empty id")
     paths = _check_photos(photos)
     writer = writer_for(settings)
-    run = Run(settings=settings, writer=writer, tools=ToolSession(settings), on_progress=on_progress,
-              should_stop=should_stop)
+    run = Run(settings=settings, writer=writer, tools=tools, on_progress=on_progress, should_stop=should_stop)
     config: RunnableConfig = {"configurable": {"thread_id": job_id}, "recursion_limit": RECURSION_LIMIT}
-    try:
-        async with checkpointer(settings) as saver:
-            graph = compile_graph(run, saver)
-            snapshot = await graph.aget_state(config)
-            earlier: dict[str, Any] = dict(snapshot.values or {})
-            if earlier:
-                if earlier["store"] != store or earlier["photos"] != paths:
-                    raise Conflict(
-                        f"job {job_id} already has a homepage run for another store record or other photos",
-                        field="job_id",
-                        accepted="the same record and photos to resume it, or a new job id",
-                    )
-                values = await graph.ainvoke(None, config, durability="sync") if snapshot.next else earlier
-            else:
-                start: HomepageState = {"job_id": job_id, "store": store, "photos": paths,
-                         "site_id": new_site_id(store, settings), "notes": []}
-                values = await graph.ainvoke(start, config, durability="sync")
-    finally:
-        await run.tools.aclose()
+    async with checkpointer(settings) as saver:
+        graph = compile_graph(run, saver)
+        snapshot = await graph.aget_state(config)
+        earlier: dict[str, Any] = dict(snapshot.values or {})
+        if earlier:
+            if earlier["store"] != store or earlier["photos"] != paths:
+                raise Conflict(
+                    f"job {job_id} already has a homepage run for another store record or other photos",
+                    field="job_id",
+                    accepted="the same record and photos to resume it, or a new job id",
+                )
+            values = await graph.ainvoke(None, config, durability="sync") if snapshot.next else earlier
+        else:
+            start: HomepageState = {"job_id": job_id, "store": store, "photos": paths,
+                                    "site_id": new_site_id(store, settings), "notes": []}
+            values = await graph.ainvoke(start, config, durability="sync")
     package = values["package"]
     images = values.get("images", [])
     return HomepageResult(
@@ -103,5 +104,6 @@ async def run_homepage(
         writer=writer.name,
         notes=values.get("notes", []),
         ad_job_ids=[i.ad_job_id for i in images],
+        skipped_images=values.get("skipped_images", []),
         resumed=bool(earlier),
     )

@@ -4,6 +4,7 @@ Nothing here knows what a job makes (an ad, a site): that is its kind's business
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +13,7 @@ from nanococoa_mcp.errors import Conflict, NanococoaError
 from nanococoa_mcp.jobs.metrics import SystemMetrics
 
 JobState = Literal["queued", "running", "completed", "failed", "stopped"]
-JobKind = Literal["ad", "homepage"]  # ads run in the worker processes, homepage runs in the server process
+Stage = tuple[str, str]  # (step, stage inside it), as a kind's progress reports name them
 TERMINAL: frozenset[JobState] = frozenset({"completed", "failed", "stopped"})
 STATES: tuple[JobState, ...] = get_args(JobState)  # the one spelling of every state, in order
 
@@ -40,11 +41,15 @@ class JobStatus(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
-    kind: JobKind = Field(default="ad", description="ad (generate_ad_image) or homepage (generate_homepage).")
+    kind: str = Field(
+        description="What the job makes: ad (generate_ad_image), homepage (generate_homepage), cutout "
+        "(remove_background) or analysis (analyze_layout)."
+    )
     status: JobState
     progress_percent: float = Field(ge=0, le=100)
     current_step: str | None = Field(
-        description="An ad's step1_background, step2_text or step3_composite; a homepage job's workflow node."
+        description="The step under way: an ad's step1_background, step2_text or step3_composite; a homepage "
+        "job's workflow node."
     )
     sub_step: str | None = Field(description="The stage inside the step, e.g. cutout, scene, html_rendering.")
     message: str | None
@@ -66,6 +71,35 @@ class JobStatus(BaseModel):
     final_result: str | None = Field(default=None, description="Path of the finished ad (first variant), once done.")
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobTicket:
+    """A claimed job as its kind runs it."""
+
+    job_id: str
+    kind: str
+    parameters: dict[str, Any]
+    input_path: Path | None
+    start_step: int
+    parent_id: str | None
+    steps_done: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """A file a job is queued with (an upload): stored as `uploads/<job id><suffix>` before its row exists."""
+
+    data: bytes
+    suffix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Previews:
+    """What a kind shows of a job before and after it ends (file paths), in every door's status."""
+
+    step1_result: str | None = None
+    final_result: str | None = None
 
 
 @dataclass(slots=True)

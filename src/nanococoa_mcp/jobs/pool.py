@@ -1,7 +1,10 @@
-"""The worker pool, in the server's event loop: N worker processes fed from the SQLite queue, watched.
+"""The pool, in the server's event loop: runs queued jobs of every kind, watched.
 
-A crashed worker's job fails as resumable; a worker that ignores a stop is killed after a grace period
-and its job marked stopped. Either way the worker is replaced and the other jobs carry on.
+Worker kinds run on N spawned worker processes fed from the SQLite queue (never forked: no copies of the
+server's threads or loop); a crashed worker's job fails (resumable when its kind allows), a worker that
+ignores a stop is killed after a grace period and its job marked stopped, and the worker is replaced.
+Server kinds run as asyncio tasks here, up to their kind's concurrency, outside the worker slots: a job that
+waits on jobs of its own (a homepage on its ads) never holds the worker those need.
 """
 
 from __future__ import annotations
@@ -10,22 +13,30 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
 
-from nanococoa_mcp.ad.images import DecodedImage
-from nanococoa_mcp.ad.pipeline import AdRequest
-from nanococoa_mcp.jobs.models import JobError, JobStatus, RecoveryReport
-from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
+from nanococoa_mcp.jobs.cancel import JobStopped
+from nanococoa_mcp.jobs.kinds import ServerKind, WorkerKindsFactory
+from nanococoa_mcp.jobs.models import InputFile, JobError, JobStatus, JobTicket, RecoveryReport
+from nanococoa_mcp.jobs.progress import ProgressTracker
+from nanococoa_mcp.jobs.store import WORKER_LANE, JobStore
 from nanococoa_mcp.jobs.worker import DONE, worker_main
 from nanococoa_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RESCAN_S = 1.0  # also look for queued jobs this often (another process may have queued some)
+FLUSH_S = 0.2  # a server kind's progress to SQLite, and a look for a stop asked elsewhere, at most this often
 
 
 @dataclass(slots=True)
@@ -36,20 +47,60 @@ class _Slot:
     stop_deadline: float | None = None
 
 
+class ServerContext:
+    """A server kind's JobContext: reports are kept for the pool to write; a stop is a flag the run reads."""
+
+    def __init__(self, tracker: ProgressTracker, data_dir: Path) -> None:
+        self.tracker = tracker
+        self._data_dir = data_dir
+        self._stop = threading.Event()  # the run may read it from a thread of its own
+
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir
+
+    def report(self, percent: float, step: str, sub_step: str | None, message: str) -> None:
+        self.tracker.report(percent, step, sub_step, message)
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass(slots=True)
+class _Run:
+    job: JobTicket
+    kind: ServerKind
+    context: ServerContext
+    task: asyncio.Task[dict[str, Any]]
+    stop_deadline: float | None = None
+    flushed_at: float = 0.0
+
+
 def _exit_reason(code: int | None) -> str:
     if code is not None and code < 0:
         return f"killed by {signal.Signals(-code).name}"
     return f"exited with code {code}"
 
 
+def _inherited(steps: Sequence[str], job: JobTicket) -> list[str]:
+    """The steps a job starts with done: its parent's before `start_step`, and its own before a restart."""
+    return list(dict.fromkeys([*steps[: job.start_step - 1], *job.steps_done]))
+
+
 class WorkerPool:
-    """Runs queued jobs on `workers` processes. `await start()` first (it recovers orphaned jobs)."""
+    """Runs queued jobs: `workers` processes for the store's worker kinds, tasks for `server_kinds`.
+    `await start()` first (it recovers orphaned jobs)."""
 
     def __init__(
         self,
         store: JobStore,
         settings: Settings,
+        make_worker_kinds: WorkerKindsFactory,
         *,
+        server_kinds: Sequence[ServerKind] = (),
         workers: int = 1,
         max_queued: int = 32,
         stop_grace_s: float = 10.0,
@@ -57,6 +108,9 @@ class WorkerPool:
     ) -> None:
         self.store = store
         self.settings = settings
+        self.make_worker_kinds = make_worker_kinds
+        self.server_kinds: Mapping[str, ServerKind] = {k.name: k for k in server_kinds}
+        self.worker_kinds = [k.name for k in store.kinds.values() if k.runs_in == WORKER_LANE]
         self.workers = workers
         self.max_queued = max_queued
         self.stop_grace_s = stop_grace_s
@@ -64,6 +118,7 @@ class WorkerPool:
         self.replaced = 0  # workers replaced after a crash or a kill
         self._ctx = multiprocessing.get_context("spawn")  # no forked copies of the server's threads or loop
         self._slots: list[_Slot] = []
+        self._runs: list[_Run] = []
         self._wake = asyncio.Event()
         self._dispatch_due = True
         self._last_scan = 0.0
@@ -76,21 +131,33 @@ class WorkerPool:
         return report
 
     async def submit(
-        self, request: AdRequest, image: DecodedImage | None, *, parent_id: str | None = None, start_step: int = 1
+        self,
+        kind: str,
+        parameters: Mapping[str, Any],
+        *,
+        input_file: InputFile | None = None,
+        parent_id: str | None = None,
+        start_step: int = 1,
     ) -> JobStatus:
-        """Queue a job and return at once. Raises QueueFull, InvalidInput, NotFound (see JobStore.create)."""
+        """Queue a job and return at once. Raises QueueFull, InvalidInput, NotFound, Conflict (JobStore.create)."""
         status = await self.store.create(
-            request, image, parent_id=parent_id, start_step=start_step, max_queued=self.max_queued
+            kind, parameters, input_file=input_file, parent_id=parent_id, start_step=start_step,
+            max_queued=self.max_queued,
         )
         self._poke()
         return status
 
     async def stop(self, job_id: str) -> JobStatus:
-        """Request a stop; a running job's worker gets `stop_grace_s` to honour it. Raises NotFound."""
+        """Request a stop; a running job gets `stop_grace_s` to honour it. Raises NotFound."""
         status = await self.store.request_stop(job_id)
+        deadline = time.monotonic() + self.stop_grace_s
         for slot in self._slots:
             if slot.job_id == job_id and slot.stop_deadline is None:
-                slot.stop_deadline = time.monotonic() + self.stop_grace_s
+                slot.stop_deadline = deadline
+        for run in self._runs:
+            if run.job.job_id == job_id and run.stop_deadline is None:
+                run.context.stop()
+                run.stop_deadline = deadline
         self._wake.set()
         return status
 
@@ -108,15 +175,22 @@ class WorkerPool:
         return None
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Ask workers to finish their current job and exit; kill those still busy after `timeout_s`.
-
-        A killed worker's job stays `running` in the database: the next start's recover() settles it.
-        """
+        """Cancel the server kinds' runs, ask workers to finish their current job and exit, kill those still
+        busy after `timeout_s`. A job cut short stays `running` in the database: the next start's recover()
+        settles it (a homepage is queued again and resumes from its checkpoint)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for run in self._runs:  # first: a run may be waiting on a worker's job
+            run.task.cancel()
+        if self._runs:
+            await asyncio.wait([r.task for r in self._runs], timeout=timeout_s)
+            for run in self._runs:  # one that ended by itself meanwhile: its outcome is the recovery's now
+                if run.task.done() and not run.task.cancelled():
+                    run.task.exception()
+        self._runs = []
         for slot in self._slots:
             with contextlib.suppress(OSError):
                 slot.conn.send(None)
@@ -135,7 +209,9 @@ class WorkerPool:
 
     def _spawn(self) -> _Slot:
         ours, theirs = self._ctx.Pipe()
-        process = self._ctx.Process(target=worker_main, args=(theirs, self.settings), name="nanococoa-worker")
+        process = self._ctx.Process(
+            target=worker_main, args=(theirs, self.settings, self.make_worker_kinds), name="nanococoa-worker"
+        )
         process.daemon = True  # never outlive the server
         process.start()
         theirs.close()  # so the worker's death reads as EOF here
@@ -147,8 +223,11 @@ class WorkerPool:
                 await self._tick()
             except Exception:  # the pool must outlive one bad tick (a locked database, a dead pipe)
                 log.exception("worker pool tick failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancel close() sends
+            # when the wake-up lands at the same moment, and close() would wait for this loop for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _tick(self) -> None:
@@ -158,14 +237,18 @@ class WorkerPool:
                 await self._on_death(i, slot)
             elif slot.stop_deadline is not None and time.monotonic() > slot.stop_deadline:
                 await self._on_unresponsive(i, slot)
+        for run in list(self._runs):
+            await self._tend(run)
         if self._dispatch_due or time.monotonic() - self._last_scan > RESCAN_S:
             await self._dispatch()
+
+    # ---------------------------------------------------------------- worker processes
 
     def _drain(self, slot: _Slot) -> None:
         try:
             while slot.conn.poll():
-                kind, job_id = slot.conn.recv()
-                if kind == DONE and job_id == slot.job_id:
+                message, job_id = slot.conn.recv()
+                if message == DONE and job_id == slot.job_id:
                     slot.job_id, slot.stop_deadline = None, None
                     self._dispatch_due = True
         except (EOFError, OSError):  # the worker died; _tick notices and replaces it
@@ -184,8 +267,13 @@ class WorkerPool:
                     field="start_step",
                     accepted="re-run it as a child job (parent_id) from a step it finished",
                 )
-                await self.store.mark_failed(slot.job_id, error, resumable=True)
+                await self.store.mark_failed(slot.job_id, error, resumable=await self._resumable(slot.job_id))
         self._replace(i, slot)
+
+    async def _resumable(self, job_id: str) -> bool:
+        status = await self.store.get(job_id, metrics=False)
+        kind = self.store.kinds.get(status.kind)
+        return kind is not None and kind.resumable
 
     async def _on_unresponsive(self, i: int, slot: _Slot) -> None:
         log.warning("worker %s ignored a stop for %.0f s; killing it", slot.process.pid, self.stop_grace_s)
@@ -209,8 +297,67 @@ class WorkerPool:
             if slot.job_id is not None or not slot.process.is_alive():
                 continue
             assert slot.process.pid is not None
-            job_id = await self.store.claim_next(slot.process.pid)
+            job_id = await self.store.claim_next(slot.process.pid, self.worker_kinds)
             if job_id is None:
-                return
+                break
             slot.job_id = job_id
             slot.conn.send(job_id)
+        for kind in self.server_kinds.values():
+            while sum(1 for r in self._runs if r.kind is kind) < kind.concurrency:
+                job_id = await self.store.claim_next(os.getpid(), [kind.name])
+                if job_id is None:
+                    break
+                await self._begin(kind, job_id)
+
+    # ---------------------------------------------------------------- server kinds
+
+    async def _begin(self, kind: ServerKind, job_id: str) -> None:
+        try:
+            job = await self.store.load(job_id)
+        except NotFound:  # stopped between the claim and now
+            return
+        tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), _inherited(kind.steps, job))
+        context = ServerContext(tracker, self.settings.data_dir)
+        task = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job_id}")
+        task.add_done_callback(lambda _t: self._wake.set())
+        self._runs.append(_Run(job=job, kind=kind, context=context, task=task))
+
+    async def _tend(self, run: _Run) -> None:
+        now = time.monotonic()
+        if run.task.done():
+            self._runs.remove(run)
+            self._dispatch_due = True
+            await self._settle(run)
+            return
+        if now - run.flushed_at >= FLUSH_S:
+            run.flushed_at = now
+            await self._flush(run)
+            if run.stop_deadline is None and await self.store.stop_requested(run.job.job_id):  # asked elsewhere
+                run.context.stop()
+                run.stop_deadline = now + self.stop_grace_s
+        if run.stop_deadline is not None and now > run.stop_deadline:
+            log.warning("%s job %s ignored a stop for %.0f s; cancelling it", run.kind.name, run.job.job_id,
+                        self.stop_grace_s)
+            run.task.cancel()
+
+    async def _flush(self, run: _Run) -> None:
+        update = run.context.tracker.take()
+        if update is not None:
+            await self.store.progress(run.job.job_id, update)
+
+    async def _settle(self, run: _Run) -> None:
+        job_id, task = run.job.job_id, run.task
+        run.context.tracker.finish()
+        await self._flush(run)
+        exc = None if task.cancelled() else task.exception()
+        if task.cancelled() or isinstance(exc, JobStopped) or (run.context.should_stop() and exc is not None):
+            await self.store.mark_stopped(job_id)
+        elif isinstance(exc, NanococoaError):
+            resumable = run.kind.resumable and not isinstance(exc, InvalidInput)
+            await self.store.mark_failed(job_id, JobError.from_exception(exc), resumable=resumable)
+        elif exc is not None:
+            log.error("%s job %s failed", run.kind.name, job_id, exc_info=exc)
+            error = JobError(error="internal_error", message=f"the job failed unexpectedly ({type(exc).__name__})")
+            await self.store.mark_failed(job_id, error, resumable=run.kind.resumable)
+        else:
+            await self.store.mark_completed(run.job, task.result(), run.context.tracker.durations)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -17,11 +15,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nanococoa_mcp.errors import InvalidInput
-from nanococoa_mcp.jobs.store import connect_sync
-from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.server.mcp import Lifespan, build_server
 from nanococoa_mcp.server.rest import build_api
 from nanococoa_mcp.settings import Settings, get_settings
-from nanococoa_mcp.storage import StorageError
 
 
 def is_loopback(host: str) -> bool:
@@ -108,8 +104,9 @@ class OnePort:
             await self.rest(scope, receive, send)
 
 
-def build_app(settings: Settings | None = None) -> ASGIApp:
-    """The one-port app. Raises InvalidInput when bound beyond loopback without a token."""
+def build_app(settings: Settings | None = None, lifespan: Lifespan | None = None) -> ASGIApp:
+    """The one-port app; `lifespan` (app.py's: the job service) runs for its lifetime. Raises InvalidInput
+    when bound beyond loopback without a token."""
     settings = settings or get_settings()
     if not is_loopback(settings.host) and not settings.token:
         raise InvalidInput(
@@ -117,38 +114,17 @@ def build_app(settings: Settings | None = None) -> ASGIApp:
             field="token",
             accepted="set NANOCOCOA_TOKEN, or bind 127.0.0.1",
         )
-    mcp = build_server(settings)
+    mcp = build_server(settings, lifespan)
     origins = settings.allowed_origins or None
     streamable = mcp.http_app(path="/mcp", transport="http", host_origin_protection="auto", allowed_origins=origins)
     sse = mcp.http_app(path="/sse", transport="sse", host_origin_protection="auto", allowed_origins=origins)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def transports(_app: Starlette) -> AsyncIterator[None]:
         async with streamable.router.lifespan_context(streamable), sse.router.lifespan_context(sse):
             yield
 
-    app: ASGIApp = OnePort(OriginMiddleware(build_api(lifespan), settings.allowed_origins), streamable, sse)
+    app: ASGIApp = OnePort(OriginMiddleware(build_api(transports), settings.allowed_origins), streamable, sse)
     if settings.token:
         app = BearerTokenMiddleware(app, settings.token)
     return app
-
-
-def check_data_dir(data_dir: Path) -> None:
-    """Raises StorageError when the job database cannot live in `data_dir`."""
-    try:
-        connect_sync(data_dir).close()
-    except (OSError, sqlite3.Error) as exc:
-        raise StorageError(
-            f"cannot write under {data_dir}: {getattr(exc, 'strerror', None) or exc}",
-            field="data_dir",
-            accepted="a writable NANOCOCOA_DATA_DIR with free space",
-        ) from exc
-
-
-def serve(settings: Settings | None = None) -> None:
-    import uvicorn
-
-    settings = settings or get_settings()
-    app = build_app(settings)
-    check_data_dir(settings.data_dir)  # one clear line now, rather than a traceback from the lifespan
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=15)

@@ -9,7 +9,8 @@ import contextlib
 import contextvars
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from pydantic import ValidationError
 from nanococoa_mcp import __version__
 from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
-from nanococoa_mcp.service import service_running
 from nanococoa_mcp.settings import Settings, get_settings
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
 
 log = logging.getLogger(__name__)
+# What runs for the server's lifetime (the job service): app.py hands it in; a door never starts the runtime.
+Lifespan = Callable[[], AbstractAsyncContextManager[object]]
 INSTRUCTIONS = (
     "nanococoa makes Korean product ads. Give generate_ad_image a product photo (path or base64) and a "
     "line of Korean copy; it returns a job id at once (poll check_generation_status) or, with wait=true, "
@@ -97,7 +99,7 @@ def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
     blocks: list[mt.ContentBlock] = []
     structured = structured.get("result") or structured  # a job's status carries its result.json
     previews = [v["preview_path"] for v in structured.get("variants", [])]
-    if "preview_path" in structured:
+    if structured.get("preview_path"):  # a cut-out's (null while its job runs)
         previews.append(structured["preview_path"])
     for i, path in enumerate(previews):
         p = Path(path)
@@ -106,7 +108,7 @@ def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
                 mt.ImageContent(type="image", data=base64.b64encode(p.read_bytes()).decode(), mime_type="image/jpeg")
             )
     files = [v["image_path"] for v in structured.get("variants", [])]
-    files += [structured[k] for k in ("cutout_path",) if k in structured]
+    files += [structured[k] for k in ("cutout_path",) if structured.get(k)]
     step1 = structured.get("step1_result")
     if not previews and step1 and Path(step1).is_file():  # a running job: what step 1 made so far
         data = base64.b64encode(Path(step1).read_bytes()).decode()
@@ -147,7 +149,8 @@ class NanococoaMiddleware(Middleware):
 
 
 class _ProgressSink:
-    """Forwards engine progress (from the engine thread) as MCP progress notifications of this request."""
+    """Forwards a job's progress, as the tool following it sees it, as MCP progress notifications of this
+    request (callable from any thread)."""
 
     def __init__(self, fctx: Any) -> None:
         self.fctx = fctx
@@ -169,21 +172,27 @@ class _ProgressSink:
         self.tasks.append(self.loop.create_task(coro, context=self.context))
 
     async def drain(self) -> None:
-        await asyncio.sleep(0)  # let callbacks queued by the engine thread create their tasks
+        await asyncio.sleep(0)  # let callbacks queued from other threads create their tasks
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def build_server(settings: Settings | None = None) -> FastMCP:
-    """The MCP server over the registry. Its lifespan runs the job service (workers, SQLite)."""
+def build_server(settings: Settings | None = None, lifespan: Lifespan | None = None) -> FastMCP:
+    """The MCP server over the registry. `lifespan` (app.py's: the job service) runs for its lifetime; without
+    one, the tools use the job service already running in this process."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        async with service_running(settings):
+    async def run_lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        if lifespan is None:
+            yield {}
+            return
+        async with lifespan():
             yield {}
 
     _quiet_expected_errors()
-    server: FastMCP = FastMCP(name="nanococoa", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    server: FastMCP = FastMCP(
+        name="nanococoa", version=__version__, instructions=INSTRUCTIONS, lifespan=run_lifespan
+    )
     specs = {spec.name: spec for spec in TOOLS}
     for spec in TOOLS:
         server.tool(
@@ -206,7 +215,7 @@ def build_server(settings: Settings | None = None) -> FastMCP:
         description="A result file of a job (final_N.png, step1_N.png, cutout.png, preview_N.jpg).",
     )
     def job_file(job_id: str, filename: str) -> bytes:
-        return _read_job_file("jobs", job_id, filename)
+        return _read_job_file(settings or get_settings(), "jobs", job_id, filename)
 
     @server.resource(
         "nanococoa://steps/{job_id}/{filename}",
@@ -214,18 +223,14 @@ def build_server(settings: Settings | None = None) -> FastMCP:
         description="A preview of a job's finished step (step1_N.jpg), readable while the job still runs.",
     )
     def step_file(job_id: str, filename: str) -> bytes:
-        return _read_job_file("steps", job_id, filename)
+        return _read_job_file(settings or get_settings(), "steps", job_id, filename)
 
     return server
 
 
-def _read_job_file(kind: str, job_id: str, filename: str) -> bytes:
-    root = (get_settings().data_dir / kind).resolve()
+def _read_job_file(settings: Settings, kind: str, job_id: str, filename: str) -> bytes:
+    root = (settings.data_dir / kind).resolve()
     path = (root / job_id / filename).resolve()
     if path.parent.parent != root or not path.is_file() or path.suffix not in (".png", ".jpg", ".json"):
         raise NotFound(f"no file {filename} in job {job_id}", field="uri", accepted="a link from a tool result")
     return path.read_bytes()
-
-
-def run_stdio() -> None:
-    build_server().run(transport="stdio", show_banner=False)

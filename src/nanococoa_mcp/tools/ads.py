@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE
 from nanococoa_mcp.ad.images import DecodedImage
-from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition, check_request
+from nanococoa_mcp.ad.kind import input_file
+from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition
 from nanococoa_mcp.errors import InvalidInput
-from nanococoa_mcp.jobs.models import JobKind, JobState, JobStatus
+from nanococoa_mcp.jobs.models import JobState, JobStatus
 from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.tools.common import read_image_input
 from nanococoa_mcp.tools.context import progress_sink
@@ -21,6 +22,8 @@ JobId = Annotated[
     Field(description="A job id from generate_ad_image, generate_homepage or list_jobs.", min_length=1, max_length=64),
 ]
 SCENE_FIELDS = ("style", "size", "variants", "seed")
+# The kinds of job the tools start (app.py registers each one with the job runtime).
+JobKindName = Literal["ad", "homepage", "cutout", "analysis"]
 
 
 class AdFields(BaseModel):
@@ -87,8 +90,10 @@ async def submit_ad(
         elif start_step == 1:
             inherited.update(given)
         request = AdRequest.model_validate(inherited)
-    check_request(request, service.settings)
-    return await service.submit(request, image if start_step == 1 else None, parent_id=parent_id, start_step=start_step)
+    upload = input_file(image) if image is not None and start_step == 1 else None
+    return await service.submit(
+        "ad", request.model_dump(mode="json"), input_file=upload, parent_id=parent_id, start_step=start_step
+    )
 
 
 async def generate_ad_image(
@@ -196,7 +201,7 @@ class JobSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
-    kind: JobKind
+    kind: str = Field(description="ad, homepage, cutout or analysis.")
     status: JobState
     progress_percent: float
     current_step: str | None
@@ -233,8 +238,10 @@ def summarize(st: JobStatus) -> JobSummary:
 async def list_jobs(
     status: Annotated[JobState | None, Field(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Field(ge=1, le=200, description="At most this many, newest first.")] = 20,
-    kind: Annotated[JobKind | None, Field(description="Only ad jobs, or only homepage jobs.")] = None,
+    kind: Annotated[
+        JobKindName | None, Field(description="Only jobs of this kind: ad, homepage, cutout or analysis.")
+    ] = None,
 ) -> JobList:
-    """List recent jobs (ads and homepages), newest first, optionally only those queued, running,
-    completed, failed or stopped, or of one kind."""
+    """List recent jobs (ads, homepages, cut-outs, analyses), newest first, optionally only those queued,
+    running, completed, failed or stopped, or of one kind."""
     return JobList(jobs=[summarize(st) for st in await get_service().jobs(status, limit, kind)])

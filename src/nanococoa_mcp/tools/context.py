@@ -7,5 +7,5 @@ from contextvars import ContextVar
 
 from nanococoa_mcp.ad.pipeline import ProgressEvent
 
-# Called from the engine thread: a door's sink must be thread-safe (e.g. loop.call_soon_threadsafe).
+# A door's sink may be called from any thread: it must be thread-safe (e.g. loop.call_soon_threadsafe).
 progress_sink: ContextVar[Callable[[ProgressEvent], None] | None] = ContextVar("progress_sink", default=None)

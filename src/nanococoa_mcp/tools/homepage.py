@@ -37,9 +37,7 @@ async def submit_homepage(service: Service, store_id: str) -> JobStatus:
         "record": store.record,
         "photos": store.photos,
     }
-    status = await service.store.create_homepage(parameters, max_queued=service.settings.max_queued_jobs)
-    service.homepage.poke()
-    return status
+    return await service.submit("homepage", parameters)
 
 
 async def generate_homepage(

@@ -328,7 +328,7 @@ def test_a_whole_ad_with_the_flux_scene_keeps_the_product_and_reports_each_step(
     """Through the real pipeline: procedural init, compose, FLUX around the product, copy, final check."""
     from nanococoa_mcp.ad.images import decode_image
     from nanococoa_mcp.ad.pipeline import AdRequest, AdResult, ProgressEvent, Studio
-    from nanococoa_mcp.jobs import eta
+    from nanococoa_mcp.ad.plan import stage_plan
     from tests.conftest import SAMPLES
 
     settings = _settings(models_dir).model_copy(update={"scene_backend": "flux", "data_dir": models_dir / "data"})
@@ -351,7 +351,7 @@ def test_a_whole_ad_with_the_flux_scene_keeps_the_product_and_reports_each_step(
     assert quality.product_pixels_changed == 0 and quality.text_product_overlap_px == 0
     assert not np.array_equal(ad.variants[0].step1, procedural.variants[0].step1)  # the scene was repainted
     stages = [(e.step, e.sub_step) for e in events]
-    assert [st for i, st in enumerate(stages) if i == 0 or st != stages[i - 1]] == eta.stage_plan(1, 1, True)
+    assert [st for i, st in enumerate(stages) if i == 0 or st != stages[i - 1]] == stage_plan(1, 1, True)
     diffusion = [e for e in events if e.sub_step == "scene_generation"]
     assert len(diffusion) >= 2 and "step 1 of" in diffusion[1].message
     percents = [e.percent for e in events]

@@ -10,8 +10,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.server.http import build_app
-from nanococoa_mcp.service import Service, service_running
+from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import Settings
 
 

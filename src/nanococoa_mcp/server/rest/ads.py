@@ -24,14 +24,15 @@ from nanococoa_mcp.ad.catalog.text_styles import guess_text_style
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.pipeline import TextPosition
 from nanococoa_mcp.errors import InvalidInput
-from nanococoa_mcp.jobs.models import TERMINAL, JobKind, JobState, JobStatus
+from nanococoa_mcp.jobs.models import TERMINAL, JobState, JobStatus
 from nanococoa_mcp.server.rest.bodies import UploadBody, UploadRoute
 from nanococoa_mcp.server.rest.files import WEB_DIR, file_url
 from nanococoa_mcp.server.rest.problems import problem_responses
-from nanococoa_mcp.service import HealthReport, get_service
+from nanococoa_mcp.service import get_service
 from nanococoa_mcp.tools import catalog
 from nanococoa_mcp.tools.ads import (
     AdFields,
+    JobKindName,
     JobList,
     check_generation_status,
     list_jobs,
@@ -39,7 +40,7 @@ from nanococoa_mcp.tools.ads import (
     submit_ad,
 )
 from nanococoa_mcp.tools.common import read_image_input
-from nanococoa_mcp.tools.system import server_health
+from nanococoa_mcp.tools.system import HealthReport, server_health
 
 EVENT_POLL_S = 0.25
 router = APIRouter(route_class=UploadRoute)
@@ -313,7 +314,7 @@ async def stop(job_id: str) -> StopResult:
 async def jobs(
     status: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many.")] = 20,
-    kind: Annotated[JobKind | None, Query(description="Only ad jobs, or only homepage jobs.")] = None,
+    kind: Annotated[JobKindName | None, Query(description="Only jobs of this kind (see JobKindName).")] = None,
 ) -> JobList:
     return await list_jobs(status, limit, kind)
 

@@ -1,0 +1,113 @@
+"""The composition root, and the only module that wires packages together: settings → database → job
+runtime (kinds: ad, cutout and analysis in the worker processes; homepage as a task in the server, reaching
+the tools through an in-memory MCP client) → service → doors (MCP over stdio, the one-port HTTP app)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Sequence
+
+from fastmcp import FastMCP
+from starlette.types import ASGIApp
+
+from nanococoa_mcp.ad.kind import ad_kinds
+from nanococoa_mcp.db.connection import check_data_dir
+from nanococoa_mcp.homepage.kind import HomepageKind
+from nanococoa_mcp.jobs.kinds import JobKind, ServerKind, WorkerKind
+from nanococoa_mcp.jobs.pool import WorkerPool
+from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.server.http import build_app
+from nanococoa_mcp.server.mcp import build_server
+from nanococoa_mcp.server.tool_caller import McpToolCaller
+from nanococoa_mcp.service import Service, current_service, set_service
+from nanococoa_mcp.settings import Settings, get_settings
+from nanococoa_mcp.stores import StoreBook
+
+
+def job_kinds(settings: Settings) -> tuple[Sequence[WorkerKind], Sequence[ServerKind]]:
+    """Every kind the runtime runs: the worker kinds (made again in each worker by `ad_kinds`) and the
+    server kinds."""
+    homepage = HomepageKind(settings, tools=functools.partial(McpToolCaller, settings))
+    return ad_kinds(settings), [homepage]
+
+
+def all_kinds(settings: Settings) -> list[JobKind]:
+    worker, server = job_kinds(settings)
+    return [*worker, *server]
+
+
+async def start_service(settings: Settings) -> Service:
+    """Open the database, recover what a previous run left, start the pool. Raises StorageError."""
+    worker, server = job_kinds(settings)
+    store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers)
+    try:
+        stores = await StoreBook.open(settings.data_dir, store)
+    except BaseException:
+        await store.close()
+        raise
+    pool = WorkerPool(
+        store,
+        settings,
+        ad_kinds,
+        server_kinds=server,
+        workers=settings.workers,
+        max_queued=settings.max_queued_jobs,
+        stop_grace_s=settings.stop_grace_sec,
+    )
+    try:
+        await pool.start()  # recovers first: a homepage job cut short is queued again
+    except BaseException:
+        await stores.close()
+        await store.close()
+        raise
+    return Service(settings, store, pool, stores)
+
+
+@contextlib.asynccontextmanager
+async def service_running(settings: Settings | None = None) -> AsyncIterator[Service]:
+    """Run the service for the enclosed lifetime; nested uses share the one already running."""
+    running = current_service()
+    if running is not None:
+        yield running
+        return
+    service = await start_service(settings or get_settings())
+    set_service(service)
+    try:
+        yield service
+    finally:
+        set_service(None)
+        await service.close()
+
+
+@contextlib.asynccontextmanager
+async def job_store(settings: Settings) -> AsyncIterator[JobStore]:
+    """The jobs as the service would report them, without running any (the CLI's local status and stop)."""
+    async with await JobStore.open(settings.data_dir, all_kinds(settings), workers=settings.workers) as store:
+        yield store
+
+
+def mcp_server(settings: Settings | None = None) -> FastMCP:
+    """The MCP server with the job service running for its lifetime."""
+    return build_server(settings, functools.partial(service_running, settings))
+
+
+def http_app(settings: Settings | None = None) -> ASGIApp:
+    """The one-port HTTP app with the job service running for its lifetime. Raises InvalidInput (see build_app)."""
+    return build_app(settings, functools.partial(service_running, settings))
+
+
+def serve(settings: Settings | None = None) -> None:
+    """`nanococoa serve`. Raises InvalidInput (an exposed bind without a token) or StorageError (the data
+    directory), each as one clear line rather than a traceback from the lifespan."""
+    import uvicorn
+
+    settings = settings or get_settings()
+    app = http_app(settings)
+    check_data_dir(settings.data_dir)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=15)
+
+
+def run_stdio() -> None:
+    """`nanococoa mcp`."""
+    mcp_server().run(transport="stdio", show_banner=False)

@@ -1,0 +1,81 @@
+"""The homepage's job kind: a generate_homepage job runs `run_homepage` as a task of the job pool in the
+server (it mostly waits on the ad jobs it submits through the tools, so it holds no worker those need).
+Its steps are the workflow's nodes; a run cut short by a restart is queued again and resumes from its
+LangGraph checkpoint (thread id = job id)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.homepage.graph import NODES
+from nanococoa_mcp.homepage.models import StoreRecord
+from nanococoa_mcp.homepage.run import MAX_PHOTOS, run_homepage
+from nanococoa_mcp.homepage.tool_caller import ToolCaller
+from nanococoa_mcp.jobs.kinds import AfterRestart, JobContext, RunsIn
+from nanococoa_mcp.jobs.models import JobTicket, Previews, Stage
+from nanococoa_mcp.settings import Settings
+
+
+class HomepageJob(BaseModel):
+    """A homepage job's parameters: the store as it was when the job was queued (a later update_store
+    changes the next site, not this one, nor this one's resume after a restart)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store_id: str = Field(min_length=1)
+    store_name: str = Field(description="The store's name, for job lists.")
+    record: StoreRecord
+    photos: list[str] = Field(max_length=MAX_PHOTOS, description="Paths of the store's product photos.")
+
+
+class HomepageKind:
+    name = "homepage"
+    steps: tuple[str, ...] = NODES
+    runs_in: RunsIn = "server"
+    resumable = False  # a re-run from a step is an ad's; a homepage resumes by itself after a restart
+    concurrency = 1
+
+    def __init__(self, settings: Settings, tools: Callable[[], ToolCaller]) -> None:
+        self.settings = settings
+        self.tools = tools  # a fresh caller per run, closed when it ends
+
+    def check(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            job = HomepageJob.model_validate(dict(parameters))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidInput(first["msg"], field=".".join(str(p) for p in first["loc"]) or None) from None
+        return job.model_dump(mode="json")
+
+    def eta_plan(self, parameters: Mapping[str, Any], start_step: int) -> list[Stage]:
+        return []  # no learnt estimate: a site's time is mostly its ads', each with its own ETA
+
+    def eta_group(self, parameters: Mapping[str, Any]) -> str:
+        return ""
+
+    def previews(self, job_id: str, result: Mapping[str, Any] | None) -> Previews:
+        return Previews()
+
+    def after_restart(self, steps_done: Sequence[str]) -> AfterRestart:
+        return "requeue"
+
+    async def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
+        params = HomepageJob.model_validate(job.parameters)
+
+        def progress(node: str, percent: float, message: str) -> None:
+            context.report(percent, node, None, message)
+
+        tools = self.tools()
+        try:
+            result = await run_homepage(
+                job.job_id, params.record, [Path(p) for p in params.photos], self.settings, tools,
+                on_progress=progress, should_stop=context.should_stop,
+            )
+        finally:
+            await tools.aclose()
+        return result.model_dump(mode="json")

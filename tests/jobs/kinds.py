@@ -1,0 +1,140 @@
+"""Two tiny job kinds of the tests' own, real JobKinds that make nothing of ours, to show the runtime runs any
+kind: `steps` (a worker kind: two steps of a few stages, each a short sleep with stop points) and `relay`
+(a server kind that queues a `steps` job and waits for it, as a homepage waits for its ads)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nanococoa_mcp.errors import InvalidInput, JobFailed
+from nanococoa_mcp.jobs.cancel import JobStopped, checkpoint
+from nanococoa_mcp.jobs.kinds import AfterRestart, JobContext, RunsIn, WorkerKind
+from nanococoa_mcp.jobs.models import TERMINAL, JobTicket, Previews, Stage
+from nanococoa_mcp.jobs.pool import WorkerPool
+from nanococoa_mcp.settings import Settings
+
+STEPS = ("first", "second")
+
+
+class StepsJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stages: int = Field(default=2, ge=1, le=20, description="Stages per step.")
+    seconds: float = Field(default=0.05, ge=0, le=30, description="Each stage's sleep.")
+    group: str = "small"
+    fail: Literal["invalid", "bug"] | None = None
+
+
+def _checked(parameters: Mapping[str, Any]) -> StepsJob:
+    try:
+        return StepsJob.model_validate(dict(parameters))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInput(first["msg"], field=".".join(str(p) for p in first["loc"])) from None
+
+
+class StepsKind:
+    name = "steps"
+    steps: tuple[str, ...] = STEPS
+    runs_in: RunsIn = "worker"
+    resumable = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.warmed_in: int | None = None
+
+    def check(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        return _checked(parameters).model_dump()
+
+    def eta_plan(self, parameters: Mapping[str, Any], start_step: int) -> list[Stage]:
+        n = int(parameters.get("stages", 2))
+        return [(step, f"{step}_{i}") for step in STEPS[start_step - 1 :] for i in range(n)]
+
+    def eta_group(self, parameters: Mapping[str, Any]) -> str:
+        return str(parameters.get("group", ""))
+
+    def previews(self, job_id: str, result: Mapping[str, Any] | None) -> Previews:
+        return Previews(final_result=(result or {}).get("file"))
+
+    def after_restart(self, steps_done: Sequence[str]) -> AfterRestart:
+        return "fail" if steps_done else "requeue"
+
+    def warm(self) -> None:
+        self.warmed_in = os.getpid()
+
+    def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
+        params = _checked(job.parameters)
+        plan = self.eta_plan(job.parameters, job.start_step)
+        for i, (step, stage) in enumerate(plan):
+            context.report(100.0 * i / len(plan), step, stage, f"{stage} of {len(plan)}")
+            deadline = time.monotonic() + params.seconds
+            while time.monotonic() < deadline:
+                checkpoint()
+                time.sleep(0.01)
+        if params.fail == "invalid":
+            raise InvalidInput("the steps job was told to refuse", field="fail", accepted="null")
+        if params.fail == "bug":
+            raise RuntimeError("the steps job was told to break")
+        out = context.data_dir / "steps" / f"{job.job_id}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        given = job.input_path.read_text() if job.input_path is not None else ""
+        out.write_text(f"{given}|{os.getpid()}|{self.warmed_in}")
+        return {"file": str(out), "stages": len(plan)}
+
+    def close(self) -> None:
+        self.warmed_in = None
+
+
+def worker_kinds(settings: Settings) -> list[WorkerKind]:
+    """The pool's factory for the tests' worker processes (a module-level function: it pickles by name)."""
+    return [StepsKind(settings)]
+
+
+class RelayKind:
+    """A server kind: queues a `steps` job through the pool and follows it to its end."""
+
+    name = "relay"
+    steps: tuple[str, ...] = ("wait",)
+    runs_in: RunsIn = "server"
+    resumable = False
+    concurrency = 1
+
+    def __init__(self) -> None:
+        self.pool: WorkerPool | None = None  # set once the pool that runs it exists
+
+    def check(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        return {"child": _checked(parameters.get("child", {})).model_dump()}
+
+    def eta_plan(self, parameters: Mapping[str, Any], start_step: int) -> list[Stage]:
+        return []
+
+    def eta_group(self, parameters: Mapping[str, Any]) -> str:
+        return ""
+
+    def previews(self, job_id: str, result: Mapping[str, Any] | None) -> Previews:
+        return Previews()
+
+    def after_restart(self, steps_done: Sequence[str]) -> AfterRestart:
+        return "requeue"
+
+    async def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
+        assert self.pool is not None
+        child = await self.pool.submit("steps", job.parameters["child"])
+        context.report(10.0, "wait", None, f"waiting for {child.job_id}")
+        while True:
+            status = await self.pool.store.get(child.job_id, metrics=False)
+            if status.status in TERMINAL:
+                break
+            if context.should_stop():
+                await self.pool.stop(child.job_id)
+                raise JobStopped("the relay was stopped", field="job_id")
+            await asyncio.sleep(0.02)
+        if status.status != "completed":
+            raise JobFailed(f"the steps job ended {status.status}", field="child")
+        return {"child": child.job_id}
