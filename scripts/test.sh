@@ -7,4 +7,5 @@ EXTRAS="${EXTRAS:-test,gpu}" bash scripts/setup.sh  # the model backends' tests 
 bash scripts/setup_node.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the house's import rules (pyproject.toml)
 .venv/bin/python -m pytest -q "$@"

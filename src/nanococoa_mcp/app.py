@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from fastmcp import FastMCP
 from starlette.types import ASGIApp
 
+from nanococoa_mcp.ad.backends.registry import check_settings
 from nanococoa_mcp.ad.kind import ad_kinds
 from nanococoa_mcp.db.connection import check_data_dir
 from nanococoa_mcp.homepage.kind import HomepageKind
@@ -38,7 +39,9 @@ def all_kinds(settings: Settings) -> list[JobKind]:
 
 
 async def start_service(settings: Settings) -> Service:
-    """Open the database, recover what a previous run left, start the pool. Raises StorageError."""
+    """Open the database, recover what a previous run left, start the pool. Raises InvalidInput (a backend the
+    registry does not list) or StorageError."""
+    check_settings(settings)
     worker, server = job_kinds(settings)
     store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers)
     try:

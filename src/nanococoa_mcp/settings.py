@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -83,17 +83,6 @@ class Settings(BaseSettings):
         description="API key for the LLM endpoint (OPENAI_API_KEY works too).",
     )
     llm_timeout_sec: float = Field(default=60.0, gt=0, description="Per LLM request.")
-
-    @field_validator("cutout_backend", "scene_backend", "layout_backend", "copy_backend")
-    @classmethod
-    def _registered_backend(cls, name: str, info: ValidationInfo) -> str:
-        # Imported here: the registry reads Settings, so it cannot be imported while this module loads.
-        from nanococoa_mcp.ad.backends.registry import STAGES, names
-
-        stage = next(s for s in STAGES if info.field_name == f"{s}_backend")
-        if name not in names(stage):
-            raise ValueError(f"unknown {stage} backend {name!r}; the registered ones are {', '.join(names(stage))}")
-        return name
 
 
 @lru_cache(maxsize=1)

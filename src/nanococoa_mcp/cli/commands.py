@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nanococoa_mcp.errors import NanococoaError
+from nanococoa_mcp.errors import InvalidInput, NanococoaError
 from nanococoa_mcp.jobs.models import STATES
 
 if TYPE_CHECKING:
@@ -39,14 +39,19 @@ def _settings_first() -> None:
     # port that is not a number) is refused before anything runs, naming the variable and what it accepts.
     from pydantic import ValidationError
 
+    from nanococoa_mcp.ad.backends.registry import check_settings
     from nanococoa_mcp.settings import get_settings
 
     try:
-        get_settings()
+        check_settings(get_settings())
     except ValidationError as exc:
         for e in exc.errors():
             name = "NANOCOCOA_" + "_".join(str(p) for p in e["loc"]).upper()
             err.print(f"error (invalid_settings): {name}: {e['msg']}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except InvalidInput as exc:
+        err.print(f"error (invalid_settings): {exc.field}: {exc.message} ({exc.accepted})", markup=False,
+                  highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.ad.backends.registry import SPECS, STAGES, backend_report, names
@@ -72,13 +71,23 @@ def test_an_unknown_backend_in_the_settings_is_refused_at_start_naming_the_regis
 ) -> None:
     for stage in STAGES:
         for name in names(stage):
-            assert getattr(Settings(**{f"{stage}_backend": name}), f"{stage}_backend") == name
-    with pytest.raises(ValidationError) as err:
-        Settings(layout_backend="gpt5")
+            registry.check_settings(Settings(**{f"{stage}_backend": name}))
+    with pytest.raises(InvalidInput) as err:
+        registry.check_settings(Settings(layout_backend="gpt5"))
     assert "unknown layout backend 'gpt5'" in str(err.value) and "studio, qwen" in str(err.value)
+    assert err.value.field == "NANOCOCOA_LAYOUT_BACKEND"
     monkeypatch.setenv("NANOCOCOA_CUTOUT_BACKEND", "rembg")
-    with pytest.raises(ValidationError, match="studio, birefnet"):
-        Settings()
+    with pytest.raises(InvalidInput, match="studio, birefnet"):
+        registry.check_settings(Settings())
+
+
+async def test_the_job_service_refuses_to_start_on_an_unregistered_backend(tmp_path: Path) -> None:
+    from nanococoa_mcp.app import service_running
+
+    with pytest.raises(InvalidInput, match="NANOCOCOA_SCENE_BACKEND"):
+        async with service_running(Settings(data_dir=tmp_path / "data", scene_backend="sdxl")):
+            pass
+    assert not (tmp_path / "data").exists()  # refused before anything was created
 
 
 def test_dispatch_runs_every_registered_backend_and_refuses_any_other_name(models: Path) -> None:

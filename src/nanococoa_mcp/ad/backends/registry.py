@@ -101,6 +101,19 @@ def get(stage: Stage, name: str) -> BackendSpec:
     raise InvalidInput(f"unknown {stage} backend {name!r}", field=f"{stage}_backend", accepted=", ".join(names(stage)))
 
 
+def check_settings(settings: Settings) -> None:
+    """Refuse settings that name a backend the registry does not list (the composition root and the CLI call
+    this at start, before anything runs). Raises InvalidInput naming the variable and the registered names."""
+    for stage in STAGES:
+        name = getattr(settings, f"{stage}_backend")
+        if name not in names(stage):
+            raise InvalidInput(
+                f"unknown {stage} backend {name!r}",
+                field=f"NANOCOCOA_{stage.upper()}_BACKEND",
+                accepted=f"the registered ones: {', '.join(names(stage))}",
+            )
+
+
 def embedded(stage: Stage) -> BackendSpec:
     """The stage's embedded backend: its default, and what it falls back to."""
     return next(s for s in SPECS if s.stage == stage and s.embedded)
