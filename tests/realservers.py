@@ -120,6 +120,43 @@ def _stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> No
         proc.wait(10)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(prefixes: tuple[str, ...] = ("nanococoa-pg-", "nanococoa-s3-")) -> list[Path]:
+    """Delete the temp dirs (and weed's /tmp sockets) of servers whose test process was killed outright:
+    their servers died with it (parent-death signal) but nothing was left to clean up."""
+    removed = []
+    for prefix in prefixes:
+        for path in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+            try:
+                owner = int((path / "owner.pid").read_text())
+            except (OSError, ValueError):
+                continue
+            if _alive(owner):
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                for port in json.loads((path / "ports.json").read_text()).values():
+                    for sock in glob.glob(f"/tmp/seaweedfs-*-grpc-{int(port) + 10000}.sock"):
+                        os.unlink(sock)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _make_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    (path / "owner.pid").write_text(str(os.getpid()))
+    return path
+
+
 def _chown(path: Path, user: str | None) -> None:
     if user:
         entry = pwd.getpwnam(user)
@@ -277,7 +314,7 @@ class PostgresServer(_Server):
             return self
         began = time.perf_counter()
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="nanococoa-pg-"))
+            self._dir = _make_dir("nanococoa-pg-")
             self._own_dir = True
         self.log = self.dir / "postgres.log"
         _chown(self.dir, self.os_user)
@@ -466,7 +503,7 @@ class S3Server(_Server):
             return self
         began = time.perf_counter()
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="nanococoa-s3-"))
+            self._dir = _make_dir("nanococoa-s3-")
             self._own_dir = True
         self.log = self.dir / "weed.log"
         (self.dir / "data").mkdir(exist_ok=True)
@@ -482,6 +519,7 @@ class S3Server(_Server):
                 for part in self._parts:
                     self.ports[part] = free_port_pair(taken=taken)
                     taken |= {self.ports[part], self.ports[part] + 10000}
+                (self.dir / "ports.json").write_text(json.dumps(self.ports))
             try:
                 self._launch(config)
                 break

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.realservers import INSTALL_HINT, PostgresServer, S3Server, ServiceError
+from tests.realservers import INSTALL_HINT, PostgresServer, S3Server, ServiceError, sweep_stale
 
 _counter = itertools.count(1)
 
@@ -47,6 +47,7 @@ def _slug(request: pytest.FixtureRequest, limit: int) -> str:
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL 15 server for the whole session (user `app`, trust auth, 127.0.0.1, fsync off)."""
     _require("psycopg", "psycopg[binary,pool]")
+    sweep_stale()
     try:
         server = PostgresServer()
     except ServiceError as err:  # ServiceMissing included: its message is the install command
@@ -91,6 +92,7 @@ def postgres_db(postgres: PostgresServer, request: pytest.FixtureRequest) -> Ite
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Server]:
     """A SeaweedFS S3 server for the whole session (path-style, http://127.0.0.1:PORT, signed requests only)."""
+    sweep_stale()
     try:
         server = S3Server()
     except ServiceError as err:
