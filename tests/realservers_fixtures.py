@@ -18,15 +18,16 @@ from __future__ import annotations
 import importlib
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from tests.realservers import INSTALL_HINT, PostgresServer, S3Server, ServiceError, sweep_stale
 
 _counter = itertools.count(1)
+S = TypeVar("S", PostgresServer, S3Server)
 
 
 def _require(module: str, package: str) -> None:
@@ -35,6 +36,23 @@ def _require(module: str, package: str) -> None:
     except ImportError:
         pytest.fail(f"the Python package {package!r} is not installed; install it with: {INSTALL_HINT}",
                     pytrace=False)
+
+
+def _start(factory: Callable[[], S]) -> S:
+    """Make and start a server; a missing binary or a failed start fails the test with the message (which names
+    the install command or the log file), never a skip."""
+    sweep_stale()
+    server: S | None = None
+    try:
+        server = factory()
+        server.start()
+    except ServiceError as err:  # ServiceMissing included
+        if server is not None:
+            server.stop()  # its directory stays, so the log the message names can be read (the next session sweeps it)
+        message = str(err)
+    else:
+        return server
+    pytest.fail(message, pytrace=False)
 
 
 def _slug(request: pytest.FixtureRequest, limit: int) -> str:
@@ -47,16 +65,7 @@ def _slug(request: pytest.FixtureRequest, limit: int) -> str:
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL 15 server for the whole session (user `app`, trust auth, 127.0.0.1, fsync off)."""
     _require("psycopg", "psycopg[binary,pool]")
-    sweep_stale()
-    try:
-        server = PostgresServer()
-    except ServiceError as err:  # ServiceMissing included: its message is the install command
-        pytest.fail(str(err), pytrace=False)
-    try:
-        server.start()
-    except ServiceError as err:
-        server.close()
-        pytest.fail(str(err), pytrace=False)
+    server = _start(PostgresServer)
     try:
         yield server
     finally:
@@ -92,16 +101,7 @@ def postgres_db(postgres: PostgresServer, request: pytest.FixtureRequest) -> Ite
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Server]:
     """A SeaweedFS S3 server for the whole session (path-style, http://127.0.0.1:PORT, signed requests only)."""
-    sweep_stale()
-    try:
-        server = S3Server()
-    except ServiceError as err:
-        pytest.fail(str(err), pytrace=False)
-    try:
-        server.start()
-    except ServiceError as err:
-        server.close()
-        pytest.fail(str(err), pytrace=False)
+    server = _start(S3Server)
     try:
         yield server
     finally:
