@@ -36,12 +36,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
 INSTALL_HINT = "bash scripts/setup_services.sh"
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realservers-spawn")
 
 
 class ServiceError(RuntimeError):
@@ -101,9 +103,15 @@ def _spawn(argv: list[str], log: Path, *, user: str | None, env: dict[str, str] 
         prefix.append("--")
     elif user:
         raise ServiceMissing(f"setpriv (util-linux) is needed to run servers as {user!r}: apt-get install util-linux")
-    with open(log, "ab") as out:
-        return subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=cwd, start_new_session=True)
+
+    def popen() -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            return subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    env=env, cwd=cwd, start_new_session=True)
+
+    # the parent-death signal follows the *thread* that forked: fork from one thread that lives as long as this
+    # process, so a server (re)started from a short-lived thread (asyncio.to_thread in a chaos test) lives on
+    return _SPAWNER.submit(popen).result()
 
 
 def _stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -73,6 +75,26 @@ def test_restart_keeps_data_and_breaks_old_connections(postgres_db: PgDatabase, 
     old.close()
     with postgres_db.connect() as new:
         assert new.execute("SELECT id, state FROM jobs").fetchall() == [(1, "running")]
+
+
+def test_a_restart_from_a_thread_that_ends_leaves_the_server_running(postgres_db: PgDatabase) -> None:
+    """The parent-death signal follows the thread that forked; chaos tests restart from asyncio.to_thread."""
+    native: list[int] = []
+
+    def restart() -> None:
+        native.append(threading.get_native_id())
+        postgres_db.server.restart()
+
+    thread = threading.Thread(target=restart)
+    thread.start()
+    thread.join()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/self/task/{native[0]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    assert postgres_db.server.running
+    with postgres_db.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 def test_databases_cloned_from_a_template(postgres: PostgresServer) -> None:
