@@ -1,9 +1,11 @@
 """Real PostgreSQL and S3 (SeaweedFS `weed mini`) servers for tests, on loopback, in temp directories.
 
 Each server is one child process started with its output sent to a log file and stopped by its own pid.
-They die with the process that started them (the parent-death signal, set by util-linux `setpriv`), so a
-test session killed with SIGKILL leaves no server behind. Nothing here imports pytest or a client library
-(psycopg is imported only by the database helpers); the fixtures are in `tests/realservers_fixtures.py`.
+They die with the process that started them (the parent-death signal, set by util-linux `setpriv`; they are
+forked from one long-lived thread, as the signal follows the forking thread), so a test session killed with
+SIGKILL leaves no server behind; the next session's `sweep_stale` deletes what such a session left in /tmp.
+Nothing here imports pytest or a client library (psycopg is imported only by the database helpers); the
+fixtures are in `tests/realservers_fixtures.py`.
 
     with PostgresServer() as pg:           # initdb into a temp dir, start on a free loopback port
         dsn = pg.create_database()         # a fresh, empty database
@@ -205,7 +207,7 @@ class _Server:
         try:
             return self.start()
         except BaseException:
-            self.close()
+            self.stop()  # the directory stays, with the log the error names (sweep_stale removes it later)
             raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
