@@ -15,6 +15,9 @@ from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import get_settings
 
+# real PostgreSQL and S3 servers, started only for tests that ask for them: postgres, postgres_db, s3, s3_bucket
+pytest_plugins = ("tests.realservers_fixtures",)
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
