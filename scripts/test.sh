@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian Chromium + Korean fonts, the package with its test and gpu extras, Node
-# and the MCP Inspector in .tools/node), then run them.
+# and the MCP Inspector in .tools/node, PostgreSQL and SeaweedFS for the real-server tests), then run them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS="${EXTRAS:-test,gpu}" bash scripts/setup.sh  # the model backends' tests run tiny models on the CPU
 bash scripts/setup_node.sh
+bash scripts/setup_services.sh  # PostgreSQL and an S3 server for the tests that start real ones
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache  # the house's import rules (pyproject.toml)
