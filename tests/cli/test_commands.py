@@ -167,3 +167,16 @@ def test_a_command_is_refused_at_start_when_the_settings_name_an_unregistered_ba
     assert res.exit_code == 2
     assert "NANOCOCOA_LAYOUT_BACKEND" in res.output and "unknown layout backend 'gpt5'" in res.output
     assert "studio, qwen" in res.output
+
+
+def test_a_photo_with_no_product_still_makes_an_ad_and_says_how_to_get_a_cut_out(tmp_path: Path) -> None:
+    yy, xx = np.mgrid[0:600, 0:800]
+    checker = ((((xx // 40) + (yy // 40)) % 2) * 180 + 40).astype(np.uint8)
+    Image.fromarray(np.dstack([checker] * 3)).save(tmp_path / "pattern.png")
+    res = runner.invoke(app, ["generate", str(tmp_path / "pattern.png"), "--copy", "오늘의 특가",
+                              "--out", str(tmp_path / "ad.png")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "photo card:" in said and "product_box [x0, y0, x1, y1]" in said
+    report = json.loads((tmp_path / "ad.json").read_text())
+    assert report["variants"][0]["quality"]["layout_mode"] == "photo_card"

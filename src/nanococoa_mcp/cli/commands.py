@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -254,10 +255,10 @@ def generate(
             f"{q.product_pixels_changed} · font {q.font} {q.font_size_px}px"
         )
         for note in q.notes:
-            out.print(f"  [yellow]note:[/] {note}")
+            out.print(f"  [yellow]note:[/] {escape(note)}", highlight=False)
     first = result.variants[0].quality
     if first.layout_mode == "photo_card":
-        out.print(f"[yellow]photo card:[/] {first.layout_mode_reason}", highlight=False)
+        out.print(f"[yellow]photo card:[/] {escape(first.layout_mode_reason or '')}", highlight=False)
         low = ""
     else:
         low = " [yellow](low: check the product's edges)[/]" if result.cutout_confidence < 0.6 else ""
