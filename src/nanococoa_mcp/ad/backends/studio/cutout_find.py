@@ -43,6 +43,7 @@ PAPER_OFFSET = 2.0  # a gap showing paper is, on average, within this many sprea
 GAP_RIM = 0.5       # ... and at least this share of its rim lies on crisp edges
 REACH_CALM = 0.3    # share of the frame's diagonal within which a detached part on calm paper is the product's
 REACH_BUSY = 0.08   # ... and on a busy backdrop, where stray blobs are common
+BOX_BAND = 0.025    # the band inside a product box's edge taken as the room left around the product
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,16 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         x0, y0, x1, y1 = hints.box
         allowed[:] = False
         allowed[y0:y1, x0:x1] = True
-    frame = _ring((h, w), max(2, round(0.02 * min(h, w))))
-    ring = ~allowed if np.count_nonzero(~allowed) > 0.02 * h * w else frame
+    ring = _ring((h, w), max(2, round(0.02 * min(h, w))))
+    if hints.box is not None:
+        # The margin around the box and the room left inside its edge: backdrop, or mostly. Where the
+        # box meets the frame the product may run off it: no room is assumed on that side.
+        x0, y0, x1, y1 = hints.box
+        room = max(1, round(BOX_BAND * min(x1 - x0, y1 - y0)))
+        inner = np.zeros((h, w), bool)
+        inner[y0 + (room if y0 > 0 else 0):y1 - (room if y1 < h else 0),
+              x0 + (room if x0 > 0 else 0):x1 - (room if x1 < w else 0)] = True
+        ring = ~inner
     texture = grain(smallf)
     backdrop = fit_backdrop(smallf, ring, texture)
     dist = backdrop.distance(smallf)
@@ -98,9 +107,9 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         edges = _edges(sharp, ring, (w, h))
         walls = edges | colour
         votes = _surrounded(walls)
-        # The paper in view, away from every outline and not enclosed by one: fit the field to it.
+        # The paper in view, away from every outline and not enclosed by one.
         open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
-        like_paper = _like_paper(dist, _paper(smallf, backdrop.refit(smallf, open_paper)))
+        like_paper = _like_paper(dist, _paper(smallf, backdrop, open_paper))
         outline = _enclosed(votes, walls, edges, like_paper, dist) & allowed
     region = colour | outline
     for x, y in hints.product:
@@ -112,6 +121,8 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
     checkpoint()
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
+    if hints.box is not None:
+        _spill_over(small, seeds, forced, region, dist, allowed)
     mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
     mask = _tidy(mask, dist, texture, backdrop, like_paper, edges, hints, calm)
     if not mask.any():
@@ -132,9 +143,17 @@ def _dot(h: int, w: int) -> int:
     return max(2, round(0.012 * math.hypot(h, w)))
 
 
-def _paper(img: FloatArray, backdrop: Backdrop) -> FloatArray:
-    """Each pixel's colour difference from the smooth paper at its place, in units of the paper's spread."""
-    return ((img - backdrop.field(*img.shape[:2])) / backdrop.spread).astype(np.float32)
+def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatArray:
+    """Each pixel's colour difference from the paper at its place, in units of the paper's spread. The
+    paper there is the smooth field fitted to all the open paper in view, corrected by how the open
+    paper nearby departs from it (a vignette, uneven light: the field is only a quadratic)."""
+    h, w = img.shape[:2]
+    field = backdrop.refit(img, open_paper).field(h, w)
+    sigma = 0.08 * max(h, w)
+    weight = cv2.GaussianBlur(open_paper.astype(np.float32), (0, 0), sigma)
+    local = cv2.GaussianBlur((img - field) * open_paper[..., None], (0, 0), sigma)
+    correction = local / np.maximum(weight, 1e-3)[..., None] * np.clip(weight / 0.05, 0.0, 1.0)[..., None]
+    return ((img - field - correction) / backdrop.spread).astype(np.float32)
 
 
 def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
@@ -330,6 +349,45 @@ def _seeds(dist: FloatArray, region: BoolArray, outline: BoolArray, ring: BoolAr
         cv2.circle(seeds, (x, y), r, cv2.GC_FGD, -1)
     seeds[forced] = cv2.GC_BGD
     return seeds, forced
+
+
+def _spill_over(img: U8, seeds: U8, forced: BoolArray, region: BoolArray, dist: FloatArray,
+                allowed: BoolArray) -> None:
+    """A box is drawn around the product with a little room: what crosses its edge from something
+    outside (the legs of a person behind, a neighbour leaning in) is not product. Where it crosses,
+    within BOX_BAND of the edge, it becomes backdrop; further in, candidate pixels coloured like the
+    visitor outside lose their sure-product seeds, so GrabCut may give them to the backdrop."""
+    h, w = dist.shape
+    ys, xs = np.nonzero(allowed)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    room = max(1, round(BOX_BAND * min(y1 - y0, x1 - x0)))
+    edge = np.zeros((h, w), bool)  # the box's own edge, where the frame does not cut it
+    if y0 > 0:
+        edge[y0, x0:x1] = True
+    if y1 < h:
+        edge[y1 - 1, x0:x1] = True
+    if x0 > 0:
+        edge[y0:y1, x0] = True
+    if x1 < w:
+        edge[y0:y1, x1 - 1] = True
+    outside = (~allowed & (dist > T_MAYBE)).astype(np.uint8)
+    entering = edge & region & (cv2.dilate(outside, np.ones((3, 3), np.uint8)) > 0)
+    if not entering.any():
+        return
+    labels = np.asarray(cv2.connectedComponents((region & allowed).astype(np.uint8), connectivity=8)[1])
+    crossing = np.isin(labels, np.unique(labels[entering]))
+    inner = np.zeros((h, w), bool)
+    inner[y0 + room:y1 - room, x0 + room:x1 - room] = True
+    cut = crossing & ~inner & allowed
+    forced |= cut
+    seeds[cut] = cv2.GC_BGD
+    out_labels = np.asarray(cv2.connectedComponents(outside | cut.astype(np.uint8), connectivity=8)[1])
+    visitor = np.isin(out_labels, np.unique(out_labels[entering])) & ~allowed
+    bins = (img[..., 0] // 32).astype(np.int64) * 64 + (img[..., 1] // 32) * 8 + img[..., 2] // 32
+    seen_out = np.bincount(bins[visitor], minlength=512) / max(1, int(np.count_nonzero(visitor)))
+    seen_in = np.bincount(bins[crossing], minlength=512) / max(1, int(np.count_nonzero(crossing)))
+    like_visitor = crossing & (seen_out[bins] > seen_in[bins])
+    seeds[like_visitor & (seeds == cv2.GC_FGD)] = cv2.GC_PR_FGD
 
 
 def _around(dist: FloatArray, at: XY, r: int) -> BoolArray:
