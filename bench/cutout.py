@@ -181,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--categories", default=",".join(CATEGORIES), help="comma-separated categories")
     parser.add_argument("--per-category", type=int, default=None, help="cases per category (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="another seed builds other photos of each category")
+    parser.add_argument("--seed", default="0", help="another seed builds other photos of each category; "
+                                                    "several (0,1) build several sets")
     parser.add_argument("--no-box", action="store_true", help="skip the runs with a box")
     parser.add_argument("--cases", action="store_true", help="print every case")
     parser.add_argument("--evidence", action="store_true", help="with --cases: the confidence's evidence too")
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     kinds = tuple(k for k in CATEGORIES if k in args.categories.split(","))
     console = Console(width=170)
-    cases = build_full_set(args.per_category, args.seed, kinds)
+    cases = [case for seed in args.seed.split(",") for case in build_full_set(args.per_category, int(seed), kinds)]
     cut(cases[0], False)  # warm: imports, first allocations
     runs = [cut(case, False) for case in cases]
     if not args.no_box:

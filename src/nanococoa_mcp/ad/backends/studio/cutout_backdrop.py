@@ -98,8 +98,11 @@ class Backdrop:
 
     def field(self, h: int, w: int) -> FloatArray:
         """The smooth paper colour at every pixel of an h×w frame (H×W×3, 0..255 units)."""
-        yy, xx = np.mgrid[0:h, 0:w]
-        return (_basis(yy, xx, h, w).reshape(-1, 6) @ self.coef).reshape(h, w, 3).astype(np.float32)
+        u = (np.arange(w) / max(1, w - 1) - 0.5).astype(np.float32)[None, :, None]
+        v = (np.arange(h) / max(1, h - 1) - 0.5).astype(np.float32)[:, None, None]
+        c = self.coef.astype(np.float32)  # rows: 1, u, v, u², v², uv (as _basis)
+        across = c[0] + c[1] * u + c[3] * u * u  # (1, w, 3)
+        return np.asarray(across + (c[2] + c[5] * u) * v + c[4] * v * v, np.float32)
 
 
 def _basis(y: npt.NDArray[np.int64], x: npt.NDArray[np.int64], h: int, w: int) -> npt.NDArray[np.float64]:

@@ -64,11 +64,15 @@ def measure(found: Found, small: U8, hinted: bool) -> tuple[tuple[str, float], .
     stands = int(np.count_nonzero(mask & (found.dist > T_MAYBE))) / area
     sides = sum(int(np.count_nonzero(line) > 0.05 * line.size)
                 for line in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
+    outline = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    near_crisp = cv2.dilate(found.edges.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    crisp = float(np.mean(near_crisp[outline])) if outline.any() else 0.0
     return (
         ("busy", float(backdrop.busy)),
         ("patterned", float(backdrop.patterned)),
         ("spread", round(backdrop.spread, 3)),
         ("edge_support", round(edge_support(small, mask), 3)),
+        ("crisp_outline", round(crisp, 3)),
         ("stands_out", round(stands, 3)),
         ("agree_colour", round(_iou(mask, found.colour), 3)),
         ("agree_outline", round(_iou(mask, found.outline), 3)),
@@ -76,6 +80,7 @@ def measure(found: Found, small: U8, hinted: bool) -> tuple[tuple[str, float], .
         ("area", round(float(np.count_nonzero(mask)) / mask.size, 4)),
         ("solidity", round(_solidity(mask), 3)),
         ("parts", float(_parts(mask))),
+        ("rivals", round(min(found.rivals, 5.0), 3)),
         ("hinted", float(hinted)),
     )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+from scipy.ndimage import find_objects
 
 from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     T_BG,
@@ -62,9 +63,11 @@ class Found:
     mask: BoolArray       # GrabCut's answer, tidied
     colour: BoolArray     # what the backdrop model alone marked as product
     outline: BoolArray    # what closed outlines alone marked (calm paper; empty on a busy backdrop)
+    edges: BoolArray      # crisp edges (calm paper; empty on a busy backdrop)
     dist: FloatArray      # backdrop distance per pixel
     backdrop: Backdrop
     allowed: BoolArray    # where the product may be (the box, or the whole frame)
+    rivals: float         # area of the candidate parts left out, over the area of those kept
 
 
 def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
@@ -114,7 +117,9 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     region = colour | outline
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
+    candidates = region
     region = _parts(region, hints, calm)
+    rivals = float(np.count_nonzero(candidates & ~region)) / max(1, int(np.count_nonzero(region)))
     if not region.any():
         if hints.box is None:
             raise InvalidInput(NO_PRODUCT, field="product_image")
@@ -129,7 +134,8 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         if hints.box is None:
             raise InvalidInput(NO_PRODUCT, field="product_image")
         mask = region & allowed
-    return Found(mask=mask, colour=colour, outline=outline, dist=dist, backdrop=backdrop, allowed=allowed)
+    return Found(mask=mask, colour=colour, outline=outline, edges=edges, dist=dist, backdrop=backdrop,
+                 allowed=allowed, rivals=rivals)
 
 
 def _ring(shape: tuple[int, int], width: int) -> BoolArray:
@@ -257,12 +263,14 @@ def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, 
     labels = _split(candidates)
     out = np.zeros_like(candidates)
     near_edge = cv2.dilate(edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    for i in range(1, int(labels.max()) + 1):
-        ys, xs = np.nonzero(labels == i)
-        if ys.size < 12:
+    for i, found in enumerate(find_objects(labels), start=1):
+        if found is None:
             continue
-        box = (slice(max(0, int(ys.min()) - 2), int(ys.max()) + 3), slice(max(0, int(xs.min()) - 2), int(xs.max()) + 3))
+        rows, cols = found
+        box = (slice(max(0, rows.start - 2), rows.stop + 2), slice(max(0, cols.start - 2), cols.stop + 2))
         gap = labels[box] == i
+        if np.count_nonzero(gap) < 12:
+            continue
         if float(np.mean(like_paper[box][gap])) < 0.5 or float(np.mean(dist[box][gap] < T_BG)) < 0.8:
             continue
         rim = cv2.dilate(gap.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~gap
