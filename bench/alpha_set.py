@@ -1,26 +1,57 @@
 """Product photos with exactly known alpha, built deterministically, for the cut-out tests and benchmark.
 
-Each case pastes an RGBA object from tests/data/objects onto a synthetic backdrop (seamless studio
-paper, or a busy texture), with a soft contact shadow, then round-trips the photo through JPEG.
+Each case pastes RGBA objects from tests/data/objects (Fluent Emoji 3D, MIT) onto a painted backdrop,
+with light, contact and cast shadows, sensor noise and a JPEG round trip. Categories:
+
+- studio: one object on seamless paper of any colour; textured: on a busy surface (wood, cloth, ...);
+- light: white and grey products on light paper (headphones on a light-grey sweep, a toilet roll);
+- multipart: one product in disjoint parts (a pair of shoes, earrings, a bowl and its chopsticks);
+- frame: a large product cut by one or two edges of the frame;
+- cluttered: a product on a table among other objects, some touching it, a person behind; the truth
+  is the product alone (the central, front object);
+- shaded: strong directional light or backlight leaving a side of the product in deep shadow, with a
+  long cast shadow on the paper.
+
+The studio-shot categories (plain backdrop, one product) are STUDIO_SHOTS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+
+from bench.alpha_paint import (
+    TEXTURES,
+    FloatImage,
+    Shape,
+    Sprite,
+    camera,
+    cast_shadow,
+    contact_shadow,
+    grid,
+    jpeg_round_trip,
+    load_sprite,
+    place,
+    studio_backdrop,
+    textured_backdrop,
+)
 
 OBJECTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "objects"
 CANVAS_W, CANVAS_H = 900, 1100
+PORTRAIT: Shape = (CANVAS_H, CANVAS_W)
+LANDSCAPE: Shape = (CANVAS_W, CANVAS_H)
 JPEG_QUALITY = 85
 
-Kind = Literal["studio", "textured"]
-FloatImage = npt.NDArray[np.float32]
+Category = Literal["studio", "textured", "light", "multipart", "frame", "cluttered", "shaded"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+STUDIO_SHOTS: tuple[Category, ...] = ("studio", "light", "multipart", "frame", "shaded")
+Box = tuple[int, int, int, int]
 
 # Backdrop papers: white, greys, beige, pastels, and one dark slate.
 STUDIO_COLOURS: tuple[tuple[int, int, int], ...] = (
@@ -28,204 +59,325 @@ STUDIO_COLOURS: tuple[tuple[int, int, int], ...] = (
     (208, 236, 221), (250, 238, 198), (62, 66, 76), (226, 226, 230), (222, 205, 232),
     (170, 190, 172), (240, 228, 214),
 )
-TEXTURES: tuple[str, ...] = ("wood", "fabric", "brick", "gravel", "grass", "noise")
+# Light papers close to white and grey products.
+LIGHT_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (236, 236, 237), (226, 227, 229), (244, 243, 240), (231, 230, 226), (218, 219, 222), (240, 240, 242),
+)
+# The first set: one object each, on studio paper and on textures.
+STUDIO_OBJECTS = ("1f34e", "1f35e", "1f361", "1f36f", "1f376", "1f382", "1f41f", "1f45c", "1f45f", "1f95f",
+                  "1f9c1", "1f9f4", "1fab4", "231a", "2615")
+LIGHT_OBJECTS = ("1f3a7", "1f9fb", "1f4bb", "1f375", "1f5b1-fe0f", "2328-fe0f", "1f3d0", "1f45f", "2615", "1f9f4")
+FRAME_OBJECTS = ("1f4bc", "1f9f3", "1f4e6", "1f392", "1f45c", "1f4bb", "1f3b8", "1f35e")
+CLUTTER_TARGETS = ("1f3b8", "1f381", "1f35e", "1f36f", "1f45c", "1f9f8", "1f376", "2615")
+CLUTTER_PROPS = ("1f4da", "1f3fa", "1f34a", "1f350", "1f36a", "1fab4", "1f9c1", "231a", "1f34e", "1f9c0")
+PERSON = "1f9cd-200d-2640-fe0f"
+SHADED_OBJECTS = ("1f35e", "1f34a", "1f350", "1f34e", "1f9c0", "1f96f", "1f9c1", "1f36f", "1f95f", "1f36a")
+DEFAULT_COUNTS: dict[Category, int] = {
+    "studio": len(STUDIO_OBJECTS), "textured": len(STUDIO_OBJECTS), "light": 10, "multipart": 8, "frame": 8,
+    "cluttered": 10, "shaded": 10,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class AlphaCase:
-    """One photo: `image` as the camera gave it, `alpha` the exact matte of the object in it."""
+    """One photo: `image` as the camera gave it, `alpha` the exact matte of the product in it."""
 
     name: str
+    category: Category
     image: npt.NDArray[np.uint8]   # H×W×3 RGB after a JPEG round trip
     alpha: FloatImage              # H×W ground-truth alpha, 0..1
-    foreground: FloatImage         # H×W×3 the object's true colour (0..255), valid where alpha > 0
+    foreground: FloatImage         # H×W×3 the product's true colour (0..255), valid where alpha > 0
     shadow: FloatImage             # H×W how much the backdrop was darkened by shadow (0..1)
-    touches_bottom: bool           # the object is cut by the bottom edge of the frame
+    touches_bottom: bool           # the product is cut by the bottom edge of the frame
+
+    @property
+    def box(self) -> Box:
+        """x0, y0, x1, y1 (exclusive) of the true product (alpha >= 0.5)."""
+        ys, xs = np.nonzero(self.alpha >= 0.5)
+        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+    def hint_box(self, margin: float = 0.04) -> Box:
+        """The true box grown by `margin` of its width and height on each side, inside the frame: what a
+        person drags around the product."""
+        x0, y0, x1, y1 = self.box
+        mx, my = round(margin * (x1 - x0)), round(margin * (y1 - y0))
+        h, w = self.alpha.shape
+        return max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
 
 
 def object_files() -> list[Path]:
     return sorted(OBJECTS_DIR.glob("*.webp"))
 
 
-def build_alpha_set(kind: Kind, n: int | None = None, seed: int = 0) -> list[AlphaCase]:
-    """`n` cases (default: one per object) of the given backdrop kind; same arguments, same pixels."""
-    files = object_files()
-    if not files:
-        raise FileNotFoundError(f"no objects in {OBJECTS_DIR}")
-    count = len(files) if n is None else n
-    kind_id = 0 if kind == "studio" else 1
-    return [_build_case(kind, files[i % len(files)], i, np.random.default_rng([seed, kind_id, i]))
-            for i in range(count)]
+def object_path(stem: str) -> Path:
+    path = OBJECTS_DIR / f"{stem}.webp"
+    if not path.exists():
+        raise FileNotFoundError(f"no object {stem} in {OBJECTS_DIR}")
+    return path
 
 
-def _build_case(kind: Kind, path: Path, index: int, rng: np.random.Generator) -> AlphaCase:
-    fg, alpha = _load_object(path, int(rng.integers(500, 801)))
+def build_alpha_set(kind: Category, n: int | None = None, seed: int = 0) -> list[AlphaCase]:
+    """`n` cases (default DEFAULT_COUNTS) of one category; same arguments, same pixels."""
+    count = DEFAULT_COUNTS[kind] if n is None else n
+    kind_id = CATEGORIES.index(kind)
+    build = _BUILDERS[kind]
+    return [build(i, np.random.default_rng([seed, kind_id, i])) for i in range(count)]
+
+
+def build_full_set(per_category: int | None = None, seed: int = 0,
+                   categories: tuple[Category, ...] = CATEGORIES) -> list[AlphaCase]:
+    """Every category's cases (`per_category` each, default DEFAULT_COUNTS), category by category."""
+    return [case for kind in categories for case in build_alpha_set(kind, per_category, seed)]
+
+
+# --- the first set: one object on paper or a texture --------------------------------------------
+
+
+def _single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
+    path = object_path(STUDIO_OBJECTS[index % len(STUDIO_OBJECTS)])
+    sprite = load_sprite(path, int(rng.integers(500, 801)))
     touches = index % 4 == 3
-    placed_fg, placed_a = _place(fg, alpha, rng, touches)
+    ow, oh = sprite.size
+    x0 = (CANVAS_W - ow) // 2 + int(rng.integers(-60, 61))
+    y0 = CANVAS_H - oh + int(oh * rng.uniform(0.06, 0.15)) if touches else int(CANVAS_H * rng.uniform(0.72, 0.85)) - oh
+    fg, alpha = place(sprite, PORTRAIT, x0, y0)
     if kind == "studio":
         colour = STUDIO_COLOURS[index % len(STUDIO_COLOURS)]
-        backdrop = _studio_backdrop(colour, rng)
+        backdrop = studio_backdrop(colour, rng, PORTRAIT)
         strength = 0.45 if sum(colour) > 300 else 0.3
     else:
-        backdrop = _textured_backdrop(TEXTURES[index % len(TEXTURES)], rng)
+        backdrop = textured_backdrop(TEXTURES[index % len(TEXTURES)], rng, PORTRAIT)
         strength = 0.35
-    shadow = _contact_shadow(placed_a, rng, strength)
+    shadow = contact_shadow(alpha, rng, strength)
     backdrop = backdrop * (1.0 - shadow)[..., None]
-    photo = placed_a[..., None] * placed_fg + (1.0 - placed_a[..., None]) * backdrop
+    photo = alpha[..., None] * fg + (1.0 - alpha[..., None]) * backdrop
     photo = photo + rng.normal(0.0, 1.5, photo.shape)  # sensor noise
-    image = _jpeg_round_trip(np.clip(photo + 0.5, 0, 255).astype(np.uint8))
-    name = f"{kind}-{index:02d}-{path.stem}"
-    return AlphaCase(name, image, placed_a, placed_fg, shadow.astype(np.float32), touches)
+    image = jpeg_round_trip(np.clip(photo + 0.5, 0, 255).astype(np.uint8), JPEG_QUALITY)
+    return AlphaCase(f"{kind}-{index:02d}-{path.stem}", kind, image, alpha, fg, shadow, touches)
 
 
-def _load_object(path: Path, long_side: int) -> tuple[FloatImage, FloatImage]:
-    """Object colour and alpha, upscaled with Lanczos on premultiplied colour (no dark fringe)."""
-    rgba = np.asarray(Image.open(path).convert("RGBA"), dtype=np.float32)
-    a = rgba[..., 3] / 255.0
-    premul = rgba[..., :3] * a[..., None]
-    h, w = a.shape
-    scale = long_side / max(h, w)
-    size = (round(w * scale), round(h * scale))
-    a_big = np.clip(cv2.resize(a, size, interpolation=cv2.INTER_LANCZOS4), 0.0, 1.0)
-    p_big = cv2.resize(premul, size, interpolation=cv2.INTER_LANCZOS4)
-    a_big[a_big < 1.0 / 255.0] = 0.0  # ringing leaves faint halos far from the object
-    fg = np.clip(p_big / np.maximum(a_big, 1e-3)[..., None], 0.0, 255.0)
-    return fg.astype(np.float32), a_big.astype(np.float32)
+# --- the hard categories: layered scenes ---------------------------------------------------------
 
 
-def _place(fg: FloatImage, alpha: FloatImage, rng: np.random.Generator,
-           touches_bottom: bool) -> tuple[FloatImage, FloatImage]:
-    """Paste the object onto an empty canvas: centred with jitter, resting low, or cut by the bottom."""
-    ys, xs = np.nonzero(alpha > 0)
-    fg, alpha = fg[ys.min():ys.max() + 1, xs.min():xs.max() + 1], alpha[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    oh, ow = alpha.shape
-    x0 = (CANVAS_W - ow) // 2 + int(rng.integers(-60, 61))
-    if touches_bottom:
-        y0 = CANVAS_H - oh + int(oh * rng.uniform(0.06, 0.15))
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    fg: FloatImage
+    alpha: FloatImage
+    product: bool  # part of the ground truth
+
+
+def _layer(sprite: Sprite, shape: Shape, x0: int, y0: int, product: bool) -> _Layer:
+    fg, alpha = place(sprite, shape, x0, y0)
+    return _Layer(fg, alpha, product)
+
+
+def _compose(name: str, kind: Category, backdrop: FloatImage, shadow: FloatImage, layers: list[_Layer],
+             rng: np.random.Generator, noise: tuple[float, float] = (1.8, 3.2)) -> AlphaCase:
+    """Layers (back to front) over the shadowed backdrop, through the camera. The truth is the product
+    layers as seen: a later layer in front of the product hides it."""
+    photo = backdrop * (1.0 - shadow)[..., None]
+    truth = np.zeros(shadow.shape, np.float32)
+    premul = np.zeros(photo.shape, np.float32)  # the product's colour times its visible alpha
+    for layer in layers:
+        a = layer.alpha[..., None]
+        photo = a * layer.fg + (1.0 - a) * photo
+        premul *= 1.0 - a
+        truth *= 1.0 - layer.alpha
+        if layer.product:
+            premul += a * layer.fg
+            truth += layer.alpha
+    fg = premul / np.maximum(truth, 1e-6)[..., None]
+    image = camera(photo.astype(np.float32), rng, float(rng.uniform(*noise)), int(rng.integers(78, 91)))
+    touches = bool((truth[-1] > 0.5).any())
+    return AlphaCase(name, kind, image, truth.astype(np.float32), fg.astype(np.float32),
+                     shadow.astype(np.float32), touches)
+
+
+def _combine(*shadows: FloatImage) -> FloatImage:
+    lit = np.ones_like(shadows[0])
+    for s in shadows:
+        lit *= 1.0 - s
+    return (1.0 - lit).astype(np.float32)
+
+
+def _light_case(index: int, rng: np.random.Generator) -> AlphaCase:
+    """A white or grey product on light paper, softly lit from above: its shaded side is the paper's grey."""
+    stem = LIGHT_OBJECTS[index % len(LIGHT_OBJECTS)]
+    shape = LANDSCAPE if stem in ("1f4bb", "2328-fe0f") else PORTRAIT
+    h, w = shape
+    sprite = load_sprite(object_path(stem), int(rng.integers(520, 761)))
+    sprite = sprite.shaded((float(rng.uniform(-0.6, 0.6)), -0.8, 1.0), float(rng.uniform(0.6, 0.8)))
+    if rng.random() < 0.5:
+        sprite = sprite.mirrored()
+    ow, oh = sprite.size
+    x0 = (w - ow) // 2 + int(rng.integers(-50, 51))
+    y0 = int(h * rng.uniform(0.74, 0.86)) - oh
+    layer = _layer(sprite, shape, x0, y0, True)
+    backdrop = studio_backdrop(LIGHT_COLOURS[index % len(LIGHT_COLOURS)], rng, shape, vignette=(0.1, 0.25))
+    shadow = contact_shadow(layer.alpha, rng, float(rng.uniform(0.2, 0.35)))
+    return _compose(f"light-{index:02d}-{stem}", "light", backdrop, shadow, [layer], rng)
+
+
+def _multipart_case(index: int, rng: np.random.Generator) -> AlphaCase:
+    """One product in disjoint parts, laid out apart on paper: the truth is every part."""
+    arrangement = index % 8
+    parts: list[Sprite]
+    if arrangement in (0, 4, 5):  # a pair of shoes, the left one mirrored
+        stem = ("1f45e", "1f97f", "1f45f")[(0, 4, 5).index(arrangement)]
+        one = load_sprite(object_path(stem), int(rng.integers(320, 420)))
+        parts, gap, name = [one.mirrored(), one], int(rng.integers(20, 70)), f"pair-{stem}"
+    elif arrangement == 1:  # earrings
+        gem = load_sprite(object_path("1f48e"), int(rng.integers(170, 240)))
+        parts, gap, name = [gem, gem.rotated(float(rng.uniform(-15, 15)))], int(rng.integers(120, 220)), "earrings"
+    elif arrangement == 2:  # a bowl and its chopsticks beside it
+        bowl = load_sprite(object_path("1f963"), int(rng.integers(380, 460)))
+        sticks = load_sprite(object_path("1f962"), int(rng.integers(340, 420))).rotated(float(rng.uniform(-25, 25)))
+        parts, gap, name = [bowl, sticks], int(rng.integers(40, 90)), "bowl-chopsticks"
+    elif arrangement == 3:  # cutlery: two parts in one picture
+        parts, gap, name = [load_sprite(object_path("1f374"), int(rng.integers(560, 700)))], 0, "cutlery"
+    elif arrangement == 6:  # three cookies
+        cookie = load_sprite(object_path("1f36a"), int(rng.integers(200, 260)))
+        parts = [cookie, cookie.rotated(120.0), cookie.rotated(240.0)]
+        gap, name = int(rng.integers(30, 80)), "cookies"
+    else:  # a sake bottle and its cup set apart
+        bottle = load_sprite(object_path("1f376"), int(rng.integers(480, 560)))
+        parts, gap, name = [bottle, load_sprite(object_path("1f375"), int(rng.integers(220, 280)))], 60, "tea-set"
+    shape = PORTRAIT
+    h, w = shape
+    total_w = sum(p.size[0] for p in parts) + gap * (len(parts) - 1)
+    x = (w - total_w) // 2 + int(rng.integers(-40, 41))
+    floor = int(h * rng.uniform(0.74, 0.84))
+    layers: list[_Layer] = []
+    for part in parts:
+        pw, ph = part.size
+        layers.append(_layer(part, shape, x, floor - ph + int(rng.integers(-20, 21)), True))
+        x += pw + gap
+    colour = STUDIO_COLOURS[(index * 5 + 1) % len(STUDIO_COLOURS)]
+    backdrop = studio_backdrop(colour, rng, shape)
+    strength = 0.4 if sum(colour) > 300 else 0.28
+    shadow = _combine(*(contact_shadow(layer.alpha, rng, strength) for layer in layers))
+    return _compose(f"multipart-{index:02d}-{name}", "multipart", backdrop, shadow, layers, rng)
+
+
+def _frame_case(index: int, rng: np.random.Generator) -> AlphaCase:
+    """A large product running off one or two edges of the frame."""
+    stem = FRAME_OBJECTS[index % len(FRAME_OBJECTS)]
+    shape = PORTRAIT
+    h, w = shape
+    sprite = load_sprite(object_path(stem), int(rng.integers(760, 1000)))
+    ow, oh = sprite.size
+    edges = (("bottom",), ("left",), ("right",), ("top",), ("left", "bottom"), ("right", "bottom"),
+             ("top", "right"), ("bottom",))[index % 8]
+    x0, y0 = (w - ow) // 2 + int(rng.integers(-30, 31)), int(h * 0.8) - oh
+    cut = float(rng.uniform(0.1, 0.3))
+    if "bottom" in edges:
+        y0 = h - oh + int(cut * oh)
+    if "top" in edges:
+        y0 = -int(cut * oh)
+    if "left" in edges:
+        x0 = -int(cut * ow)
+    if "right" in edges:
+        x0 = w - ow + int(cut * ow)
+    layer = _layer(sprite, shape, x0, y0, True)
+    colour = STUDIO_COLOURS[(index * 7 + 3) % len(STUDIO_COLOURS)]
+    backdrop = studio_backdrop(colour, rng, shape)
+    shadow = contact_shadow(layer.alpha, rng, 0.4 if sum(colour) > 300 else 0.28)
+    return _compose(f"frame-{index:02d}-{stem}-{'-'.join(edges)}", "frame", backdrop, shadow, [layer], rng)
+
+
+def _table(rng: np.random.Generator, shape: Shape, index: int) -> tuple[FloatImage, int]:
+    """A wall above a table top (wood, oak, linen or cloth), the edge between them softened; and the
+    table's far edge (y)."""
+    h, _ = shape
+    horizon = int(h * rng.uniform(0.32, 0.48))
+    wall = studio_backdrop(STUDIO_COLOURS[(index * 3) % len(STUDIO_COLOURS)], rng, shape)
+    table = textured_backdrop(("wood", "oak", "linen", "fabric")[index % 4], rng, shape)
+    _, y = grid(shape)
+    edge = np.clip((y * (h - 1) - horizon) / 3.0 + 0.5, 0.0, 1.0)[..., None]
+    return (edge * table * 0.92 + (1.0 - edge) * wall).astype(np.float32), horizon
+
+
+def _cluttered_case(index: int, rng: np.random.Generator) -> AlphaCase:
+    """A product in front and in the middle of a table with other things on it, some touching it, and
+    sometimes a person standing behind."""
+    stem = CLUTTER_TARGETS[index % len(CLUTTER_TARGETS)]
+    shape = PORTRAIT
+    h, w = shape
+    backdrop, horizon = _table(rng, shape, index)
+    target = load_sprite(object_path(stem), int(rng.integers(480, 640)))
+    tw, th = target.size
+    tx = (w - tw) // 2 + int(rng.integers(-50, 51))
+    floor = int(h * rng.uniform(0.8, 0.9))
+    ty = floor - th
+    behind: list[_Layer] = []
+    shadows: list[FloatImage] = []
+    if index % 2 == 0:  # a person behind, cut by the frame
+        person = load_sprite(object_path(PERSON), int(h * rng.uniform(0.95, 1.15)))
+        pw, ph = person.size
+        side = 1 if rng.random() < 0.5 else -1
+        px = (w - pw) // 2 + side * int(tw * rng.uniform(0.25, 0.5))
+        behind.append(_layer(person, shape, px, horizon + int(0.25 * ph) - ph + int(rng.integers(0, 60)), False))
+    props = [CLUTTER_PROPS[(index * 3 + k) % len(CLUTTER_PROPS)] for k in range(2 + index % 3)]
+    for k, prop in enumerate(props):
+        sprite = load_sprite(object_path(prop), int(rng.integers(200, 400)))
+        pw, ph = sprite.size
+        left = k % 2 == 0
+        touching = k < 2  # the first two lean on the product, behind it
+        overlap = int(rng.integers(5, 40)) if touching else -int(rng.integers(30, 120))
+        px = tx - pw + overlap if left else tx + tw - overlap
+        py = floor - ph - int(rng.integers(10, 90)) if touching else floor - ph + int(rng.integers(-40, 40))
+        layer = _layer(sprite, shape, px, py, False)
+        behind.append(layer)
+        shadows.append(contact_shadow(layer.alpha, rng, 0.3))
+    product = _layer(target, shape, tx, ty, True)
+    shadows.append(contact_shadow(product.alpha, rng, 0.35))
+    return _compose(f"cluttered-{index:02d}-{stem}", "cluttered", backdrop, _combine(*shadows),
+                    [*behind, product], rng)
+
+
+def _shaded_case(index: int, rng: np.random.Generator) -> AlphaCase:
+    """A product under a hard low light from one side (its far side and bottom in deep shadow, a long
+    shadow cast on the paper), or backlit (dark all over, lit only along its top)."""
+    stem = SHADED_OBJECTS[index % len(SHADED_OBJECTS)]
+    shape = PORTRAIT
+    h, w = shape
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    backlit = index % 5 == 4
+    sprite = load_sprite(object_path(stem), int(rng.integers(480, 700)))
+    if backlit:
+        sprite = sprite.shaded((0.0, -1.0, -0.15), float(rng.uniform(0.35, 0.5)))
     else:
-        y0 = int(CANVAS_H * rng.uniform(0.72, 0.85)) - oh
-    canvas_fg = np.zeros((CANVAS_H, CANVAS_W, 3), np.float32)
-    canvas_a = np.zeros((CANVAS_H, CANVAS_W), np.float32)
-    cy0, cx0 = max(0, y0), max(0, x0)
-    cy1, cx1 = min(CANVAS_H, y0 + oh), min(CANVAS_W, x0 + ow)
-    canvas_fg[cy0:cy1, cx0:cx1] = fg[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
-    canvas_a[cy0:cy1, cx0:cx1] = alpha[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
-    return canvas_fg, canvas_a
-
-
-def _blur(img: FloatImage, sigma: float) -> FloatImage:
-    return np.asarray(cv2.GaussianBlur(img, (0, 0), sigma), np.float32)
-
-
-def _noise(rng: np.random.Generator, sigma: float) -> FloatImage:
-    """Smooth random field on the canvas (white noise blurred by `sigma`), scaled to unit spread."""
-    field = _blur(rng.normal(0.0, 1.0, (CANVAS_H, CANVAS_W)).astype(np.float32), sigma)
-    return np.asarray(field / max(float(field.std()), 1e-6), np.float32)
-
-
-def _grid() -> tuple[FloatImage, FloatImage]:
-    y, x = np.mgrid[0:CANVAS_H, 0:CANVAS_W].astype(np.float32)
-    return x / (CANVAS_W - 1), y / (CANVAS_H - 1)
-
-
-def _studio_backdrop(colour: tuple[int, int, int], rng: np.random.Generator) -> FloatImage:
-    """Seamless paper: a soft vertical sweep, a side light, a vignette, a little mottling."""
-    x, y = _grid()
-    sweep = 1.0 + rng.uniform(-0.08, 0.08) * (y - 0.5) * 2.0
-    side = 1.0 + rng.uniform(-0.05, 0.05) * (x - 0.5) * 2.0
-    r2 = ((x - 0.5) ** 2 + (y - 0.45) ** 2) / 0.5
-    vignette = 1.0 - rng.uniform(0.06, 0.16) * r2
-    mottle = 0.006 * _noise(rng, 60)
-    light = (sweep * side * vignette + mottle)[..., None]
-    return (np.asarray(colour, np.float32)[None, None, :] * light).astype(np.float32)
-
-
-def _textured_backdrop(texture: str, rng: np.random.Generator) -> FloatImage:
-    """A busy surface: grey pattern (0..1) mapped between two colours, under a soft light gradient."""
-    pattern = _pattern(texture, rng)
-    dark, bright = _texture_colours(texture, rng)
-    tex = dark[None, None, :] + pattern[..., None] * (bright - dark)[None, None, :]
-    x, y = _grid()
-    light = 1.0 + rng.uniform(-0.1, 0.1) * (x - 0.5) + rng.uniform(-0.1, 0.1) * (y - 0.5)
-    return (tex * light[..., None]).astype(np.float32)
-
-
-def _texture_colours(texture: str, rng: np.random.Generator) -> tuple[FloatImage, FloatImage]:
-    base = {
-        "wood": ((92, 56, 30), (196, 140, 90)),
-        "fabric": ((70, 80, 120), (170, 180, 215)),
-        "brick": ((90, 40, 32), (200, 120, 96)),
-        "gravel": ((80, 78, 72), (205, 200, 190)),
-        "grass": ((40, 70, 30), (150, 190, 90)),
-        "noise": ((110, 60, 110), (230, 190, 160)),
-    }[texture]
-    jitter = rng.uniform(0.9, 1.1, 3)
-    dark = np.clip(np.asarray(base[0], np.float32) * jitter, 0, 255).astype(np.float32)
-    bright = np.clip(np.asarray(base[1], np.float32) * jitter, 0, 255).astype(np.float32)
-    return dark, bright
-
-
-def _pattern(texture: str, rng: np.random.Generator) -> FloatImage:
-    x, y = _grid()
-    if texture == "wood":
-        warp = _noise(rng, 70)
-        warp /= max(float(np.abs(warp).max()), 1e-6)
-        grain = np.sin((x * 30.0 + warp * 2.0 + 0.8 * np.sin(y * 3.0 + x * 4.0)) * np.pi) ** 3
-        fine = cv2.GaussianBlur(rng.normal(0, 1, (CANVAS_H, CANVAS_W)).astype(np.float32), (1, 0), 1.5)
-        p = 0.5 + 0.35 * grain + 0.08 * fine
-    elif texture == "fabric":
-        weave = np.sin(x * CANVAS_W * 0.55) * np.sin(y * CANVAS_H * 0.55)
-        slub = cv2.GaussianBlur(rng.normal(0, 1, (CANVAS_H, CANVAS_W)).astype(np.float32), (0, 0), 3)
-        p = 0.5 + 0.3 * weave + 0.6 * slub
-    elif texture == "noise":
-        p = np.zeros((CANVAS_H, CANVAS_W), np.float32)
-        for sigma, weight in ((30.0, 0.5), (8.0, 0.3), (2.0, 0.2)):
-            n = cv2.GaussianBlur(rng.normal(0, 1, (CANVAS_H, CANVAS_W)).astype(np.float32), (0, 0), sigma)
-            p += weight * n / max(float(n.std()), 1e-6)
-        p = 0.5 + 0.18 * p
+        sprite = sprite.shaded((side * 0.8, -0.9, 0.45), float(rng.uniform(0.22, 0.38)))
+    ow, oh = sprite.size
+    x0 = (w - ow) // 2 + int(rng.integers(-50, 51))
+    y0 = int(h * rng.uniform(0.72, 0.84)) - oh
+    layer = _layer(sprite, shape, x0, y0, True)
+    if index % 2:  # paper the colour of the product's lit shadow side: its shade and the cast shadow meet
+        low = sprite.alpha[-oh // 3:] > 0.5
+        shade = sprite.fg[-oh // 3:][low].mean(axis=0) * rng.uniform(1.3, 1.7)
+        shade = 0.7 * shade + 0.3 * shade.mean()  # paper and tables are greyer than food
+        r, g, b = (int(v) for v in np.clip(shade, 40, 240))
+        colour = (r, g, b)
     else:
-        p = _skimage_pattern(texture, rng)
-    return np.clip(p, 0.0, 1.0).astype(np.float32)
+        colour = (STUDIO_COLOURS + LIGHT_COLOURS)[(index * 5 + 2) % (len(STUDIO_COLOURS) + len(LIGHT_COLOURS))]
+    backdrop = studio_backdrop(colour, rng, shape)
+    x, _ = grid(shape)
+    backdrop *= (1.0 + side * 0.12 * (x - 0.5))[..., None]  # the paper is lit from the same side
+    towards = (0.0, -0.6) if backlit else (-side * float(rng.uniform(0.7, 1.0)), -0.25)
+    thrown = cast_shadow(layer.alpha, towards, float(rng.uniform(0.5, 0.9)), float(rng.uniform(0.4, 0.6)))
+    shadow = _combine(contact_shadow(layer.alpha, rng, 0.45), thrown)
+    return _compose(f"shaded-{index:02d}-{stem}", "shaded", backdrop, shadow, [layer], rng)
 
 
-def _skimage_pattern(texture: str, rng: np.random.Generator) -> FloatImage:
-    """scikit-image's bundled grey textures, tiled (mirrored, so no seams) and scaled up to the canvas."""
-    from skimage import data  # only the test set needs scikit-image
-
-    grey = {"brick": data.brick, "gravel": data.gravel, "grass": data.grass}[texture]().astype(np.float32)
-    tile = np.block([[grey, grey[:, ::-1]], [grey[::-1, :], grey[::-1, ::-1]]])
-    scale = rng.uniform(1.0, 1.6)
-    big = cv2.resize(tile, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    reps = (CANVAS_H // big.shape[0] + 1, CANVAS_W // big.shape[1] + 1)
-    big = np.tile(big, reps)[:CANVAS_H, :CANVAS_W]
-    lo, hi = np.percentile(big, [2, 98])
-    return ((big - lo) / max(float(hi - lo), 1e-6)).astype(np.float32)
-
-
-def _contact_shadow(alpha: FloatImage, rng: np.random.Generator, strength: float) -> FloatImage:
-    """A soft dark ellipse where the object meets the surface, plus a fainter cast shadow to one side."""
-    ys, xs = np.nonzero(alpha > 0.5)
-    bottom = int(ys.max())
-    low = xs[ys > bottom - max(8, (bottom - ys.min()) // 6)]
-    cx, half_w = float(low.mean()), 0.6 * float(xs.max() - xs.min()) / 2 + 20
-    obj_h = float(bottom - ys.min())
-    shadow = np.zeros(alpha.shape, np.float32)
-    cv2.ellipse(shadow, (round(cx), bottom), (round(half_w), max(6, round(0.05 * obj_h))), 0, 0, 360, 1.0, -1)
-    shadow = _blur(shadow, 0.025 * obj_h + 4)
-    cast = np.zeros_like(shadow)
-    side = 1 if rng.random() < 0.5 else -1
-    cv2.ellipse(cast, (round(cx + side * 0.35 * half_w), bottom - round(0.02 * obj_h)),
-                (round(1.1 * half_w), max(8, round(0.08 * obj_h))), 0, 0, 360, 1.0, -1)
-    cast = _blur(cast, 0.06 * obj_h + 6)
-    total = strength * shadow / max(float(shadow.max()), 1e-6) + 0.4 * strength * cast
-    return np.clip(total, 0.0, 0.85).astype(np.float32)
-
-
-def _jpeg_round_trip(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return np.asarray(cv2.cvtColor(np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)), cv2.COLOR_BGR2RGB), np.uint8)
+_BUILDERS: dict[Category, Callable[[int, np.random.Generator], AlphaCase]] = {
+    "studio": lambda i, rng: _single("studio", i, rng),
+    "textured": lambda i, rng: _single("textured", i, rng),
+    "light": _light_case,
+    "multipart": _multipart_case,
+    "frame": _frame_case,
+    "cluttered": _cluttered_case,
+    "shaded": _shaded_case,
+}
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -253,3 +405,18 @@ def alpha_error(pred: npt.ArrayLike, gt: npt.ArrayLike, band_radius: int = 6) ->
     err = np.abs(p - g)
     band = edge_band(g, band_radius)
     return float(err.mean()), float(err[band].mean()) if band.any() else 0.0
+
+
+def sheet(cases: list[AlphaCase], cols: int = 8, cell: int = 180) -> npt.NDArray[np.uint8]:
+    """The photos side by side, each `cell` px high, for looking at the set."""
+    rows = []
+    thumbs = [cv2.resize(c.image, (round(cell * c.image.shape[1] / c.image.shape[0]), cell),
+                         interpolation=cv2.INTER_AREA) for c in cases]
+    width = max(t.shape[1] for t in thumbs)
+    thumbs = [np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0)), constant_values=255) for t in thumbs]
+    for r in range(0, len(thumbs), cols):
+        row = thumbs[r:r + cols]
+        row += [np.full_like(thumbs[0], 255)] * (cols - len(row))
+        rows.append(np.hstack(row))
+    return np.vstack(rows)
+

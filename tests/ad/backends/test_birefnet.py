@@ -244,6 +244,31 @@ def test_a_red_disc_is_cut_out_along_its_outline_with_red_edges_not_pink(
     assert cut[:, 0].mean() > 200
 
 
+def test_with_a_product_box_the_model_sees_the_box_and_keeps_nothing_outside_it(
+    models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use(monkeypatch, models / "BiRefNet")
+    rgb, cover = _red_disc()
+    left = np.zeros_like(cover)
+    cv2.circle(left, (130, 450), 100, 1.0, -1)  # a second red disc, left of the box
+    rgb[left > 0] = (255, 0, 0)
+    seen: list[tuple[int, ...]] = []
+    warm = birefnet.load(get_settings())
+    hook = warm.model.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    try:
+        out = cutout.run(CutoutInput(image=_opaque(rgb), has_alpha=False, box=(280, 130, 920, 770)),
+                         CutoutParams(backend="birefnet"))
+    finally:
+        hook.remove()
+    alpha = out.rgba[..., 3]
+    assert seen == [(1, 3, 1024, 1024)]
+    assert out.method == "birefnet+box" and out.hint_used
+    found, disc = alpha >= 128, cover >= 0.5
+    assert np.count_nonzero(found & disc) / np.count_nonzero(found | disc) > 0.98
+    assert not alpha[left > 0].any()  # the other disc lies outside the box
+    assert not alpha[:, :278].any() and not alpha[:, 922:].any()
+
+
 def test_a_photo_with_its_own_alpha_keeps_it_and_never_loads_the_model(
     models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ re-estimated without the backdrop. torch and transformers are imported only when
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ STD = (0.229, 0.224, 0.225)
 ACTIVATIONS_GB = 1.0  # GPU memory one 1024² pass needs besides the weights (fp16)
 FAINT, SOLID = 4, 251  # alpha (0..255) below FAINT is backdrop haze, above SOLID solid product
 MAX_CONFIDENCE = 0.98  # a model's mask is never certain
+BOX_MARGIN = 0.15  # around a product box the model also sees this share of the box's long side
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +56,47 @@ class BiRefNetModel:
 class Mask:
     alpha: FloatArray  # H×W in 0..1 at the photo's size
     side: int  # the square side the model saw (MODEL_SIDE, or RETRY_SIDE after running out of memory)
+    view: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 of the part of the photo it saw (None: all)
 
 
 def cut_out(inp: CutoutInput, params: CutoutParams, settings: Settings) -> CutoutOutput:
     """The product cut out by BiRefNet (a photo's own alpha is kept by the stage, before any backend).
 
     `params.edge_band` sets the reach (px) of the edge-colour estimate; `refine_edges=False` keeps the
-    photo's raw colours at the edge. Raises BackendUnavailable when torch/transformers or the checkpoint
-    are missing or it cannot be loaded, InvalidInput when the model finds no product.
+    photo's raw colours at the edge. With a product box the model sees only the box and a margin, and
+    nothing beyond the box is kept; points are not used (the model takes none). Raises BackendUnavailable
+    when torch/transformers or the checkpoint are missing or it cannot be loaded, InvalidInput when the
+    model finds no product.
     """
     rgb = np.ascontiguousarray(inp.image[..., :3])
     checkpoint()
-    mask = predict_mask(rgb, settings)
+    if inp.box is None:
+        mask = predict_mask(rgb, settings)
+    else:
+        mask = _in_box(rgb, inp.box, settings)
     checkpoint()
-    return finish(rgb, mask, params)
+    out = finish(rgb, mask, params)
+    if inp.box is None and not inp.points:
+        return out
+    notes = out.notes + (("BiRefNet takes no points: they were not used",) if inp.points else ())
+    return dataclasses.replace(out, method="birefnet+box" if inp.box is not None else out.method, notes=notes,
+                               hint_used=inp.box is not None)
+
+
+def _in_box(rgb: U8, box: tuple[int, int, int, int], settings: Settings) -> Mask:
+    """BiRefNet's mask of the box and a margin around it (seen at the model's full resolution, so a small
+    product gets as many of its pixels as a large one), pasted back into the photo; nothing beyond the box
+    but its 2 px soft edge."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    m = max(8, round(BOX_MARGIN * max(x1 - x0, y1 - y0)))
+    vx0, vy0, vx1, vy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    view = predict_mask(np.ascontiguousarray(rgb[vy0:vy1, vx0:vx1]), settings)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[vy0:vy1, vx0:vx1] = view.alpha
+    keep = np.zeros((h, w), np.float32)
+    keep[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2] = 1.0
+    return Mask(alpha=alpha * keep, side=view.side, view=(vx0, vy0, vx1, vy1))
 
 
 # -- the model ------------------------------------------------------------------------------------------
@@ -264,13 +293,14 @@ def finish(rgb: U8, mask: Mask, params: CutoutParams) -> CutoutOutput:
     rgba = np.dstack([rgb, a8])
     rgba[a8 == 0, :3] = 0
     edge = (a8 > 0) & (a8 < 255)
+    x0, y0, x1, y1 = mask.view or (0, 0, w, h)
     if params.refine_edges and edge.any():
         # Clear product and backdrop colours are looked for this far around each edge pixel: a few
         # pixels of the model's own resolution, as the mask's edge is that blurred at the photo's size.
-        radius = params.edge_band or math.ceil(3 * max(h, w) / mask.side) + 2
+        radius = params.edge_band or math.ceil(3 * max(x1 - x0, y1 - y0) / mask.side) + 2
         colour = estimate_foreground(rgb, a8.astype(np.float32) / 255.0, edge, radius)
         rgba[edge, :3] = np.round(colour).astype(np.uint8)
-    confidence, notes = mask_confidence(mask.alpha)
+    confidence, notes = mask_confidence(mask.alpha[y0:y1, x0:x1])  # the product's share of what it saw
     if mask.side != MODEL_SIDE:
         notes += (f"the GPU ran out of memory: BiRefNet ran at {mask.side}² instead of {MODEL_SIDE}²",)
     return CutoutOutput(rgba=rgba, confidence=confidence, method="birefnet", bbox=alpha_bbox(a8), notes=notes)

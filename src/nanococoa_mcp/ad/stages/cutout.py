@@ -3,16 +3,20 @@
 Backends come from the registry: `studio` is the embedded classical one (CPU, no weights), `birefnet` the
 BiRefNet model (torch, imported only when it runs). The stage decides what no backend should: a photo that
 already carries its own cut-out keeps it, and a backend that cannot run here gives way to the studio one,
-with the reason in the output. A model backend is called as `cut_out(inp, params, settings)` and raises
-BackendUnavailable when it cannot run; the embedded one as `cut_out(inp, params)`.
+with the reason in the output. Hints from whoever can see the photo (a product box, product/background
+points) are checked here, so every door gets the same error, and honoured by every backend. A model
+backend is called as `cut_out(inp, params, settings)` and raises BackendUnavailable when it cannot run;
+the embedded one as `cut_out(inp, params)`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +31,21 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 1600
 MIN_SIDE = 16
 LOW_CONFIDENCE = 0.6
+MIN_BOX = 8        # px: a smaller product box is a slip of the finger, not a product
+MAX_POINTS = 64
+
+Box = tuple[int, int, int, int]
+PointLabel = Literal["product", "background"]
+POINT_LABELS: tuple[str, ...] = get_args(PointLabel)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A click on the photo (pixels of the image given to the stage): this is product, or this is not."""
+
+    x: int
+    y: int
+    label: PointLabel = "product"
 
 
 class NoProductFound(InvalidInput):
@@ -38,6 +57,12 @@ class NoProductFound(InvalidInput):
 class CutoutInput:
     image: npt.NDArray[np.uint8]   # H×W×4 RGBA straight alpha, 8-bit, EXIF already applied; long side <= 1600
     has_alpha: bool                # the source file carried a meaningful alpha channel (some alpha < 255)
+    box: Box | None = None         # x0, y0, x1, y1 (exclusive) around the product, pixels of `image`
+    points: tuple[Point, ...] = ()  # touch-up clicks, pixels of `image`
+
+    @property
+    def hinted(self) -> bool:
+        return self.box is not None or bool(self.points)
 
 
 class CutoutParams(BaseModel):
@@ -59,11 +84,13 @@ class CutoutParams(BaseModel):
 @dataclass(frozen=True, slots=True)
 class CutoutOutput:
     rgba: npt.NDArray[np.uint8]    # H×W×4: RGB = the product's own colour (no backdrop fringe), A = matte
-    confidence: float              # 0..1; low when the backdrop is busy or the product ambiguous
-    method: str                    # "alpha-channel" | "matting" | "birefnet"
+    confidence: float              # 0..1: how likely the cut-out is right (calibrated: see the backends)
+    method: str                    # "alpha-channel" | "matting" | "birefnet", + "+box" / "+points" with hints
     bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) of alpha > 0
-    notes: tuple[str, ...]         # human-readable remarks
+    notes: tuple[str, ...]         # human-readable remarks (why the confidence is low, what was done)
     fallback_reason: str | None = None  # why the configured backend's cut-out was not used
+    hint_used: bool = False        # a product box or points shaped this cut-out
+    evidence: tuple[tuple[str, float], ...] = ()  # the named measurements the confidence was computed from
 
     @property
     def low_confidence(self) -> bool:
@@ -79,13 +106,19 @@ def run(inp: CutoutInput, params: CutoutParams | None = None, settings: Settings
     backend's cut-out, else (that backend cannot run here) the studio one with the reason.
 
     Raises InvalidInput for an unknown backend, an image that is not 8-bit RGBA of a workable size,
-    or a photo in which no product can be told apart from the backdrop.
+    a box or points that do not fit the photo (check_hints), or a photo in which no product can be told
+    apart from the backdrop.
     """
     params = params or CutoutParams()
     spec = registry.get("cutout", params.backend)
     check_image(inp.image)
+    check_hints(inp)
     if inp.has_alpha:
-        return from_alpha(inp.image)
+        out = from_alpha(inp.image)
+        if inp.hinted:
+            out = dataclasses.replace(out, notes=(*out.notes, "the photo carries its own cut-out: the hints were "
+                                                             "not needed"))
+        return out
     reason = None
     if not spec.embedded:
         settings = settings or get_settings()
@@ -115,6 +148,67 @@ def from_alpha(image: npt.NDArray[np.uint8]) -> CutoutOutput:
         return CutoutOutput(rgba=rgba, confidence=0.4, method="alpha-channel", bbox=bbox,
                             notes=("the photo's alpha channel keeps only a few pixels",))
     return CutoutOutput(rgba=rgba, confidence=1.0, method="alpha-channel", bbox=bbox, notes=())
+
+
+def check_hints(inp: CutoutInput) -> None:
+    """Raises InvalidInput (field product_box or product_points) for a box outside the photo, inverted, or
+    under MIN_BOX px on a side; a point outside the photo (or a product point outside the box), an
+    unknown label, or more than MAX_POINTS points."""
+    h, w = inp.image.shape[:2]
+    if inp.box is not None:
+        x0, y0, x1, y1 = inp.box
+        accepted = f"[x0, y0, x1, y1] with 0 <= x0 < x1 <= {w}, 0 <= y0 < y1 <= {h}, at least {MIN_BOX} px a side"
+        if x1 <= x0 or y1 <= y0:
+            raise InvalidInput(f"the product box {list(inp.box)} is inverted: x1 must exceed x0 and y1 exceed y0",
+                               field="product_box", accepted=accepted)
+        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+            raise InvalidInput(f"the product box {list(inp.box)} reaches outside the {w}×{h} px photo",
+                               field="product_box", accepted=accepted)
+        if x1 - x0 < MIN_BOX or y1 - y0 < MIN_BOX:
+            raise InvalidInput(f"the product box {list(inp.box)} is {x1 - x0}×{y1 - y0} px: too small to hold a "
+                               "product", field="product_box", accepted=accepted)
+    if len(inp.points) > MAX_POINTS:
+        raise InvalidInput(f"{len(inp.points)} points given; at most {MAX_POINTS}", field="product_points",
+                           accepted=f"up to {MAX_POINTS} points")
+    for i, p in enumerate(inp.points):
+        if p.label not in POINT_LABELS:
+            raise InvalidInput(f"point {i} has label {p.label!r}", field=f"product_points.{i}.label",
+                               accepted=" or ".join(POINT_LABELS))
+        if not (0 <= p.x < w and 0 <= p.y < h):
+            raise InvalidInput(f"point {i} ({p.x}, {p.y}) lies outside the {w}×{h} px photo",
+                               field=f"product_points.{i}", accepted=f"0 <= x < {w}, 0 <= y < {h}")
+        if inp.box is not None and p.label == "product" and not (
+                inp.box[0] <= p.x < inp.box[2] and inp.box[1] <= p.y < inp.box[3]):
+            raise InvalidInput(f"product point {i} ({p.x}, {p.y}) lies outside the product box {list(inp.box)}",
+                               field=f"product_points.{i}", accepted="product points inside product_box")
+
+
+def box_from_request(values: Sequence[float], width: int, height: int) -> Box:
+    """A door's `product_box` in pixels of the photo as stored (width × height): four numbers x0, y0, x1, y1,
+    read as fractions of the width and height when all four are <= 1. Raises InvalidInput (product_box) when
+    it is not four finite numbers, then as check_hints would."""
+    if len(values) != 4 or not all(np.isfinite(v) for v in values):
+        raise InvalidInput(f"the product box must be four numbers [x0, y0, x1, y1], got {list(values)}",
+                           field="product_box", accepted="[x0, y0, x1, y1] in pixels, or as fractions 0..1")
+    if all(v <= 1 for v in values):
+        box = (round(values[0] * width), round(values[1] * height), round(values[2] * width),
+               round(values[3] * height))
+    else:
+        box = (round(values[0]), round(values[1]), round(values[2]), round(values[3]))
+    check_hints(CutoutInput(image=np.zeros((height, width, 4), np.uint8), has_alpha=False, box=box))
+    return box
+
+
+def scale_hints(inp: CutoutInput, image: npt.NDArray[np.uint8]) -> CutoutInput:
+    """`inp`'s hints carried over to `image`, the same photo at another size (the pipeline's working copy)."""
+    sy, sx = image.shape[0] / inp.image.shape[0], image.shape[1] / inp.image.shape[1]
+    h, w = image.shape[:2]
+    box = None
+    if inp.box is not None:
+        x0, y0, x1, y1 = inp.box
+        box = (math.floor(x0 * sx), math.floor(y0 * sy), min(w, math.ceil(x1 * sx)), min(h, math.ceil(y1 * sy)))
+    points = tuple(Point(min(w - 1, int(p.x * sx)), min(h - 1, int(p.y * sy)), p.label) for p in inp.points)
+    return CutoutInput(image=image, has_alpha=inp.has_alpha, box=box, points=points)
 
 
 def check_image(image: npt.NDArray[np.uint8]) -> None:

@@ -1,0 +1,536 @@
+"""Finding the product on the small working copy, for the studio cut-out.
+
+Two kinds of evidence mark where the product is: colour (what the backdrop model cannot explain) and, on
+calm paper, closed outlines (edges found on a sharper copy: a white cup on white paper differs from it
+only by its outline and shading). Hints narrow it: outside a box is backdrop, a product point is product,
+a background point and what looks like it around is not. GrabCut then decides the outline from those
+seeds, and a tidy-up keeps the product's parts and fills its gaps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import find_objects
+
+from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
+    T_BG,
+    T_FG,
+    T_MAYBE,
+    Backdrop,
+    fit_backdrop,
+    grain,
+)
+from nanococoa_mcp.ad.stages.cutout import NoProductFound
+from nanococoa_mcp.jobs.cancel import checkpoint
+
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+U8 = npt.NDArray[np.uint8]
+Labels = npt.NDArray[np.int32]
+XY = tuple[int, int]
+
+NO_PRODUCT = "no product found in the photo: nothing stands apart from the backdrop"
+BUSY_PIXELS = 32_000  # most pixels GrabCut runs on when the backdrop is busy (about 0.06 s a run)
+EDGE_HIGH, EDGE_LOW = 2.0, 1.0  # Canny thresholds in units of the border's 90th-percentile gradient
+EDGE_FLOOR = 24.0   # ... and never below this (a noiseless backdrop would make every ripple an edge)
+EDGE_MIN_LENGTH = 10  # px on the sharp copy: shorter edge fragments are noise in a shadow's gradient
+EDGE_CRISP = 1.5    # an edge's gradient is at least this much steeper at the fine scale than at the coarse
+PAPER_OFFSET = 2.0  # a gap showing paper is, on average, within this many spreads of the paper's colour
+GAP_RIM = 0.5       # ... and at least this share of its rim lies on crisp edges
+REACH_CALM = 0.3    # share of the frame's diagonal within which a detached part on calm paper is the product's
+REACH_BUSY = 0.08   # ... and on a busy backdrop, where stray blobs are common
+BOX_BAND = 0.025    # the band inside a product box's edge taken as the room left around the product
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """The hints on the working copy's pixels."""
+
+    box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 (exclusive)
+    product: tuple[XY, ...] = ()
+    background: tuple[XY, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The product as found on the working copy, with the evidence used (kept for the confidence)."""
+
+    mask: BoolArray       # GrabCut's answer, tidied
+    colour: BoolArray     # what the backdrop model alone marked as product
+    outline: BoolArray    # what closed outlines alone marked (calm paper; empty on a busy backdrop)
+    edges: BoolArray      # crisp edges (calm paper; empty on a busy backdrop)
+    dist: FloatArray      # backdrop distance per pixel
+    backdrop: Backdrop
+    allowed: BoolArray    # where the product may be (the box, or the whole frame)
+    rivals: float         # area of the candidate parts left out, over the area of those kept
+
+
+def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
+    """The product on `small` (the working copy); `sharp` is the same view larger, for edges.
+    Raises NoProductFound (an InvalidInput) when nothing stands apart from the backdrop and no box says where it is."""
+    smallf = small.astype(np.float32)
+    h, w = small.shape[:2]
+    allowed = np.ones((h, w), bool)
+    if hints.box is not None:
+        x0, y0, x1, y1 = hints.box
+        allowed[:] = False
+        allowed[y0:y1, x0:x1] = True
+    ring = _ring((h, w), max(2, round(0.02 * min(h, w))))
+    if hints.box is not None:
+        # The margin around the box and the room left inside its edge: backdrop, or mostly. Where the
+        # box meets the frame the product may run off it: no room is assumed on that side.
+        x0, y0, x1, y1 = hints.box
+        room = max(1, round(BOX_BAND * min(x1 - x0, y1 - y0)))
+        inner = np.zeros((h, w), bool)
+        inner[y0 + (room if y0 > 0 else 0):y1 - (room if y1 < h else 0),
+              x0 + (room if x0 > 0 else 0):x1 - (room if x1 < w else 0)] = True
+        ring = ~inner
+    texture = grain(smallf)
+    backdrop = fit_backdrop(smallf, ring, texture)
+    dist = backdrop.distance(smallf)
+    colour = _colour_region(dist) & allowed
+    if hints.box is None:
+        touching = cv2.dilate(colour.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ring
+        if touching.any() and np.count_nonzero(ring & ~touching) > 0.3 * np.count_nonzero(ring):
+            # The product runs off the frame: learn the backdrop again without it.
+            ring = ring & ~touching
+            backdrop = fit_backdrop(smallf, ring, texture)
+            dist = backdrop.distance(smallf)
+            colour = _colour_region(dist)
+    calm = not (backdrop.busy or backdrop.patterned)
+    outline = np.zeros((h, w), bool)
+    edges = np.zeros((h, w), bool)
+    like_paper = None
+    if calm:
+        edges = _edges(sharp, ring, (w, h))
+        walls = edges | colour
+        votes = _surrounded(walls)
+        # The paper in view, away from every outline and not enclosed by one.
+        open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
+        like_paper = _like_paper(dist, _paper(smallf, backdrop, open_paper))
+        outline = _enclosed(votes, walls, edges, like_paper, dist) & allowed
+    region = colour | outline
+    for x, y in hints.product:
+        cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
+    candidates = region
+    region = _parts(region, hints, calm)
+    rivals = float(np.count_nonzero(candidates & ~region)) / max(1, int(np.count_nonzero(region)))
+    if not region.any():
+        if hints.box is None:
+            raise NoProductFound(NO_PRODUCT, field="product_image")
+        region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
+    checkpoint()
+    seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
+    if hints.box is not None:
+        _spill_over(small, seeds, forced, region, dist, allowed)
+    mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
+    mask = _tidy(mask, dist, texture, backdrop, like_paper, edges, hints, calm)
+    if not mask.any():
+        if hints.box is None:
+            raise NoProductFound(NO_PRODUCT, field="product_image")
+        mask = region & allowed
+    return Found(mask=mask, colour=colour, outline=outline, edges=edges, dist=dist, backdrop=backdrop,
+                 allowed=allowed, rivals=rivals)
+
+
+def _ring(shape: tuple[int, int], width: int) -> BoolArray:
+    ring = np.zeros(shape, bool)
+    ring[:width], ring[-width:], ring[:, :width], ring[:, -width:] = True, True, True, True
+    return ring
+
+
+def _dot(h: int, w: int) -> int:
+    """Radius of the disc a point marks on the working copy."""
+    return max(2, round(0.012 * math.hypot(h, w)))
+
+
+def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatArray:
+    """Each pixel's colour difference from the paper at its place, in units of the paper's spread. The
+    paper there is the smooth field fitted to all the open paper in view, corrected by how the open
+    paper nearby departs from it (a vignette, uneven light: the field is only a quadratic)."""
+    h, w = img.shape[:2]
+    field = backdrop.refit(img, open_paper).field(h, w)
+    sigma = 0.08 * max(h, w)
+    weight = cv2.GaussianBlur(open_paper.astype(np.float32), (0, 0), sigma)
+    local = cv2.GaussianBlur((img - field) * open_paper[..., None], (0, 0), sigma)
+    correction = local / np.maximum(weight, 1e-3)[..., None] * np.clip(weight / 0.05, 0.0, 1.0)[..., None]
+    return ((img - field - correction) / backdrop.spread).astype(np.float32)
+
+
+def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
+    """Labels of the 8-connected parts of `mask`, and the ids of those of at least `min_area` px."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
+    return np.asarray(labels, np.int32), keep.astype(np.int32)
+
+
+def _colour_region(dist: FloatArray) -> BoolArray:
+    """Pixels that stand apart from the backdrop, grown from the surest ones (hysteresis)."""
+    h, w = dist.shape
+    sure = cv2.morphologyEx((dist > T_FG).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    labels, keep = _components((dist > T_MAYBE) | sure, max(4, h * w // 5000))
+    seeded = np.unique(labels[sure & np.isin(labels, keep)])
+    return np.isin(labels, seeded[seeded > 0])
+
+
+def _edges(sharp: U8, ring: BoolArray, size: tuple[int, int]) -> BoolArray:
+    """Outline evidence on the working copy's grid (`size` = w, h): Canny on the sharper copy, its
+    thresholds set by the gradient the backdrop itself shows on `ring` (noise, grain, JPEG). Only crisp
+    edges count: a shadow's soft gradient is as steep at a coarse scale as at a fine one, an object's
+    outline much steeper at the fine one. Short fragments are dropped."""
+    fine = cv2.GaussianBlur(sharp, (0, 0), 1.0)
+    magnitude = _gradient(np.asarray(fine, np.uint8))
+    on_ring = cv2.resize(ring.astype(np.uint8), (sharp.shape[1], sharp.shape[0]), interpolation=cv2.INTER_NEAREST)
+    noise = float(np.percentile(magnitude[on_ring > 0], 90)) if on_ring.any() else EDGE_FLOOR
+    high = max(EDGE_FLOOR, EDGE_HIGH * noise)
+    edges = cv2.Canny(fine, max(EDGE_FLOOR / 2, EDGE_LOW * noise), high, L2gradient=True) > 0
+    coarse = cv2.dilate(_gradient(np.asarray(cv2.GaussianBlur(sharp, (0, 0), 3.0), np.uint8)),
+                        np.ones((3, 3), np.uint8))
+    edges &= magnitude > EDGE_CRISP * coarse
+    labels, keep = _components(edges, EDGE_MIN_LENGTH)
+    pooled = cv2.resize(np.isin(labels, keep).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    return np.asarray(pooled > 0.15)
+
+
+def _gradient(img: U8) -> FloatArray:
+    """Sobel gradient magnitude, the largest over the colour channels."""
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    return np.asarray(np.sqrt(gx * gx + gy * gy).max(axis=-1), np.float32)
+
+
+def _surrounded(walls: BoolArray) -> npt.NDArray[np.uint8]:
+    """For each pixel, in how many of the 8 compass directions a wall pixel lies (itself included): 8
+    inside a closed outline, 7 inside one with a gap or in a deep bay, at most 5 out on open paper."""
+    h, w = walls.shape
+    e = walls.astype(np.uint8)
+    votes = np.zeros((h, w), np.uint8)
+    for view in (e, e.T):  # along rows and columns, both ways
+        forward = np.maximum.accumulate(view, axis=1)
+        backward = np.maximum.accumulate(view[:, ::-1], axis=1)[:, ::-1]
+        votes += (forward + backward).T if view is not e else forward + backward
+    rows = np.arange(h)[:, None]
+    for mirrored in (e, e[:, ::-1]):  # the two diagonals: shear each row by its index, then scan columns
+        cols = np.arange(w)[None, :] + np.arange(h)[:, None]
+        sheared = np.zeros((h, w + h), np.uint8)
+        sheared[rows, cols] = mirrored
+        down = np.maximum.accumulate(sheared, axis=0)[rows, cols]
+        up = np.maximum.accumulate(sheared[::-1], axis=0)[::-1][rows, cols]
+        both = down + up
+        votes += both if mirrored is e else both[:, ::-1]
+    return votes
+
+
+def _filled(mask: BoolArray) -> BoolArray:
+    """`mask` with every enclosed gap filled (what cannot be reached from the frame's edge)."""
+    outside = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), np.uint8)
+    outside[1:-1, 1:-1] = mask
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
+
+
+def _enclosed(votes: npt.NDArray[np.uint8], walls: BoolArray, edges: BoolArray, like_paper: BoolArray,
+              dist: FloatArray) -> BoolArray:
+    """What outlines (edges and colour) enclose, less the gaps that show paper (the space inside a
+    headphone's band), and less bare outlines (an edge enclosing nothing is not a product). A pixel
+    with walls in all 8 directions (`votes`, from _surrounded) is enclosed; one open to a single
+    direction (a gap in the outline, a bay, the frame's edge) only when it does not look like paper."""
+    inside = (votes == 8) | ((votes == 7) & ~like_paper)
+    inside &= ~_paper_gaps(inside & ~walls, edges, like_paper, dist)
+    return cv2.morphologyEx(inside.astype(np.uint8), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(bool)
+
+
+def _like_paper(dist: FloatArray, paper: FloatArray) -> BoolArray:
+    """Pixels that look like the paper itself: backdrop-coloured and, averaged over 5×5 so the noise is
+    gone, within PAPER_OFFSET spreads of its colour (a white product's face differs from the paper by a
+    few levels, evenly; its shaded side is darker, as a shadow would be)."""
+    offset = np.linalg.norm(cv2.blur(paper, (5, 5)), axis=-1)
+    return np.asarray((offset < PAPER_OFFSET) & (dist < T_BG))
+
+
+def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, dist: FloatArray) -> BoolArray:
+    """The parts of `candidates` that show the paper through a gap in the product: ringed by crisp edges
+    (the product's inner outline; a lit face of a white product that happens to match the paper fades
+    into its shading instead), backdrop-coloured throughout, and at least half of it the paper itself
+    (the rest may lie in the product's shadow). Candidates joined only through a gap in an outline are
+    judged apart."""
+    labels = _split(candidates)
+    out = np.zeros_like(candidates)
+    near_edge = cv2.dilate(edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    for i, found in enumerate(find_objects(labels), start=1):
+        if found is None:
+            continue
+        rows, cols = found
+        box = (slice(max(0, rows.start - 2), rows.stop + 2), slice(max(0, cols.start - 2), cols.stop + 2))
+        gap = labels[box] == i
+        if np.count_nonzero(gap) < 12:
+            continue
+        if float(np.mean(like_paper[box][gap])) < 0.5 or float(np.mean(dist[box][gap] < T_BG)) < 0.8:
+            continue
+        rim = cv2.dilate(gap.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~gap
+        rim &= labels[box] == 0  # not where it was split from a neighbour
+        if rim.any() and float(np.mean(near_edge[box][rim])) >= GAP_RIM:
+            out[box] |= gap
+    return out
+
+
+def _split(mask: BoolArray) -> Labels:
+    """Labels of the parts of `mask`, parts joined only by a passage under 5 px wide counted apart: the
+    cores left by an erosion, grown back over the mask."""
+    core = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    labels = np.asarray(cv2.connectedComponents(core, connectivity=4)[1], np.int32)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(3):
+        grown = cv2.dilate(labels.astype(np.float32), kernel).astype(np.int32)
+        take = mask & (labels == 0) & (grown > 0)
+        labels[take] = grown[take]
+    return labels
+
+
+def _parts(region: BoolArray, hints: Hints, calm: bool) -> BoolArray:
+    """The product's parts among the candidate ones: those holding a product point, else the largest;
+    then every part near what is kept (on calm paper, the far earring too). Inside a box every sizeable
+    part is kept."""
+    h, w = region.shape
+    labels, ids = _components(region, max(4, h * w // 5000))
+    if ids.size == 0:
+        return np.zeros_like(region)
+    areas = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
+    if hints.box is not None:
+        return np.isin(labels, ids[areas[ids] >= 0.02 * areas[ids].max()])
+    marked = [int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0]
+    mains = marked or [int(ids[np.argmax(areas[ids])])]
+    reach = (REACH_CALM if calm else REACH_BUSY) * math.hypot(h, w)
+    return _near(labels, ids, mains, reach, calm)
+
+
+def _near(labels: Labels, ids: Labels, mains: list[int], reach: float, calm: bool) -> BoolArray:
+    """`mains` plus, step by step, every other part within `reach` px of what is kept and at least 1 %
+    of the largest main's size; on calm paper a part along the frame's edge (a vignette's dark corner)
+    only when it is a fifth of the main's size."""
+    areas = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
+    kept = np.isin(labels, mains)
+    biggest = max(int(areas[m]) for m in mains)
+    edge_ids = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])).tolist())
+    pending = [int(i) for i in ids if i not in mains and areas[i] >= 0.01 * biggest
+               and not (calm and i in edge_ids and areas[i] < 0.2 * biggest)]
+    while pending:
+        gap = cv2.distanceTransform((~kept).astype(np.uint8), cv2.DIST_L2, 3)
+        per_label = np.full(int(labels.max()) + 1, np.inf, np.float32)
+        np.minimum.at(per_label, labels.ravel(), gap.ravel())  # cheaper than scipy's sort-based minimum
+        close = [i for i in pending if per_label[i] <= reach]
+        if not close:
+            break
+        kept |= np.isin(labels, close)
+        pending = [i for i in pending if i not in close]
+    return kept
+
+
+def _seeds(dist: FloatArray, region: BoolArray, outline: BoolArray, ring: BoolArray, hints: Hints,
+           allowed: BoolArray) -> tuple[U8, BoolArray]:
+    """GrabCut's starting labels from the evidence, instead of a rectangle; and where backdrop is
+    forced by the hints (outside the box, around background points), for every GrabCut run."""
+    h, w = dist.shape
+    seeds = np.where(region | ((dist > T_MAYBE) & allowed), cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    reach = max(3, round(0.06 * max(h, w)))
+    near = cv2.dilate(_filled(region).astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    # Far from every candidate part: backdrop whatever its colour. On the frame's edge: backdrop
+    # only where it looks like it (a product may run off the frame).
+    seeds[(near == 0) | (ring & (dist < T_BG))] = cv2.GC_BGD
+    sure = cv2.erode(((dist > T_FG) & region).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    # Deep inside a closed outline: product, whatever its colour (white on white paper).
+    depth = cv2.distanceTransform((outline & region).astype(np.uint8), cv2.DIST_L2, 3)
+    sure |= depth > max(4.0, 0.25 * float(depth.max(initial=0.0)))
+    seeds[sure] = cv2.GC_FGD
+    forced = ~allowed
+    r = _dot(h, w)
+    for x, y in hints.background:
+        forced |= _around(dist, (x, y), r)
+    for x, y in hints.product:
+        cv2.circle(seeds, (x, y), r, cv2.GC_FGD, -1)
+    seeds[forced] = cv2.GC_BGD
+    return seeds, forced
+
+
+def _spill_over(img: U8, seeds: U8, forced: BoolArray, region: BoolArray, dist: FloatArray,
+                allowed: BoolArray) -> None:
+    """A box is drawn around the product with a little room: what crosses its edge from something
+    outside (the legs of a person behind, a neighbour leaning in) is not product. Where it crosses,
+    within BOX_BAND of the edge, it becomes backdrop; further in, candidate pixels coloured like the
+    visitor outside lose their sure-product seeds, so GrabCut may give them to the backdrop."""
+    h, w = dist.shape
+    ys, xs = np.nonzero(allowed)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    room = max(1, round(BOX_BAND * min(y1 - y0, x1 - x0)))
+    edge = np.zeros((h, w), bool)  # the box's own edge, where the frame does not cut it
+    if y0 > 0:
+        edge[y0, x0:x1] = True
+    if y1 < h:
+        edge[y1 - 1, x0:x1] = True
+    if x0 > 0:
+        edge[y0:y1, x0] = True
+    if x1 < w:
+        edge[y0:y1, x1 - 1] = True
+    outside = (~allowed & (dist > T_MAYBE)).astype(np.uint8)
+    entering = edge & region & (cv2.dilate(outside, np.ones((3, 3), np.uint8)) > 0)
+    if not entering.any():
+        return
+    labels = np.asarray(cv2.connectedComponents((region & allowed).astype(np.uint8), connectivity=8)[1])
+    crossing = np.isin(labels, np.unique(labels[entering]))
+    inner = np.zeros((h, w), bool)
+    inner[y0 + room:y1 - room, x0 + room:x1 - room] = True
+    cut = crossing & ~inner & allowed
+    forced |= cut
+    seeds[cut] = cv2.GC_BGD
+    out_labels = np.asarray(cv2.connectedComponents(outside | cut.astype(np.uint8), connectivity=8)[1])
+    visitor = np.isin(out_labels, np.unique(out_labels[entering])) & ~allowed
+    bins = (img[..., 0] // 32).astype(np.int64) * 64 + (img[..., 1] // 32) * 8 + img[..., 2] // 32
+    seen_out = np.bincount(bins[visitor], minlength=512) / max(1, int(np.count_nonzero(visitor)))
+    seen_in = np.bincount(bins[crossing], minlength=512) / max(1, int(np.count_nonzero(crossing)))
+    like_visitor = crossing & (seen_out[bins] > seen_in[bins])
+    seeds[like_visitor & (seeds == cv2.GC_FGD)] = cv2.GC_PR_FGD
+
+
+def _around(dist: FloatArray, at: XY, r: int) -> BoolArray:
+    """What a background point marks: the disc around it, and the stretch of like backdrop distance
+    connected to it (the rest of the object it was put on) unless that floods most of the photo."""
+    h, w = dist.shape
+    level = np.clip(dist / (3.0 * T_FG) * 255.0, 0, 255).astype(np.uint8)
+    flood = np.zeros((h + 2, w + 2), np.uint8)
+    cv2.floodFill(level, flood, at, 0, loDiff=12, upDiff=12, flags=4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+    marked = flood[1:-1, 1:-1] > 0
+    if np.count_nonzero(marked) >= 0.25 * h * w:
+        marked[:] = False
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, at, 2 * r, 1, -1)
+    return np.asarray(marked | (disc > 0))
+
+
+def _grabcut(img: U8, seeds: U8, forced: BoolArray, dist: FloatArray, iterations: int, busy: bool) -> BoolArray:
+    """Mask-initialised GrabCut around the candidate parts; on a busy backdrop also a box-initialised
+    run (everything in the first answer's box may be product), kept when its energy is lower."""
+    ys, xs = np.nonzero(seeds != cv2.GC_BGD)
+    if ys.size == 0:
+        return np.zeros(seeds.shape, bool)
+    y0, y1 = max(0, int(ys.min()) - 4), min(img.shape[0], int(ys.max()) + 5)
+    x0, x1 = max(0, int(xs.min()) - 4), min(img.shape[1], int(xs.max()) + 5)
+    crop, first, near, hard = img[y0:y1, x0:x1], seeds[y0:y1, x0:x1], dist[y0:y1, x0:x1], forced[y0:y1, x0:x1]
+    size = (x1 - x0, y1 - y0)
+    shrink = min(1.0, math.sqrt(BUSY_PIXELS / (size[0] * size[1]))) if busy else 1.0
+    if shrink < 1.0:
+        # A busy backdrop makes GrabCut's max-flow slow, and its outline is re-matted at full
+        # resolution anyway: run it on a smaller copy.
+        small = (max(8, round(size[0] * shrink)), max(8, round(size[1] * shrink)))
+        crop = np.asarray(cv2.resize(crop, small, interpolation=cv2.INTER_AREA), np.uint8)
+        first = np.asarray(cv2.resize(first, small, interpolation=cv2.INTER_NEAREST), np.uint8)
+        near = np.asarray(cv2.resize(near, small, interpolation=cv2.INTER_AREA), np.float32)
+        hard = cv2.resize(hard.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
+    best = _grabcut_pair(np.ascontiguousarray(crop), first.copy(), hard, near, iterations, busy)
+    if shrink < 1.0:
+        best = cv2.resize(best.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) >= 0.5
+    out = np.zeros(seeds.shape, bool)
+    out[y0:y1, x0:x1] = best
+    return out
+
+
+def _grabcut_pair(crop: U8, seeds: U8, forced: BoolArray, dist: FloatArray, iterations: int, busy: bool) -> BoolArray:
+    """GrabCut from `seeds`; when `busy`, also from the box of its answer, keeping the lower energy."""
+    if not ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).any() or not (
+            (seeds == cv2.GC_BGD) | (seeds == cv2.GC_PR_BGD)).any():
+        return (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)  # GrabCut needs both kinds to start
+    best, models = _grabcut_run(crop, seeds.copy(), iterations)
+    checkpoint()
+    if busy and best.any():
+        by, bx = np.nonzero(best)
+        box = np.full_like(seeds, cv2.GC_BGD)
+        box[max(0, by.min() - 2):by.max() + 3, max(0, bx.min() - 2):bx.max() + 3] = cv2.GC_PR_FGD
+        box[(box == cv2.GC_PR_FGD) & (dist < T_BG)] = cv2.GC_PR_BGD
+        box[seeds == cv2.GC_FGD] = cv2.GC_FGD
+        box[forced] = cv2.GC_BGD
+        boxed, box_models = _grabcut_run(crop, box, iterations)
+        if _energy(crop, boxed, *box_models) < _energy(crop, best, *models):
+            best = boxed
+    return best
+
+
+GMMs = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+def _grabcut_run(img: U8, mask: U8, iterations: int) -> tuple[BoolArray, GMMs]:
+    """One GrabCut from `mask` (changed in place): the product mask and the backdrop and product
+    colour models it ended with."""
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)  # GrabCut's k-means start draws random numbers: same photo, same answer
+    cv2.grabCut(img, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), (bgd, fgd)
+
+
+def _gmm_nll(pixels: npt.NDArray[np.float64], model: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """-log likelihood under one of OpenCV's GrabCut GMMs (5 components: weights, means, covs)."""
+    m = model.ravel()
+    weights, means, covs = m[:5], m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
+    like = np.zeros(len(pixels))
+    for wk, mu, cov in zip(weights, means, covs, strict=True):
+        if wk <= 0:
+            continue
+        cov = cov + 1e-6 * np.eye(3)
+        d = pixels - mu
+        maha = ((d @ np.linalg.inv(cov)) * d).sum(axis=1)
+        like += wk * np.exp(-0.5 * maha) / math.sqrt((2 * math.pi) ** 3 * np.linalg.det(cov))
+    return -np.log(np.maximum(like, 1e-300))
+
+
+def _energy(img: U8, fg: BoolArray, bgd: npt.NDArray[np.float64], fgd: npt.NDArray[np.float64]) -> float:
+    """GrabCut's energy of a labelling: colour terms under its GMMs plus OpenCV's contrast-weighted
+    boundary cost (gamma 50, 8-neighbourhood)."""
+    px = img.reshape(-1, 3).astype(np.float64)
+    f = fg.ravel()
+    data = float(_gmm_nll(px[f], fgd).sum() + _gmm_nll(px[~f], bgd).sum())
+    z = img.astype(np.float64)
+    s, lo, hi = slice(None), slice(None, -1), slice(1, None)
+    pairs = [((s, hi), (s, lo), 1.0), ((hi, s), (lo, s), 1.0),
+             ((hi, hi), (lo, lo), 1 / math.sqrt(2)), ((hi, lo), (lo, hi), 1 / math.sqrt(2))]
+    diffs = [((z[a] - z[b]) ** 2).sum(axis=-1) for a, b, _ in pairs]
+    beta = 1.0 / (2.0 * max(float(np.mean([d.mean() for d in diffs])), 1e-6))
+    smooth = sum(float((50.0 * k * np.exp(-beta * d[fg[a] != fg[b]])).sum())
+                 for (a, b, k), d in zip(pairs, diffs, strict=True))
+    return data + smooth
+
+
+def _tidy(mask: BoolArray, dist: FloatArray, texture: FloatArray, backdrop: Backdrop,
+          like_paper: BoolArray | None, edges: BoolArray, hints: Hints, calm: bool) -> BoolArray:
+    """Drop the specks and far-away blobs GrabCut leaves, and fill the gaps it opens in the product."""
+    if not mask.any():
+        return mask
+    kept = _parts(mask, hints, calm)
+    return _fill_holes(kept, dist, texture, backdrop, like_paper, edges)
+
+
+def _fill_holes(mask: BoolArray, dist: FloatArray, texture: FloatArray, backdrop: Backdrop,
+                like_paper: BoolArray | None, edges: BoolArray) -> BoolArray:
+    """Fill enclosed gaps unless they look like backdrop seen through the product (a mug's handle): on
+    calm paper, the paper ringed by crisp edges (_paper_gaps); on a busy or patterned backdrop,
+    backdrop-coloured and as textured as the border. Coffee in a cup on a brown table is
+    backdrop-coloured but flat, so it is filled."""
+    enclosed = _filled(mask) & ~mask
+    if like_paper is not None:
+        return mask | (enclosed & ~_paper_gaps(enclosed, edges, like_paper, dist))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(enclosed.astype(np.uint8), connectivity=4)
+    out = mask.copy()
+    area = float(mask.sum())
+    for i in range(1, n):
+        x, y, bw, bh, count = (int(v) for v in stats[i])
+        box = (slice(y, y + bh), slice(x, x + bw))
+        hole = labels[box] == i
+        if count >= 0.002 * area and float(np.mean(dist[box][hole] < T_BG)) >= 0.5 and float(
+                np.median(texture[box][hole])) >= 0.5 * backdrop.texture:
+            continue  # backdrop seen through the product
+        out[box] |= hole
+    return out
