@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.tools import list_jobs
 from tests.conftest import SAMPLES
 from tests.homepage.conftest import STORE, run_site
+from tests.llm_server import LoopbackLLM
 
 MODEL = "test-model"
 HEADLINE = "출근길 든든한 한 끼, 김밥천국"
@@ -95,47 +93,15 @@ SAYS = {"manager": "오늘은 홈페이지 방향을 정합시다.", "marketer":
         "designer": "초록색 포인트로 깔끔하게 가겠습니다."}
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class FakeLLM:
-    """POST /v1/chat/completions on 127.0.0.1, answering each node from ANSWERS by the schema's name; `broken`
-    maps a schema name to the raw text answered instead (not JSON, or JSON that breaks the schema)."""
+class FakeLLM(LoopbackLLM):
+    """The loopback endpoint answering each node from ANSWERS by the schema's name; `broken` maps a schema name
+    to the raw text answered instead (not JSON, or JSON that breaks the schema)."""
 
     def __init__(self, broken: dict[str, str]) -> None:
         self.broken = broken
-        self.requests: list[dict[str, Any]] = []
-        owner = self
+        super().__init__(self.reply)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append(body)
-                message = {"role": "assistant", "content": owner.answer(body)}
-                data = json.dumps({
-                    "id": f"chatcmpl-{len(owner.requests)}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body["model"], "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 500, "completion_tokens": 200, "total_tokens": 700},
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def answer(self, body: dict[str, Any]) -> str:
+    def reply(self, body: dict[str, Any]) -> str:
         name = body["response_format"]["json_schema"]["name"]
         if name in self.broken:
             return self.broken[name]
@@ -143,10 +109,6 @@ class FakeLLM:
             role = re.search(r"You are the (\w+)\.", body["messages"][-1]["content"]).group(1)  # type: ignore[union-attr]
             return json.dumps({"message": SAYS[role]}, ensure_ascii=False)
         return "```json\n" + json.dumps(ANSWERS[name], ensure_ascii=False) + "\n```"  # fenced, as models do
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
