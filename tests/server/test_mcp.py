@@ -192,3 +192,24 @@ async def test_a_resource_outside_the_jobs_folders_is_not_found(client: Client[A
         await client.read_resource("nanococoa://jobs/..%2F..%2Fetc/passwd")
     with pytest.raises(Exception, match="no file"):
         await client.read_resource("nanococoa://jobs/nojob/final_1.png")
+
+
+async def test_the_seeds_argument_names_are_accepted_as_aliases_and_documented(client: Client[Any]) -> None:
+    tools = {t.name: t for t in await client.list_tools()}
+    props = tools["generate_ad_image"].input_schema["properties"]
+    assert all("seed" in props[name]["description"] for name in ("text_content", "background_prompt", "text_prompt"))
+    result = await client.call_tool("generate_ad_image", {
+        "text_content": "갓 볶은 원두 커피", "product_image_path": str(SAMPLES / "coffee.jpg"), "size": "1:1",
+        "background_prompt": "Wooden table in a cozy cafe, sunlight", "text_prompt": "neon sign letters", "wait": True,
+    })
+    job = result.structured_content
+    assert job is not None and job["status"] == "completed", job
+    params = job["parameters"]
+    assert params["text_content"] == "갓 볶은 원두 커피" and params["bg_prompt"].startswith("Wooden table")
+    assert params["html_style_prompt"] == "neon sign letters"
+    assert (params["style"], params["text_style"]) == ("cafe", "neon")  # the prompts name them, as in the seed
+    both = _error(await client.call_tool(
+        "generate_ad_image", {"copy": "세일", "text_content": "특가", "product_image_path": str(SAMPLES / "apple.jpg")},
+        raise_on_error=False,
+    ))
+    assert (both["error"], both["field"]) == ("invalid_input", "text_content")

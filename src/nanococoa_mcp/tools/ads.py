@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE
+from nanococoa_mcp.ad.catalog.styles import guess_style
+from nanococoa_mcp.ad.catalog.text_styles import guess_text_style
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.kind import input_file
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition
@@ -140,6 +142,21 @@ async def generate_ad_image(
     use_llm_html: Annotated[
         bool | None, Field(description="Let the configured LLM design the copy's HTML/CSS (the seed's flag).")
     ] = None,
+    text_content: Annotated[
+        str | None, Field(description="The seed's name for `copy` (its homepage client sends this); give one of them.")
+    ] = None,
+    background_prompt: Annotated[
+        str | None,
+        Field(max_length=1000, description="The seed's name for `bg_prompt`; a style it names picks the scene."),
+    ] = None,
+    text_prompt: Annotated[
+        str | None,
+        Field(
+            max_length=1000,
+            description="The seed's text style prompt (its html_style_prompt): how the copy should look, for an LLM "
+            "copy design; a text style it names (e.g. 'gold balloon', '네온') picks the text style.",
+        ),
+    ] = None,
     use_qwen_analysis: Annotated[
         bool | None, Field(description="Use the configured Qwen2-VL layout analysis (default true when set up).")
     ] = None,
@@ -156,6 +173,14 @@ async def generate_ad_image(
     variant and the layout analysis."""
     service = get_service()
     settings = service.settings
+    copy = _one_of("copy", copy, "text_content", text_content)
+    bg_prompt = _one_of("bg_prompt", bg_prompt, "background_prompt", background_prompt)
+    if style is None and bg_prompt:  # the seed picks its scene by the prompt
+        named = guess_style(bg_prompt)
+        style = named.id if named is not None else None
+    if text_style is None and text_prompt:
+        named_text = guess_text_style(text_prompt)
+        text_style = named_text.id if named_text is not None else None
     fields = AdFields(
         text_content=copy,
         sub_copy=sub_copy,
@@ -169,7 +194,12 @@ async def generate_ad_image(
     image = None
     if start_step == 1 and (product_image_path or product_image or parent_id is None):
         image = await asyncio.to_thread(read_image_input, product_image_path, product_image, settings)
-    extras = {"bg_prompt": bg_prompt, "use_llm_html": use_llm_html, "use_qwen_analysis": use_qwen_analysis}
+    extras = {
+        "bg_prompt": bg_prompt,
+        "html_style_prompt": text_prompt,
+        "use_llm_html": use_llm_html,
+        "use_qwen_analysis": use_qwen_analysis,
+    }
     status = await submit_ad(service, fields, image, parent_id=parent_id, start_step=start_step, extras=extras)
     if not wait:
         return status
@@ -182,6 +212,17 @@ async def generate_ad_image(
             sink(ProgressEvent(st.progress_percent, step, st.sub_step or st.status, message, 0))
 
     return await service.wait(status.job_id, min(wait_timeout_sec, settings.max_wait_sec), on_update)
+
+
+def _one_of(name: str, value: str | None, alias: str, alias_value: str | None) -> str | None:
+    """A field given under our name or the seed's; both, and different, is refused naming the alias."""
+    if value is not None and alias_value is not None and value != alias_value:
+        raise InvalidInput(
+            f"{name} and {alias} are the same field and were given different values",
+            field=alias,
+            accepted=f"one of {name} or {alias} (the seed's name)",
+        )
+    return value if value is not None else alias_value
 
 
 async def check_generation_status(job_id: JobId) -> JobStatus:
