@@ -62,12 +62,10 @@ class Found:
 
     mask: BoolArray       # GrabCut's answer, tidied
     colour: BoolArray     # what the backdrop model alone marked as product
-    outline: BoolArray    # what closed outlines alone marked (calm paper; empty on a busy backdrop)
     edges: BoolArray      # crisp edges (calm paper; empty on a busy backdrop)
     dist: FloatArray      # backdrop distance per pixel
     backdrop: Backdrop
     allowed: BoolArray    # where the product may be (the box, or the whole frame)
-    rivals: float         # area of the candidate parts left out, over the area of those kept
 
 
 def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
@@ -117,15 +115,16 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     region = colour | outline
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
-    candidates = region
-    region = _parts(region, hints, calm)
-    rivals = float(np.count_nonzero(candidates & ~region)) / max(1, int(np.count_nonzero(region)))
+    dropped = _marked_background(region, hints)
+    region = _parts(region & ~dropped, hints, calm)
     if not region.any():
         if hints.box is None:
             raise InvalidInput(NO_PRODUCT, field="product_image")
         region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
     checkpoint()
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
+    forced |= dropped
+    seeds[dropped] = cv2.GC_BGD
     if hints.box is not None:
         _spill_over(small, seeds, forced, region, dist, allowed)
     mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
@@ -134,8 +133,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         if hints.box is None:
             raise InvalidInput(NO_PRODUCT, field="product_image")
         mask = region & allowed
-    return Found(mask=mask, colour=colour, outline=outline, edges=edges, dist=dist, backdrop=backdrop,
-                 allowed=allowed, rivals=rivals)
+    return Found(mask=mask, colour=colour, edges=edges, dist=dist, backdrop=backdrop, allowed=allowed)
 
 
 def _ring(shape: tuple[int, int], width: int) -> BoolArray:
@@ -293,8 +291,24 @@ def _split(mask: BoolArray) -> Labels:
     return labels
 
 
+def _marked_background(region: BoolArray, hints: Hints) -> BoolArray:
+    """The candidate parts a background point was put on, whole (a shoe with its laces), unless a
+    product point is on the same part or nothing else would be left: then _seeds marks only the stretch
+    around the point."""
+    dropped = np.zeros_like(region)
+    if not hints.background:
+        return dropped
+    labels = np.asarray(cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[1])
+    keep = {int(labels[y, x]) for x, y in hints.product}
+    for x, y in hints.background:
+        part = int(labels[y, x])
+        if part > 0 and part not in keep:
+            dropped |= labels == part
+    return dropped if (region & ~dropped).any() else np.zeros_like(region)
+
+
 def _parts(region: BoolArray, hints: Hints, calm: bool) -> BoolArray:
-    """The product's parts among the candidate ones: those holding a product point, else the largest;
+    """The product's parts among the candidate ones: the largest and those holding a product point;
     then every part near what is kept (on calm paper, the far earring too). Inside a box every sizeable
     part is kept."""
     h, w = region.shape
@@ -304,8 +318,8 @@ def _parts(region: BoolArray, hints: Hints, calm: bool) -> BoolArray:
     areas = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
     if hints.box is not None:
         return np.isin(labels, ids[areas[ids] >= 0.02 * areas[ids].max()])
-    marked = [int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0]
-    mains = marked or [int(ids[np.argmax(areas[ids])])]
+    largest = int(ids[np.argmax(areas[ids])])
+    mains = sorted({largest, *(int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0)})
     reach = (REACH_CALM if calm else REACH_BUSY) * math.hypot(h, w)
     return _near(labels, ids, mains, reach, calm)
 
