@@ -45,6 +45,8 @@ GAP_RIM = 0.5       # ... and at least this share of its rim lies on crisp edges
 REACH_CALM = 0.3    # share of the frame's diagonal within which a detached part on calm paper is the product's
 REACH_BUSY = 0.08   # ... and on a busy backdrop, where stray blobs are common
 BOX_BAND = 0.025    # the band inside a product box's edge taken as the room left around the product
+NECK = 0.03         # share of the frame: things on a busy table meeting through a narrower neck are parted
+SOLID = 0.85        # candidates on a busy table at least this solid (area over hull) are one thing
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,10 @@ class Hints:
     box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 (exclusive)
     product: tuple[XY, ...] = ()
     background: tuple[XY, ...] = ()
+
+    @property
+    def hinted(self) -> bool:
+        return self.box is not None or bool(self.product) or bool(self.background)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +128,14 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
             raise InvalidInput(NO_PRODUCT, field="product_image")
         region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
     checkpoint()
+    others = np.zeros_like(region)
+    if not calm and not hints.hinted:
+        piece = _central_piece(region)
+        others, region = region & ~piece, piece
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
     forced |= dropped
     seeds[dropped] = cv2.GC_BGD
+    seeds[others & (seeds != cv2.GC_FGD)] = cv2.GC_PR_BGD
     if hints.box is not None:
         _spill_over(small, seeds, forced, region, dist, allowed)
     mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
@@ -279,9 +290,9 @@ def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, 
 
 
 def _split(mask: BoolArray) -> Labels:
-    """Labels of the parts of `mask`, parts joined only by a passage under 5 px wide counted apart: the
+    """Labels of the parts of `mask`, parts joined only by a passage under 7 px wide counted apart: the
     cores left by an erosion, grown back over the mask."""
-    core = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    core = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
     labels = np.asarray(cv2.connectedComponents(core, connectivity=4)[1], np.int32)
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(3):
@@ -289,6 +300,44 @@ def _split(mask: BoolArray) -> Labels:
         take = mask & (labels == 0) & (grown > 0)
         labels[take] = grown[take]
     return labels
+
+
+def _central_piece(region: BoolArray) -> BoolArray:
+    """On a busy table with no hint, the product among the things touching it. When the candidates run
+    off the frame (a person behind, the table's other things) and are not one compact shape, they are
+    parted where they meet through narrow necks (an erosion by NECK of the frame), and the piece that
+    is large and near the middle of the frame (a little below it, where products are put) is kept,
+    grown back to its own outline."""
+    h, w = region.shape
+    sides = sum(int(np.count_nonzero(line) > 0.03 * line.size)
+                for line in (region[0], region[-1], region[:, 0], region[:, -1]))
+    if sides == 0 or _compact(region):  # one thing standing free: nothing to choose between
+        return region
+    k = max(3, round(NECK * max(h, w)))
+    core = cv2.erode(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(core, connectivity=8)
+    big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.02 * np.count_nonzero(region)]
+    if len(big) < 2:
+        return region
+    sigma = 0.25 * math.hypot(h, w)
+
+    def score(i: int) -> float:
+        dx, dy = centroids[i][0] - w / 2, centroids[i][1] - 0.6 * h
+        return math.sqrt(float(stats[i, cv2.CC_STAT_AREA])) * math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+
+    chosen = (labels == max(big, key=score)).astype(np.uint8)
+    grown = cv2.dilate(chosen, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 5,) * 2)) > 0
+    return np.asarray(grown & region)
+
+
+def _compact(region: BoolArray) -> bool:
+    """One part, nearly convex (area over hull area at least SOLID)."""
+    n = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[0]
+    points = cv2.findNonZero(region.astype(np.uint8))
+    if points is None or n > 2:
+        return n <= 2
+    hull = float(cv2.contourArea(cv2.convexHull(points)))
+    return float(np.count_nonzero(region)) >= SOLID * max(1.0, hull)
 
 
 def _marked_background(region: BoolArray, hints: Hints) -> BoolArray:
