@@ -124,6 +124,11 @@ def build_alpha_set(kind: Category, n: int | None = None, seed: int = 0) -> list
     return [build(i, np.random.default_rng([seed, kind_id, i])) for i in range(count)]
 
 
+def build_case(kind: Category, index: int, seed: int = 0) -> AlphaCase:
+    """The `index`-th case of `kind`, as build_alpha_set builds it."""
+    return _BUILDERS[kind](index, np.random.default_rng([seed, CATEGORIES.index(kind), index]))
+
+
 def build_full_set(per_category: int | None = None, seed: int = 0,
                    categories: tuple[Category, ...] = CATEGORIES) -> list[AlphaCase]:
     """Every category's cases (`per_category` each, default DEFAULT_COUNTS), category by category."""

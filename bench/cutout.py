@@ -5,13 +5,14 @@ and, with --sheet, a contact sheet of the real sample photos' cut-outs.
     .venv/bin/python -m bench.cutout [--categories light,cluttered] [--per-category 4] [--seed 0]
                                      [--no-box] [--cases] [--fit] [--sheet docs/cutout_samples.jpg]
 
---fit prints the logistic fit of the studio cut-out's confidence (see _calibrate in
-ad/backends/studio/cutout_confidence.py), from the evidence each cut-out reports.
+--fit prints the logistic fit of the studio cut-out's confidence from the evidence each cut-out reports
+(the CALIBRATION recipe of ad/backends/studio/cutout_confidence.py: `--seed 0,1,2 --fit`).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.alpha_set import CATEGORIES, STUDIO_SHOTS, AlphaCase, Category, alpha_error, build_full_set, iou
+from nanococoa_mcp.ad.backends.studio.cutout_confidence import HELD_DOWN, irregular_on_busy
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.stages import cutout
 from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput
@@ -32,6 +34,7 @@ from nanococoa_mcp.errors import InvalidInput
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 IOU_BANDS = ((0.0, 0.85, "IoU < 0.85"), (0.85, 0.95, "0.85–0.95"), (0.95, 1.01, "IoU ≥ 0.95"))
 CONF_BANDS = ((0.0, 0.3), (0.3, 0.45), (0.45, 0.6), (0.6, 0.8), (0.8, 1.01))
+FIT_MARGIN = 0.8  # logit between the best-scored badly wrong cut-out and LOW_CONFIDENCE after a fit
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +126,10 @@ def cases_table(runs: list[Run], evidence: bool) -> Table:
 
 
 def fit_confidence(runs: list[Run], console: Console) -> None:
-    """Logistic regression of "IoU >= 0.95" on the evidence (IRLS, a little ridge), then the largest
-    offset that keeps every IoU < 0.85 run under LOW_CONFIDENCE with a margin: printed for the code."""
+    """The studio cut-out's CALIBRATION recipe (ad/backends/studio/cutout_confidence.py): logistic
+    regression of "IoU >= 0.95" on the evidence, standardised (IRLS, ridge 1), mapped back to raw units;
+    then the bias lowered until the best-scored run with IoU < 0.85 (not already held down by
+    irregular_on_busy) sits FIT_MARGIN logit under LOW_CONFIDENCE. Printed as the code writes it."""
     usable = [r for r in runs if r.evidence and not r.failed]
     names = [k for k, _ in usable[0].evidence]
     x = np.array([[v for _, v in r.evidence] for r in usable], np.float64)
@@ -132,22 +137,28 @@ def fit_confidence(runs: list[Run], console: Console) -> None:
     mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
     z = np.hstack([np.ones((len(x), 1)), (x - mean) / std])
     w = np.zeros(z.shape[1])
-    ridge = np.eye(z.shape[1]) * 1.0
+    ridge = np.eye(z.shape[1])
     ridge[0, 0] = 0.0
-    for _ in range(50):
+    for _ in range(60):
         p = 1.0 / (1.0 + np.exp(-z @ w))
         hess = z.T @ (z * (p * (1 - p))[:, None]) + ridge
         w -= np.linalg.solve(hess, z.T @ (p - y) + ridge @ w)
     coef = w[1:] / std
     bias = w[0] - float((w[1:] * mean / std).sum())
-    logit = x @ coef + bias
-    bad = np.array([r.iou < 0.85 for r in usable])
-    console.print(f"fitted on {len(usable)} runs ({int(y.sum())} with IoU >= 0.95, {int(bad.sum())} under 0.85)")
-    console.print("coefficients: " + ", ".join(f"{n}={c:+.3f}" for n, c in zip(names, coef, strict=True)))
-    console.print(f"bias: {bias:+.3f}")
+    held = np.array([irregular_on_busy(dict(r.evidence)) for r in usable])
+    bad = np.array([r.iou < 0.85 for r in usable]) & ~held
     if bad.any():
-        worst = float(logit[bad].max())
-        console.print(f"highest logit among IoU < 0.85: {worst:+.3f} (confidence {1 / (1 + np.exp(-worst)):.3f})")
+        line = math.log(cutout.LOW_CONFIDENCE / (1 - cutout.LOW_CONFIDENCE))
+        bias -= max(0.0, float((x[bad] @ coef + bias).max()) - line + FIT_MARGIN)
+    conf = np.where(held, np.minimum(1.0 / (1.0 + np.exp(-(x @ coef + bias))), HELD_DOWN),
+                    1.0 / (1.0 + np.exp(-(x @ coef + bias))))
+    good = np.array([r.iou >= 0.95 for r in usable])
+    bad = np.array([r.iou < 0.85 for r in usable])
+    console.print(f"fitted on {len(usable)} runs: {int(good.sum())} with IoU >= 0.95, {int(bad.sum())} under 0.85; "
+                  f"after the shift {int((conf[good] >= cutout.LOW_CONFIDENCE).sum())} of the good ones and "
+                  f"{int((conf[bad] >= cutout.LOW_CONFIDENCE).sum())} of the bad ones at >= {cutout.LOW_CONFIDENCE}")
+    console.print("WEIGHTS = {" + ", ".join(f'"{n}": {c:.4g}' for n, c in zip(names, coef, strict=True)) + "}")
+    console.print(f"BIAS = {bias:.4g}")
 
 
 def samples_sheet(path: Path, console: Console) -> None:

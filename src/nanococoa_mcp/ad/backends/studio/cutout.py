@@ -60,7 +60,7 @@ def cut_out(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
     checkpoint()
     colour = estimate_foreground(rgb, a8.astype(np.float32) / 255.0, edge, radius)
     rgba[edge, :3] = np.round(colour).astype(np.uint8)
-    assessment = assess(found, small, hinted=inp.hinted)
+    assessment = assess(found, small)
     method = "matting" + ("+box" if inp.box is not None else "") + ("+points" if inp.points else "")
     return CutoutOutput(rgba=rgba, confidence=assessment.confidence, method=method, bbox=alpha_bbox(a8),
                         notes=assessment.notes, hint_used=inp.hinted, evidence=assessment.evidence)
@@ -94,8 +94,14 @@ def _hints(inp: CutoutInput, view: View, sx: float, sy: float) -> Hints:
         x0, y0 = at(inp.box[0], inp.box[1])
         x1, y1 = (math.ceil((inp.box[2] - view[0]) * sx), math.ceil((inp.box[3] - view[1]) * sy))
         box = (x0, y0, max(x0 + 1, x1), max(y0 + 1, y1))
-    product = tuple(at(p.x, p.y) for p in inp.points if p.label == "product")
-    background = tuple(at(p.x, p.y) for p in inp.points if p.label == "background")
+    seen = [p for p in inp.points if view[0] <= p.x < view[2] and view[1] <= p.y < view[3]]  # beyond: backdrop
+    w, h = round((view[2] - view[0]) * sx), round((view[3] - view[1]) * sy)
+
+    def clamp(xy: tuple[int, int]) -> tuple[int, int]:
+        return min(max(0, xy[0]), w - 1), min(max(0, xy[1]), h - 1)
+
+    product = tuple(clamp(at(p.x, p.y)) for p in seen if p.label == "product")
+    background = tuple(clamp(at(p.x, p.y)) for p in seen if p.label == "background")
     return Hints(box=box, product=product, background=background)
 
 

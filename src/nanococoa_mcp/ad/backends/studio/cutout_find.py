@@ -45,6 +45,8 @@ GAP_RIM = 0.5       # ... and at least this share of its rim lies on crisp edges
 REACH_CALM = 0.3    # share of the frame's diagonal within which a detached part on calm paper is the product's
 REACH_BUSY = 0.08   # ... and on a busy backdrop, where stray blobs are common
 BOX_BAND = 0.025    # the band inside a product box's edge taken as the room left around the product
+NECK = 0.03         # share of the frame: things on a busy table meeting through a narrower neck are parted
+SOLID = 0.85        # candidates on a busy table at least this solid (area over hull) are one thing
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,10 @@ class Hints:
     product: tuple[XY, ...] = ()
     background: tuple[XY, ...] = ()
 
+    @property
+    def hinted(self) -> bool:
+        return self.box is not None or bool(self.product) or bool(self.background)
+
 
 @dataclass(frozen=True, slots=True)
 class Found:
@@ -62,12 +68,10 @@ class Found:
 
     mask: BoolArray       # GrabCut's answer, tidied
     colour: BoolArray     # what the backdrop model alone marked as product
-    outline: BoolArray    # what closed outlines alone marked (calm paper; empty on a busy backdrop)
     edges: BoolArray      # crisp edges (calm paper; empty on a busy backdrop)
     dist: FloatArray      # backdrop distance per pixel
     backdrop: Backdrop
     allowed: BoolArray    # where the product may be (the box, or the whole frame)
-    rivals: float         # area of the candidate parts left out, over the area of those kept
 
 
 def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
@@ -117,15 +121,21 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     region = colour | outline
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
-    candidates = region
-    region = _parts(region, hints, calm)
-    rivals = float(np.count_nonzero(candidates & ~region)) / max(1, int(np.count_nonzero(region)))
+    dropped = _marked_background(region, hints)
+    region = _parts(region & ~dropped, hints, calm)
     if not region.any():
         if hints.box is None:
             raise NoProductFound(NO_PRODUCT, field="product_image")
         region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
     checkpoint()
+    others = np.zeros_like(region)
+    if not calm and not hints.hinted:
+        piece = _central_piece(region)
+        others, region = region & ~piece, piece
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
+    forced |= dropped
+    seeds[dropped] = cv2.GC_BGD
+    seeds[others & (seeds != cv2.GC_FGD)] = cv2.GC_PR_BGD
     if hints.box is not None:
         _spill_over(small, seeds, forced, region, dist, allowed)
     mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
@@ -134,8 +144,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         if hints.box is None:
             raise NoProductFound(NO_PRODUCT, field="product_image")
         mask = region & allowed
-    return Found(mask=mask, colour=colour, outline=outline, edges=edges, dist=dist, backdrop=backdrop,
-                 allowed=allowed, rivals=rivals)
+    return Found(mask=mask, colour=colour, edges=edges, dist=dist, backdrop=backdrop, allowed=allowed)
 
 
 def _ring(shape: tuple[int, int], width: int) -> BoolArray:
@@ -281,9 +290,9 @@ def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, 
 
 
 def _split(mask: BoolArray) -> Labels:
-    """Labels of the parts of `mask`, parts joined only by a passage under 5 px wide counted apart: the
+    """Labels of the parts of `mask`, parts joined only by a passage under 7 px wide counted apart: the
     cores left by an erosion, grown back over the mask."""
-    core = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    core = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
     labels = np.asarray(cv2.connectedComponents(core, connectivity=4)[1], np.int32)
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(3):
@@ -293,8 +302,62 @@ def _split(mask: BoolArray) -> Labels:
     return labels
 
 
+def _central_piece(region: BoolArray) -> BoolArray:
+    """On a busy table with no hint, the product among the things touching it. When the candidates run
+    off the frame (a person behind, the table's other things) and are not one compact shape, they are
+    parted where they meet through narrow necks (an erosion by NECK of the frame), and the piece that
+    is large and near the middle of the frame (a little below it, where products are put) is kept,
+    grown back to its own outline."""
+    h, w = region.shape
+    sides = sum(int(np.count_nonzero(line) > 0.03 * line.size)
+                for line in (region[0], region[-1], region[:, 0], region[:, -1]))
+    if sides == 0 or _compact(region):  # one thing standing free: nothing to choose between
+        return region
+    k = max(3, round(NECK * max(h, w)))
+    core = cv2.erode(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(core, connectivity=8)
+    big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.02 * np.count_nonzero(region)]
+    if len(big) < 2:
+        return region
+    sigma = 0.25 * math.hypot(h, w)
+
+    def score(i: int) -> float:
+        dx, dy = centroids[i][0] - w / 2, centroids[i][1] - 0.6 * h
+        return math.sqrt(float(stats[i, cv2.CC_STAT_AREA])) * math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+
+    chosen = (labels == max(big, key=score)).astype(np.uint8)
+    grown = cv2.dilate(chosen, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 5,) * 2)) > 0
+    return np.asarray(grown & region)
+
+
+def _compact(region: BoolArray) -> bool:
+    """One part, nearly convex (area over hull area at least SOLID)."""
+    n = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[0]
+    points = cv2.findNonZero(region.astype(np.uint8))
+    if points is None or n > 2:
+        return n <= 2
+    hull = float(cv2.contourArea(cv2.convexHull(points)))
+    return float(np.count_nonzero(region)) >= SOLID * max(1.0, hull)
+
+
+def _marked_background(region: BoolArray, hints: Hints) -> BoolArray:
+    """The candidate parts a background point was put on, whole (a shoe with its laces), unless a
+    product point is on the same part or nothing else would be left: then _seeds marks only the stretch
+    around the point."""
+    dropped = np.zeros_like(region)
+    if not hints.background:
+        return dropped
+    labels = np.asarray(cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[1])
+    keep = {int(labels[y, x]) for x, y in hints.product}
+    for x, y in hints.background:
+        part = int(labels[y, x])
+        if part > 0 and part not in keep:
+            dropped |= labels == part
+    return dropped if (region & ~dropped).any() else np.zeros_like(region)
+
+
 def _parts(region: BoolArray, hints: Hints, calm: bool) -> BoolArray:
-    """The product's parts among the candidate ones: those holding a product point, else the largest;
+    """The product's parts among the candidate ones: the largest and those holding a product point;
     then every part near what is kept (on calm paper, the far earring too). Inside a box every sizeable
     part is kept."""
     h, w = region.shape
@@ -304,8 +367,8 @@ def _parts(region: BoolArray, hints: Hints, calm: bool) -> BoolArray:
     areas = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
     if hints.box is not None:
         return np.isin(labels, ids[areas[ids] >= 0.02 * areas[ids].max()])
-    marked = [int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0]
-    mains = marked or [int(ids[np.argmax(areas[ids])])]
+    largest = int(ids[np.argmax(areas[ids])])
+    mains = sorted({largest, *(int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0)})
     reach = (REACH_CALM if calm else REACH_BUSY) * math.hypot(h, w)
     return _near(labels, ids, mains, reach, calm)
 

@@ -1,0 +1,150 @@
+"""The studio cut-out on the hard categories of the exact-alpha set (bench/alpha_set.py), a few photos
+each, and the hints it takes: a product box, product and background points."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from bench.alpha_paint import load_sprite, place, textured_backdrop
+from bench.alpha_set import AlphaCase, Category, build_case, iou, object_path
+from nanococoa_mcp.ad.stages import cutout
+from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, Point
+
+Alpha = npt.NDArray[np.float32]
+
+
+@cache
+def _case(kind: Category, index: int) -> AlphaCase:
+    return build_case(kind, index)
+
+
+@cache
+def _cut(kind: Category, index: int, boxed: bool = False) -> CutoutOutput:
+    case = _case(kind, index)
+    return _run(case.image, box=case.hint_box() if boxed else None)
+
+
+def _run(rgb: npt.NDArray[np.uint8], box: cutout.Box | None = None, points: tuple[Point, ...] = ()) -> CutoutOutput:
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    return cutout.run(CutoutInput(image=rgba, has_alpha=False, box=box, points=points))
+
+
+def _alpha(out: CutoutOutput) -> Alpha:
+    return out.rgba[..., 3].astype(np.float32) / 255.0
+
+
+def _score(kind: Category, index: int, boxed: bool = False) -> float:
+    return iou(_alpha(_cut(kind, index, boxed)), _case(kind, index).alpha)
+
+
+@pytest.mark.parametrize("index", [0, 1, 4])  # headphones on a light-grey sweep, a toilet roll, a mouse
+def test_white_products_on_light_paper_are_found_by_their_outlines(index: int) -> None:
+    assert _score("light", index) >= 0.95
+
+
+@pytest.mark.parametrize("index", [1, 3])  # earrings set apart, a fork beside a knife
+def test_every_part_of_a_product_in_several_pieces_is_kept(index: int) -> None:
+    assert _score("multipart", index) >= 0.95
+
+
+@pytest.mark.parametrize("index", [1, 4])  # cut by the left edge; by the left and bottom edges
+def test_a_product_cut_by_the_frame_is_kept_to_the_frame_edge(index: int) -> None:
+    case, out = _case("frame", index), _cut("frame", index)
+    assert _score("frame", index) >= 0.97
+    at_edge = case.alpha[:, 0] > 0.5
+    assert at_edge.sum() > 50 and np.mean(_alpha(out)[:, 0][at_edge] > 0.5) >= 0.95
+
+
+@pytest.mark.parametrize("index", [7, 9])  # a honey pot and a cookie on paper the colour of their shade
+def test_the_shaded_side_of_a_product_stays_and_its_cast_shadow_goes(index: int) -> None:
+    case, out = _case("shaded", index), _cut("shaded", index)
+    assert _score("shaded", index) >= 0.95
+    lower = np.zeros_like(case.alpha, dtype=bool)
+    ys = np.nonzero(case.alpha > 0.5)[0]
+    lower[(ys.min() + ys.max()) // 2:] = True
+    shaded_side = (case.alpha > 0.99) & lower
+    assert np.mean(_alpha(out)[shaded_side] > 0.5) >= 0.97
+    clear = cv2.dilate((case.alpha > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    thrown = (case.shadow > 0.2) & clear
+    assert thrown.sum() > 2000 and _alpha(out)[thrown].mean() <= 0.01
+
+
+@pytest.mark.parametrize("index", [0, 2])  # a guitar before a standing person; a loaf between a cupcake and a watch
+def test_with_a_box_a_cluttered_table_gives_the_product_alone(index: int) -> None:
+    assert _score("cluttered", index, boxed=True) >= 0.93
+    out = _cut("cluttered", index, boxed=True)
+    assert out.hint_used and out.method == "matting+box"
+
+
+def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
+    runs = [("cluttered", 0, False), ("cluttered", 2, False), ("cluttered", 4, True), ("textured", 11, False),
+            ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
+            ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
+    scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]  # type: ignore[arg-type]
+    wrong = [(s, c) for s, c in scored if s < 0.85]
+    right = [(s, c) for s, c in scored if s >= 0.95]
+    assert len(wrong) >= 3 and len(right) >= 6, scored  # both kinds are really there
+    assert all(c < cutout.LOW_CONFIDENCE for _, c in wrong), scored
+    assert sum(c >= cutout.LOW_CONFIDENCE for _, c in right) > len(right) / 2, scored  # most, on hard photos
+
+
+def test_the_evidence_behind_the_confidence_is_reported_by_name() -> None:
+    out = _cut("light", 0)
+    names = [name for name, _ in out.evidence]
+    assert {"busy", "edge_support", "agree_rect", "touching", "box_fill"} <= set(names)
+    assert all(np.isfinite(value) for _, value in out.evidence)
+
+
+def test_with_a_box_around_one_shoe_the_other_is_left_out() -> None:
+    case = _case("multipart", 0)  # a pair of shoes side by side, set apart
+    labels = cv2.connectedComponents((case.alpha > 0.5).astype(np.uint8))[1]
+    left = labels == labels[np.nonzero(case.alpha > 0.5)][np.argmin(np.nonzero(case.alpha > 0.5)[1])]
+    ys, xs = np.nonzero(left)
+    pad = 12
+    box = (int(xs.min()) - pad, int(ys.min()) - pad, int(xs.max()) + pad, int(ys.max()) + pad)
+    out = _run(case.image, box=box)
+    alpha = _alpha(out)
+    assert iou(alpha, np.where(left, case.alpha, 0.0)) >= 0.95
+    assert not alpha[:, box[2] + 2:].any() and not alpha[:box[1] - 2].any()
+
+
+def test_a_background_point_drops_the_part_it_is_on() -> None:
+    case = _case("multipart", 0)
+    parts = np.asarray(cv2.connectedComponents((case.alpha > 0.5).astype(np.uint8))[1])
+    assert _score("multipart", 0) >= 0.95  # without hints both shoes are kept
+    right = parts == parts[np.nonzero(case.alpha > 0.5)][np.argmax(np.nonzero(case.alpha > 0.5)[1])]
+    ys, xs = np.nonzero(right)
+    on_right = Point(int(np.median(xs)), int(np.median(ys)), "background")
+    out = _run(case.image, points=(on_right,))
+    alpha = _alpha(out)
+    assert out.hint_used and out.method == "matting+points"
+    assert alpha[right].mean() <= 0.05
+    kept = (case.alpha > 0.5) & ~right
+    assert np.mean(alpha[kept] > 0.5) >= 0.97
+
+
+def test_a_product_point_brings_back_a_part_the_cut_out_left_out() -> None:
+    shape = (1100, 900)
+    rng = np.random.default_rng(7)
+    photo = textured_backdrop("wood", rng, shape)
+    truth = np.zeros(shape, np.float32)
+    for stem, long_side, x0, y0 in (("1f9f4", 520, 120, 380), ("1f48e", 170, 690, 80)):  # a bottle, far off a gem
+        fg, a = place(load_sprite(object_path(stem), long_side), shape, x0, y0)
+        photo = a[..., None] * fg + (1.0 - a[..., None]) * photo
+        truth = np.maximum(truth, a)
+    rgb = np.clip(photo + rng.normal(0.0, 2.0, photo.shape) + 0.5, 0, 255).astype(np.uint8)
+    gem = np.zeros(shape, bool)
+    gem[60:300, 670:900] = True
+    gem &= truth > 0.5
+    plain = _alpha(_run(rgb))
+    assert np.mean(plain[gem] > 0.5) <= 0.05  # on a busy table a far, small thing is taken for clutter
+    ys, xs = np.nonzero(gem)
+    out = _run(rgb, points=(Point(int(np.median(xs)), int(np.median(ys))),))
+    alpha = _alpha(out)
+    assert np.mean(alpha[gem] > 0.5) >= 0.9
+    assert np.mean(alpha[(truth > 0.5) & ~gem] > 0.5) >= 0.95
