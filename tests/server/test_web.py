@@ -245,7 +245,15 @@ def test_the_page_fits_a_phone_without_horizontal_scrolling(
         scene_boxes = [page.locator("#scene-grid label.choice").nth(i).bounding_box() for i in range(2)]
         assert scene_boxes[0] and scene_boxes[1] and scene_boxes[0]["y"] == scene_boxes[1]["y"]
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        page.wait_for_load_state("load")
+        # The thumbnails are added once /api/styles answers and are drawn on first request: wait
+        # until every one has finished loading (or failed), then check that none is broken.
+        page.wait_for_function(
+            "(n) => { const t = [...document.querySelectorAll("
+            "'label.choice:not([data-id=auto]) .choice-thumb')];"
+            " return t.length === n && t.every(i => i.tagName !== 'IMG' || i.complete); }",
+            arg=styles,
+            timeout=60_000,
+        )
         thumbs = page.evaluate(
             "[...document.querySelectorAll('label.choice:not([data-id=auto]) .choice-thumb')]"
             ".map(i => [i.tagName, i.naturalWidth])"
