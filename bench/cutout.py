@@ -4,6 +4,7 @@ and, with --sheet, a contact sheet of the real sample photos' cut-outs.
 
     .venv/bin/python -m bench.cutout [--categories light,cluttered] [--per-category 4] [--seed 0]
                                      [--no-box] [--cases] [--fit] [--sheet docs/cutout_samples.jpg]
+                                     [--dump runs.json]
 
 --fit prints the logistic fit of the studio cut-out's confidence from the evidence each cut-out reports
 (the CALIBRATION recipe of ad/backends/studio/cutout_confidence.py: `--seed 0,1,2 --fit`).
@@ -12,6 +13,7 @@ and, with --sheet, a contact sheet of the real sample photos' cut-outs.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
@@ -25,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.alpha_set import CATEGORIES, STUDIO_SHOTS, AlphaCase, Category, alpha_error, build_full_set, iou
-from nanococoa_mcp.ad.backends.studio.cutout_confidence import HELD_DOWN, irregular_on_busy
+from nanococoa_mcp.ad.backends.studio.cutout_confidence import HELD_DOWN, WEIGHTS, irregular_on_busy
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.stages import cutout
 from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput
@@ -131,8 +133,8 @@ def fit_confidence(runs: list[Run], console: Console) -> None:
     then the bias lowered until the best-scored run with IoU < 0.85 (not already held down by
     irregular_on_busy) sits FIT_MARGIN logit under LOW_CONFIDENCE. Printed as the code writes it."""
     usable = [r for r in runs if r.evidence and not r.failed]
-    names = [k for k, _ in usable[0].evidence]
-    x = np.array([[v for _, v in r.evidence] for r in usable], np.float64)
+    names = list(WEIGHTS)
+    x = np.array([[dict(r.evidence)[n] for n in names] for r in usable], np.float64)
     y = np.array([r.iou >= 0.95 for r in usable], np.float64)
     mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
     z = np.hstack([np.ones((len(x), 1)), (x - mean) / std])
@@ -171,7 +173,8 @@ def samples_sheet(path: Path, console: Console) -> None:
         except InvalidInput as exc:
             console.print(f"{photo.name}: {exc}")
             continue
-        rgb = image.rgba[..., :3].astype(np.float32)
+        own = image.rgba[..., 3:].astype(np.float32) / 255.0  # a photo with its own alpha: shown on white
+        rgb = own * image.rgba[..., :3] + (1.0 - own) * 255.0
         h, w = rgb.shape[:2]
         yy, xx = np.mgrid[0:h, 0:w]
         board = np.where(((yy // 16 + xx // 16) % 2)[..., None] == 0, 235.0, 200.0)
@@ -199,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--evidence", action="store_true", help="with --cases: the confidence's evidence too")
     parser.add_argument("--fit", action="store_true", help="fit the confidence's logistic model and print it")
     parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet of the samples' cut-outs")
+    parser.add_argument("--dump", type=Path, default=None, help="write every run (IoU, confidence, evidence) as JSON")
     args = parser.parse_args(argv)
     kinds = tuple(k for k in CATEGORIES if k in args.categories.split(","))
     console = Console(width=170)
@@ -213,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         console.print(cases_table(runs, args.evidence))
     if args.fit:
         fit_confidence(runs, console)
+    if args.dump:
+        args.dump.write_text(json.dumps([{"case": r.case.name, "category": r.case.category, "box": r.hinted,
+                                          "iou": r.iou, "confidence": r.confidence, "seconds": r.seconds,
+                                          "failed": r.failed, "evidence": dict(r.evidence)} for r in runs]))
     if args.sheet:
         samples_sheet(args.sheet, console)
 

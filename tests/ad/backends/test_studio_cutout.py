@@ -82,10 +82,11 @@ def test_with_a_box_a_cluttered_table_gives_the_product_alone(index: int) -> Non
 
 
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
-    runs = [("cluttered", 0, False), ("cluttered", 2, False), ("cluttered", 4, True), ("textured", 11, False),
-            ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
-            ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
-    scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]  # type: ignore[arg-type]
+    runs: list[tuple[Category, int, bool]] = [
+        ("cluttered", 0, False), ("cluttered", 2, False), ("cluttered", 4, True), ("textured", 11, False),
+        ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
+        ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
+    scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]
     wrong = [(s, c) for s, c in scored if s < 0.85]
     right = [(s, c) for s, c in scored if s >= 0.95]
     assert len(wrong) >= 3 and len(right) >= 6, scored  # both kinds are really there

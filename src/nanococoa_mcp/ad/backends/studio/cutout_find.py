@@ -72,6 +72,7 @@ class Found:
     dist: FloatArray      # backdrop distance per pixel
     backdrop: Backdrop
     allowed: BoolArray    # where the product may be (the box, or the whole frame)
+    set_aside: float      # area of the things around it not taken for the product, over its own (busy, no hint)
 
 
 def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
@@ -79,21 +80,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     Raises NoProductFound (an InvalidInput) when nothing stands apart from the backdrop and no box says where it is."""
     smallf = small.astype(np.float32)
     h, w = small.shape[:2]
-    allowed = np.ones((h, w), bool)
-    if hints.box is not None:
-        x0, y0, x1, y1 = hints.box
-        allowed[:] = False
-        allowed[y0:y1, x0:x1] = True
-    ring = _ring((h, w), max(2, round(0.02 * min(h, w))))
-    if hints.box is not None:
-        # The margin around the box and the room left inside its edge: backdrop, or mostly. Where the
-        # box meets the frame the product may run off it: no room is assumed on that side.
-        x0, y0, x1, y1 = hints.box
-        room = max(1, round(BOX_BAND * min(x1 - x0, y1 - y0)))
-        inner = np.zeros((h, w), bool)
-        inner[y0 + (room if y0 > 0 else 0):y1 - (room if y1 < h else 0),
-              x0 + (room if x0 > 0 else 0):x1 - (room if x1 < w else 0)] = True
-        ring = ~inner
+    allowed, ring = _allowed_and_ring((h, w), hints.box)
     texture = grain(smallf)
     backdrop = fit_backdrop(smallf, ring, texture)
     dist = backdrop.distance(smallf)
@@ -107,17 +94,11 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist)
     calm = not (backdrop.busy or backdrop.patterned)
-    outline = np.zeros((h, w), bool)
-    edges = np.zeros((h, w), bool)
+    outline, edges = np.zeros((h, w), bool), np.zeros((h, w), bool)
     like_paper = None
     if calm:
-        edges = _edges(sharp, ring, (w, h))
-        walls = edges | colour
-        votes = _surrounded(walls)
-        # The paper in view, away from every outline and not enclosed by one.
-        open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
-        like_paper = _like_paper(dist, _paper(smallf, backdrop, open_paper))
-        outline = _enclosed(votes, walls, edges, like_paper, dist) & allowed
+        edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop)
+        outline &= allowed
     region = colour | outline
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
@@ -132,6 +113,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     if not calm and not hints.hinted:
         piece = _central_piece(region)
         others, region = region & ~piece, piece
+    set_aside = float(np.count_nonzero(others)) / max(1, int(np.count_nonzero(region)))
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
     forced |= dropped
     seeds[dropped] = cv2.GC_BGD
@@ -144,7 +126,39 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         if hints.box is None:
             raise NoProductFound(NO_PRODUCT, field="product_image")
         mask = region & allowed
-    return Found(mask=mask, colour=colour, edges=edges, dist=dist, backdrop=backdrop, allowed=allowed)
+    return Found(mask=mask, colour=colour, edges=edges, dist=dist, backdrop=backdrop, allowed=allowed,
+                 set_aside=set_aside)
+
+
+def _allowed_and_ring(shape: tuple[int, int], box: tuple[int, int, int, int] | None) -> tuple[BoolArray, BoolArray]:
+    """Where the product may be (the box, or the whole frame), and where the backdrop is learnt: the
+    frame's border; with a box, the margin around it and the room left inside its edge (where the box
+    meets the frame the product may run off it: no room is assumed on that side)."""
+    h, w = shape
+    if box is None:
+        return np.ones(shape, bool), _ring(shape, max(2, round(0.02 * min(h, w))))
+    x0, y0, x1, y1 = box
+    allowed = np.zeros(shape, bool)
+    allowed[y0:y1, x0:x1] = True
+    room = max(1, round(BOX_BAND * min(x1 - x0, y1 - y0)))
+    inner = np.zeros(shape, bool)
+    inner[y0 + (room if y0 > 0 else 0):y1 - (room if y1 < h else 0),
+          x0 + (room if x0 > 0 else 0):x1 - (room if x1 < w else 0)] = True
+    return allowed, ~inner
+
+
+def _outline_evidence(img: FloatArray, sharp: U8, ring: BoolArray, colour: BoolArray, dist: FloatArray,
+                      backdrop: Backdrop) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """On calm paper: the crisp edges, what they (and the colour evidence) enclose less the gaps that
+    show paper, and which pixels look like the paper itself."""
+    h, w = img.shape[:2]
+    edges = _edges(sharp, ring, (w, h))
+    walls = edges | colour
+    votes = _surrounded(walls)
+    # The paper in view: away from every outline and not enclosed by one.
+    open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
+    like_paper = _like_paper(dist, _paper(img, backdrop, open_paper))
+    return edges, _enclosed(votes, walls, edges, like_paper, dist), like_paper
 
 
 def _ring(shape: tuple[int, int], width: int) -> BoolArray:
@@ -164,10 +178,15 @@ def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatA
     paper nearby departs from it (a vignette, uneven light: the field is only a quadratic)."""
     h, w = img.shape[:2]
     field = backdrop.refit(img, open_paper).field(h, w)
-    sigma = 0.08 * max(h, w)
-    weight = cv2.GaussianBlur(open_paper.astype(np.float32), (0, 0), sigma)
-    local = cv2.GaussianBlur((img - field) * open_paper[..., None], (0, 0), sigma)
+    # The correction is smooth (sigma 8 % of the frame): worked out on a quarter-size copy.
+    size = (max(8, w // 4), max(8, h // 4))
+    sigma = 0.08 * max(size)
+    weight = cv2.GaussianBlur(cv2.resize(open_paper.astype(np.float32), size, interpolation=cv2.INTER_AREA),
+                              (0, 0), sigma)
+    local = cv2.GaussianBlur(cv2.resize((img - field) * open_paper[..., None], size, interpolation=cv2.INTER_AREA),
+                             (0, 0), sigma)
     correction = local / np.maximum(weight, 1e-3)[..., None] * np.clip(weight / 0.05, 0.0, 1.0)[..., None]
+    correction = cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
     return ((img - field - correction) / backdrop.spread).astype(np.float32)
 
 
