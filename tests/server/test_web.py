@@ -324,3 +324,26 @@ def test_without_an_event_stream_the_page_polls_and_new_copy_reuses_the_same_sce
     assert rerun["parameters"]["text_content"] == "오늘만 반값"
     assert rerun["parameters"]["text_style"] == "neon"
     assert rerun["parameters"]["style"] == "traditional_market"
+
+
+def test_the_api_docs_page_renders_every_route_with_no_internet(browser: ThreadBrowser, server: str) -> None:
+    """`/docs` is Swagger UI served from this port: it draws the routes even where no CDN can be reached."""
+    routes = httpx.get(f"{server}/openapi.json").json()["paths"]
+
+    def drive(b: Browser) -> tuple[list[str], int, list[str]]:
+        page = b.new_page(viewport=DESKTOP)
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        drawn = page.locator(".opblock").count()
+        page.close()
+        return asked, drawn, errors
+
+    asked, drawn, errors = browser.run(drive)
+    assert errors == []
+    assert [url for url in asked if not url.startswith(server)] == [], "the page asks nothing of another host"
+    operations = sum(len(methods) for methods in routes.values())
+    assert drawn == operations, (drawn, operations)
