@@ -11,9 +11,10 @@ from pathlib import Path
 import aiosqlite
 
 from nanococoa_mcp.db.migrations import migrate
+from nanococoa_mcp.settings import DATABASE_FILE
 from nanococoa_mcp.storage import StorageError
 
-DB_NAME = "nanococoa.db"
+DB_NAME = DATABASE_FILE
 BUSY_TIMEOUT_MS = 10_000  # the server and every worker write to the same file
 _PRAGMAS = (
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
