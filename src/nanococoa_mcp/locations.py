@@ -50,6 +50,12 @@ class PostgresDatabase:
     def __repr__(self) -> str:
         return f"PostgresDatabase({self.masked!r})"
 
+    def scrub(self, text: str) -> str:
+        """`text` (a driver's error message, say) with this URL's password masked wherever it appears."""
+        for secret in _passwords(self.conninfo.get_secret_value()):
+            text = text.replace(secret, MASK)
+        return text
+
 
 @dataclass(frozen=True, slots=True)
 class FileBlobLocation:
@@ -133,6 +139,17 @@ def parse_database_url(text: str) -> DatabaseLocation:
             raise LocationError("the PostgreSQL URL names no server", DATABASE_ACCEPTED)
         return PostgresDatabase(SecretStr(text.strip()), _mask_postgres(text.strip()))
     raise LocationError(f"unknown scheme {scheme or '(none)'!r}", DATABASE_ACCEPTED)
+
+
+def _passwords(url: str) -> set[str]:
+    """The password of a PostgreSQL URL as written and decoded, from its user part and its query."""
+    parts = urlsplit(url)
+    found = {parts.password or ""}
+    userinfo = parts.netloc.rpartition("@")[0]
+    found.add(userinfo.partition(":")[2] if ":" in userinfo else "")
+    found |= {v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() == "password"}
+    found |= {quote(v, safe="") for v in found}
+    return {v for v in found if v}
 
 
 def _mask_postgres(text: str) -> str:

@@ -35,14 +35,21 @@ def storage_error(data_dir: Path, exc: Exception) -> StorageError:
     )
 
 
-def connect_sync(data_dir: Path) -> sqlite3.Connection:
-    """A migrated autocommit connection (transactions are explicit), WAL, with a busy timeout."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(db_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+def open_file(path: Path) -> sqlite3.Connection:
+    """An autocommit connection (transactions are explicit) to the database file, WAL, with a busy timeout;
+    not migrated yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once, kept by every later connection
     for pragma in _PRAGMAS:
         db.execute(pragma)
+    return db
+
+
+def connect_sync(data_dir: Path) -> sqlite3.Connection:
+    """A migrated connection to the data directory's database, set up as `open_file`'s."""
+    db = open_file(db_path(data_dir))
     migrate(db)
     return db
 
