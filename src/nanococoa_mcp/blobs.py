@@ -154,9 +154,10 @@ class Blobs(abc.ABC):
 class FileBlobs(Blobs):
     """Blobs as files under `root`, written by temp file and rename (or hard link, write-once)."""
 
-    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True, setting: str = "blob_url") -> None:
         self.root = root
         self.fsync = fsync
+        self.setting = setting  # the setting that names `root`, for errors: blob_url, or data_dir by default
 
     def local_path(self, key: str) -> Path:
         """Where the object with `key` lives (whether or not it exists). Raises InvalidInput."""
@@ -168,9 +169,9 @@ class FileBlobs(Blobs):
             yield
         except OSError as exc:
             raise StorageError(
-                f"cannot write blobs under {self.root}: {exc.strerror or exc}",
-                field="blob_url",
-                accepted="a writable directory with free space",
+                f"cannot write under {self.root}: {exc.strerror or exc}",
+                field=self.setting,
+                accepted=f"a writable NANOCOCOA_{self.setting.upper()} with free space",
             ) from exc
 
     async def _put(self, key: str, data: bytes, if_absent: bool) -> bool:

@@ -23,8 +23,8 @@ def _url_env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 def test_upgrading_the_embedded_database_prints_its_version(data_dir: Path) -> None:
     first = runner.invoke(app, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert f"sqlite://{data_dir}/nanococoa.db: schema version 3 (m003_any_job_kind)" in first.stdout
-    assert "applied: m001_initial, m002_stores_and_job_kinds, m003_any_job_kind" in first.stdout
+    assert f"sqlite://{data_dir}/nanococoa.db: schema version 4 (m004_queue_task)" in first.stdout
+    assert "applied: m001_initial, m002_stores_and_job_kinds, m003_any_job_kind, m004_queue_task" in first.stdout
     again = runner.invoke(app, ["db", "upgrade"])
     assert again.exit_code == 0 and "applied: nothing, already up to date" in again.stdout
 

@@ -38,14 +38,14 @@ def pg_migration(fn: PgMigration) -> PgMigration:
 @pg_migration
 def m001_jobs_stages_stores(db: psycopg.Connection[tuple[Any, ...]]) -> str | None:
     """The SQLite tables as of its m003, in PostgreSQL's types: JSON as jsonb, flags as boolean, times as
-    epoch seconds (double precision, as the SQLite rows hold them). `seq` is an identity column (SQLite takes
-    MAX(seq) + 1 under its one writer); `input_path` holds a blob key; `task_id` is the job's Procrastinate
+    epoch seconds (double precision, as the SQLite rows hold them). `seq` is MAX(seq) + 1 taken under the jobs'
+    writer lock, as on SQLite; `input_path` holds the upload's blob key; `task_id` is the job's Procrastinate
     job, which dispatches it."""
     db.execute(
         """
         CREATE TABLE jobs (
             id text PRIMARY KEY,
-            seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+            seq bigint NOT NULL UNIQUE,
             kind text NOT NULL,
             status text NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'stopped')),
             parameters jsonb NOT NULL,
