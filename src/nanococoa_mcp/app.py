@@ -4,6 +4,7 @@ the tools through an in-memory MCP client) → service → doors (MCP over stdio
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Sequence
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp
 from nanococoa_mcp.ad.backends.registry import check_settings
 from nanococoa_mcp.ad.kind import ad_kinds
 from nanococoa_mcp.db.connection import check_data_dir
+from nanococoa_mcp.db.upgrade import prepare_database
 from nanococoa_mcp.homepage.kind import HomepageKind
 from nanococoa_mcp.jobs.kinds import JobKind, ServerKind, WorkerKind
 from nanococoa_mcp.jobs.pool import WorkerPool
@@ -42,6 +44,7 @@ async def start_service(settings: Settings) -> Service:
     """Open the database, recover what a previous run left, start the pool. Raises InvalidInput (a backend the
     registry does not list) or StorageError."""
     check_settings(settings)
+    await asyncio.to_thread(prepare_database, settings)
     worker, server = job_kinds(settings)
     store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers)
     try:
@@ -86,6 +89,7 @@ async def service_running(settings: Settings | None = None) -> AsyncIterator[Ser
 @contextlib.asynccontextmanager
 async def job_store(settings: Settings) -> AsyncIterator[JobStore]:
     """The jobs as the service would report them, without running any (the CLI's local status and stop)."""
+    await asyncio.to_thread(prepare_database, settings)
     async with await JobStore.open(settings.data_dir, all_kinds(settings), workers=settings.workers) as store:
         yield store
 
@@ -108,6 +112,7 @@ def serve(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     app = http_app(settings)
     check_data_dir(settings.data_dir)
+    prepare_database(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=15)
 
 

@@ -658,6 +658,27 @@ def serve(
         raise _fail(exc) from None
 
 
+db_app = typer.Typer(help="The job database (NANOCOCOA_DATABASE_URL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database NANOCOCOA_DATABASE_URL names (SQLite or PostgreSQL) and print its schema version.
+    Safe to run again, and from several machines at once."""
+    from nanococoa_mcp.db.upgrade import upgrade_database
+    from nanococoa_mcp.settings import get_settings
+
+    try:
+        version = upgrade_database(get_settings().database)
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+    out.print(f"{version.database}: schema version {version.version} ({version.latest})", markup=False,
+              highlight=False, soft_wrap=True)
+    out.print(f"applied: {', '.join(version.applied) or 'nothing, already up to date'}", markup=False,
+              highlight=False, soft_wrap=True)
+
+
 @app.command()
 def mcp() -> None:
     """Serve the tools over MCP stdio (for desktop apps and coding agents)."""

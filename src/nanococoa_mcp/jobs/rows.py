@@ -1,12 +1,12 @@
-"""The jobs table's statements, shared by the server's JobStore (aiosqlite) and the worker's JobWriter
-(sqlite3): one progress path, one way to finish a job, one record of its stage times, for every kind."""
+"""The jobs table's statements, shared by the server's JobStore (SQLite or PostgreSQL) and the worker's
+JobWriter (sqlite3): one progress path, one way to finish a job, one record of its stage times, for every kind.
+Written in SQL both databases speak, with `?` placeholders."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ HISTORY_KEEP = 200  # stage samples kept per (kind, stage, group); the estimate 
 Statement = tuple[str, tuple[object, ...]]
 
 PROGRESS = """
-UPDATE jobs SET progress_percent = MAX(progress_percent, ?), current_step = ?, sub_step = ?,
+UPDATE jobs SET progress_percent = CASE WHEN progress_percent > ? THEN progress_percent ELSE ? END,
+    current_step = ?, sub_step = ?,
     message = ?, stage_index = ?, stage_started_at = ?, steps_done = ?, updated_at = ?
 WHERE id = ? AND status = 'running'
 """
@@ -38,6 +39,7 @@ WHERE id = ? AND status = 'running'
 
 def progress(job_id: str, update: ProgressUpdate) -> Statement:
     return PROGRESS, (
+        update.percent,
         update.percent,
         update.step,
         update.sub_step,
@@ -64,7 +66,7 @@ def finish(
         status,
         json.dumps(result, ensure_ascii=False) if result is not None else None,
         error.model_dump_json() if error is not None else None,
-        int(resumable),
+        resumable,
         100.0 if status == "completed" else None,
         message,
         now,
@@ -115,7 +117,7 @@ def complete(
     return out
 
 
-def ticket(row: sqlite3.Row) -> JobTicket:
+def ticket(row: Mapping[str, Any]) -> JobTicket:
     return JobTicket(
         job_id=row["id"],
         kind=row["kind"],
