@@ -38,6 +38,7 @@ window.nanococoaCutout = (errors) => {
     seq: 0, // each cut-out request; answers to an older one are dropped
     sent: null, // the hints (as fractions) of the last request the server accepted
     accepted: {}, // the same hints as the ad request's fields, in pixels of the photo
+    shown: { sent: null, accepted: {} }, // those of the cut-out on screen
     timer: null,
     slowTimer: null,
   };
@@ -318,7 +319,11 @@ window.nanococoaCutout = (errors) => {
         return;
       }
       const field = errors.field(st.error.field);
-      if (field === "product_box" || field === "product_points") errors.show(field, { ...st.error, status: 422 });
+      if (field === "product_box" || field === "product_points") {
+        errors.show(field, { ...st.error, status: 422 });
+        ({ sent: state.sent, accepted: state.accepted } = state.shown); // the ad keeps the cut-out on screen
+        describeHints();
+      }
       fail(
         "이 사진에서는 상품을 따로 떼어 내지 못했어요. 상품 둘레에 네모를 그리고 다시 누끼를 눌러 보세요. " +
           "그대로 광고를 만들면 사진을 카드처럼 넣어 드려요.",
@@ -364,6 +369,7 @@ window.nanococoaCutout = (errors) => {
       el.image.src = url;
       el.image.hidden = false;
       el.image.dataset.jobId = st.job_id;
+      state.shown = { sent: state.sent, accepted: state.accepted };
       setState("done");
       say(...confidenceWords(f));
     };
@@ -413,6 +419,7 @@ window.nanococoaCutout = (errors) => {
     state.history = [];
     state.sent = null;
     state.accepted = {};
+    state.shown = { sent: null, accepted: {} };
     el.image.hidden = true;
     el.image.removeAttribute("src");
     delete el.image.dataset.jobId;
