@@ -1,7 +1,7 @@
-"""The REST shim (FastAPI): the seed's routes and the homepage generator's (ads.py, homepage.py), result
-files and the web page (files.py), one error mapping (problems.py). FastAPI serves `/openapi.json` and
-`/docs` from the routes' own request and response models. server/http.py mounts it on the one port beside
-MCP."""
+"""The REST shim (FastAPI): the seed's routes and the homepage generator's (ads.py, homepage.py), the cut-out
+(cutout.py), result files and the web page (files.py), one error mapping (problems.py). FastAPI serves
+`/openapi.json` and `/docs` from the routes' own request and response models. server/http.py mounts it on the
+one port beside MCP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
 from nanococoa_mcp import __version__
-from nanococoa_mcp.server.rest import ads, files, homepage, problems
+from nanococoa_mcp.server.rest import ads, cutout, files, homepage, problems
 
 DESCRIPTION = "Korean product ads and shop homepages: a REST shim over the MCP tool registry (MCP at /mcp and /sse)."
 
@@ -31,7 +31,7 @@ def build_api(lifespan: Lifespan[Any] | None = None) -> FastAPI:
     """Every REST route and the web page; `lifespan` is the one-port app's (it starts the job service)."""
     api = RestAPI(title="nanococoa", version=__version__, description=DESCRIPTION, redoc_url=None, lifespan=lifespan)
     problems.install(api)
-    for router in (ads.router, homepage.router, files.router):
+    for router in (ads.router, cutout.router, homepage.router, files.router):
         api.include_router(router)
     api.mount("/static", StaticFiles(directory=files.WEB_DIR, check_dir=False), name="static")
     return api
