@@ -1,6 +1,7 @@
 """The web page at `/`, driven in Debian Chromium against a real `nanococoa serve`: a merchant uploads a
 photo, picks styles, follows the progress and downloads the ad; bad input is refused in Korean next to its
-field; the page fits a phone; without an event stream it polls; new copy can reuse a finished scene."""
+field; the page fits a phone and axe-core finds nothing serious; without an event stream it polls; new copy can
+reuse a finished scene. The cut-out preview and its hints are tested in test_web_cutout.py."""
 
 from __future__ import annotations
 
@@ -238,7 +239,10 @@ def test_without_an_event_stream_the_page_polls_and_new_copy_reuses_the_same_sce
         page.click("#submit-btn")
         wait_final(page)
         first = (page.get_attribute("#result-image", "src") or "").split("/")[2]
-        assert polls and all(url.endswith(f"/status/{first}") for url in polls), polls
+        page.wait_for_selector("#cutout[data-state=done] #cutout-image[data-job-id]", timeout=60_000)
+        cut = page.get_attribute("#cutout-image", "data-job-id")  # the photo's cut-out preview polls too
+        ad_polls = [url for url in polls if not url.endswith(f"/status/{cut}")]
+        assert ad_polls and all(url.endswith(f"/status/{first}") for url in ad_polls), polls
 
         assert page.input_value("#rerun-input") == "쫀득한 경단"
         page.fill("#rerun-input", "")

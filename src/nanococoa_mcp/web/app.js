@@ -635,8 +635,12 @@
     ];
     if (quality.layout_mode === "photo_card") {
       items.push([false, "누끼가 확실하지 않아 사진을 카드처럼 넣었어요. 사진 위에 상품 네모를 그리고 다시 만들면 누끼로 만들어요"]);
+    } else if (quality.cutout_low_confidence && quality.hint_used) {
+      items.push([false, "표시한 네모와 점으로 누끼를 땄지만 확실하지 않아요. 상품 가장자리를 확인해 보세요"]);
     } else if (quality.cutout_low_confidence) {
       items.push([false, "누끼가 정확하지 않을 수 있어요. 사진 위에 상품 네모를 그려 다시 만들어 보세요"]);
+    } else if (quality.hint_used) {
+      items.push([true, "표시한 네모와 점대로 누끼를 땄어요"]);
     }
     if (quality.missing_glyphs && quality.missing_glyphs.length) {
       items.push([false, `글꼴에 없는 글자: ${quality.missing_glyphs.join(" ")}`]);
