@@ -134,9 +134,10 @@ def test_a_box_dragged_on_a_cluttered_photo_recuts_it_and_the_ad_uses_the_same_h
         assert "누끼 신뢰도" in status and any(w in status for w in ("높음", "보통", "낮음")), status
         if "낮음" in status:
             assert "네모" in status, "a low confidence says how to help: draw a box"
-        page.screenshot(path=tmp_path / "cutout-first.png", full_page=True)
+        assert page.is_disabled("#recut-btn"), "the same hints would give the same cut-out"
 
         drag(page, size, box)
+        assert page.is_enabled("#recut-btn")
         page.click("label.seg-item:has(input[value=background])")
         page.mouse.click(*to_screen(page, size, *spot))
         drawn = page.evaluate(
@@ -230,6 +231,34 @@ def test_a_bad_box_is_refused_in_korean_beside_the_photo_and_a_refused_or_slow_c
     assert made["status"] == "completed"
     assert made["parameters"]["product_box"] is None, "the refused box is not the ad's"
     keep(tmp_path / "cutout-bad-box.png", "web-cutout-bad-box.png")
+
+
+def test_a_box_on_a_photo_turned_by_its_exif_reaches_the_server_in_pixels_of_the_upright_photo(
+    browser: ThreadBrowser, server: str, tmp_path: Path
+) -> None:
+    turned = tmp_path / "turned.jpg"  # stored 320×240, shown (and cut out) upright as 240×320
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    Image.open(FISH).convert("RGB").resize((320, 240)).save(turned, exif=exif, quality=92)
+    box = (120, 160, 236, 316)  # the lower right of the upright photo: outside it if read as stored
+
+    def drive(b: Browser) -> str:
+        page, errors = open_page(b, server, DESKTOP)
+        page.set_input_files("#photo-input", str(turned))
+        first = shown_cutout(page)
+        assert page.evaluate("[document.getElementById('hint-photo').naturalWidth,"
+                             " document.getElementById('hint-photo').naturalHeight]") == [240, 320]
+        drag(page, (240, 320), box)
+        page.click("#recut-btn")
+        second = shown_cutout(page, other_than=first)
+        assert page.text_content("#box-error") == ""
+        assert errors == []
+        page.close()
+        return second
+
+    hinted = cutout_status(server, browser.run(drive))
+    assert (hinted["width"], hinted["height"]) == (240, 320)
+    assert all(abs(a - b) <= 2 for a, b in zip(hinted["parameters"]["product_box"], box, strict=True)), hinted
 
 
 def _touch_drag(page: Page, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:

@@ -92,6 +92,7 @@ window.nanococoaCutout = (errors) => {
     el.recut.classList.toggle("btn-primary", dirty);
     el.recut.classList.toggle("btn-secondary", !dirty);
     el.root.dataset.pending = String(dirty);
+    updateRecut();
     if (!hasHints(h)) {
       el.summary.replaceChildren(
         "사진 위를 끌어서 상품 둘레에 네모를 그리거나, 눌러서 상품·배경 점을 찍은 뒤 ",
@@ -216,6 +217,13 @@ window.nanococoaCutout = (errors) => {
   function setState(name) {
     el.root.dataset.state = name;
     el.wait.hidden = name !== "running";
+    updateRecut();
+  }
+
+  // Cutting again with the same hints gives the same cut-out: worth it only after a change or a failure.
+  function updateRecut() {
+    const settled = ["done", "running"].includes(el.root.dataset.state) && el.root.dataset.pending !== "true";
+    el.recut.disabled = !state.file || settled;
   }
 
   function say(...parts) {
@@ -247,7 +255,6 @@ window.nanococoaCutout = (errors) => {
     errors.clear("product_box");
     errors.clear("product_points");
     setState("running");
-    el.recut.disabled = true;
     say(hasHints(hints) ? "표시한 대로 누끼를 다시 따는 중이에요…" : "상품 누끼를 따는 중이에요…");
     state.slowTimer = setTimeout(() => {
       if (seq === state.seq && el.root.dataset.state === "running") {
@@ -264,13 +271,12 @@ window.nanococoaCutout = (errors) => {
       const st = await response.json();
       state.sent = copyHints(hints);
       state.accepted = fields;
-      describeHints();
       follow(seq, st, 0);
     } catch (err) {
       if (seq !== state.seq) return;
       fail("서버에 연결하지 못해 누끼를 보여 드리지 못했어요. 광고는 그대로 만들 수 있어요.", String(err.message || err));
     } finally {
-      if (seq === state.seq) el.recut.disabled = false;
+      if (seq === state.seq) describeHints();
     }
   }
 
