@@ -36,6 +36,9 @@ INSTRUCTIONS = (
     "the finished ad. list_styles names the scene and text styles. Results carry file paths, a small "
     "preview and a quality report (product pixels unchanged, copy never over the product, contrast >= 4.5). "
     "To change only the copy, re-run a finished job with parent_id and start_step=2. "
+    "If you can see the photo and it is cluttered or holds several objects, pass product_box [x0, y0, x1, y1] "
+    "around the product (pixels, or fractions 0-1); an ad that came back as a photo_card or with low cut-out "
+    "confidence gets a cut-out when re-run with parent_id, start_step=1 and a product_box. "
     "For a shop's website: save the shop with create_store (its record and product photos), then "
     "generate_homepage(store_id) starts a job like an ad's; its result names the site's folder and pages."
 )

@@ -1,8 +1,8 @@
-"""The REST shim (FastAPI): the seed's routes and the homepage generator's (ads.py, homepage.py), result
-files and the web page (files.py), one error mapping (problems.py). FastAPI serves `/openapi.json` and
-`/docs` from the routes' own request and response models; the page's Swagger UI is served from this port
-(the files fastapi-offline ships), so it works with no internet. server/http.py mounts it on the one port
-beside MCP."""
+"""The REST shim (FastAPI): the seed's routes and the homepage generator's (ads.py, homepage.py), the cut-out
+(cutout.py), result files and the web page (files.py), one error mapping (problems.py). FastAPI serves
+`/openapi.json` and `/docs` from the routes' own request and response models; the page's Swagger UI is served
+from this port (the files fastapi-offline ships), so it works with no internet. server/http.py mounts it on
+the one port beside MCP."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
 from nanococoa_mcp import __version__
-from nanococoa_mcp.server.rest import ads, files, homepage, problems
+from nanococoa_mcp.server.rest import ads, cutout, files, homepage, problems
 
 # Swagger UI's script, style and icon, from the fastapi-offline package (it exists to ship them).
 DOCS_ASSETS = str(package_files("fastapi_offline") / "static")
@@ -46,7 +46,7 @@ def build_api(lifespan: Lifespan[Any] | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(api)
-    for router in (ads.router, homepage.router, files.router):
+    for router in (ads.router, cutout.router, homepage.router, files.router):
         api.include_router(router)
     api.mount("/static", StaticFiles(directory=files.WEB_DIR, check_dir=False), name="static")
     api.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
