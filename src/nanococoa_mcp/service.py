@@ -45,7 +45,19 @@ class Service:
         try:
             await self.pool.close(timeout_s=self.settings.stop_grace_sec)
         finally:
+            # Closing the databases must finish even when this close is cancelled (a client that leaves
+            # cancels the lifespan it ran in): otherwise their connections are left open.
+            closing = asyncio.ensure_future(self._close_databases())
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                await closing
+                raise
+
+    async def _close_databases(self) -> None:
+        try:
             await self.stores.close()
+        finally:
             await self.store.close()
 
     async def submit(
