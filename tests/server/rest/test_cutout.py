@@ -4,6 +4,7 @@ fit the photo refused naming the field, with no job and no file; the ad routes t
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from nanococoa_mcp.service import Service
 from tests.hint_photos import alpha_of, cluttered, iou, two_shoes
@@ -163,3 +165,19 @@ async def test_the_ad_routes_take_the_box_as_json_and_as_a_form_and_refuse_a_bad
     assert_problem(bad, 422, "invalid_input", "product_box")
     assert (await client.get("/api/jobs")).json() == jobs_before
     assert leftovers(rest_service.settings.data_dir) == files_before
+
+
+async def test_an_ad_that_ends_as_a_photo_card_says_in_its_status_how_to_get_a_cut_out(
+    client: httpx.AsyncClient,
+) -> None:
+    yy, xx = np.mgrid[0:600, 0:800]
+    checker = ((((xx // 40) + (yy // 40)) % 2) * 180 + 40).astype(np.uint8)  # nothing stands apart
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([checker] * 3)).save(buf, format="PNG")
+    r = await client.post("/api/generate", json={"product_image": b64(buf.getvalue()), "ad_text": "오늘의 특가",
+                                                 "size": "1:1"})  # fmt: skip
+    st = await wait_done(client, r.json()["job_id"])
+    quality = st["result"]["variants"][0]["quality"]
+    assert quality["layout_mode"] == "photo_card" and "product_box [x0, y0, x1, y1]" in quality["layout_mode_reason"]
+    backend = (await client.get(f"/api/status/{st['job_id']}")).json()
+    assert "product_box" in backend["result"]["variants"][0]["quality"]["layout_mode_reason"]
