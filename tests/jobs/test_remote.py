@@ -152,3 +152,40 @@ async def test_only_the_attempt_that_holds_a_job_records_its_progress_and_outcom
     assert await runs.completed(second.job, 2, {"page_path": "second"}, [], Previews())
     done = await store.get(job.job_id, metrics=False)
     assert done.status == "completed" and done.result == {"page_path": "second"}
+
+
+async def _held_by_a_dead_worker(store: JobStore, job_id: str) -> int:
+    """The job's queue entry taken by a worker whose last heartbeat is an hour old; the entry's id."""
+    async with store.sql.session() as s:
+        worker = await s.fetchone("SELECT worker_id AS n FROM procrastinate_register_worker_v1()")
+        assert worker is not None
+        await s.execute("UPDATE procrastinate_workers SET last_heartbeat = NOW() - INTERVAL '1 hour' WHERE id = ?",
+                        (worker["n"],))
+        taken = await s.fetchone("SELECT id AS n FROM procrastinate_fetch_job_v2(ARRAY['pages']::varchar[], ?)",
+                                 (worker["n"],))
+        assert taken is not None
+    return int(taken["n"])
+
+
+async def test_two_reapers_racing_put_a_dead_workers_job_back_once_and_a_second_death_ends_it(
+    store: JobStore, database: PostgresDatabase, tmp_path: Path, settings: Settings
+) -> None:
+    runs = Runs(store)
+    job = await store.create("pages", {})
+    task = await _held_by_a_dead_worker(store, job.job_id)
+    assert await runs.claim(job.job_id, task, worker_pid=1) is not None
+    assert await runs.stalled(settings.stalled_after_sec) == [task]
+    async with await JobStore.open_postgres(database, tmp_path / "b", [PagesKind(settings)]) as other:
+        outcomes = await asyncio.gather(runs.reclaim(task), Runs(other).reclaim(task))
+    assert sorted(outcomes, key=str) == [None, "requeued"]
+    again = await store.get(job.job_id, metrics=False)
+    assert again.status == "queued" and again.message is not None and "stopped answering" in again.message
+    assert await runs.stalled(settings.stalled_after_sec) == []
+    # its next delivery dies too: the job fails and says it will not be tried again
+    task = await _held_by_a_dead_worker(store, job.job_id)
+    claim = await runs.claim(job.job_id, task, worker_pid=2)
+    assert claim is not None and claim.attempt == 2 and claim.last_failure == "worker_lost"
+    assert await runs.reclaim(task) == "failed"
+    failed = await store.get(job.job_id, metrics=False)
+    assert failed.status == "failed" and failed.error is not None and failed.error.error == "worker_lost"
+    assert "not retried again" in failed.error.message and failed.resumable

@@ -7,7 +7,6 @@ worker. Every statement here runs on the caller's connection, inside its transac
 from __future__ import annotations
 
 import contextlib
-import datetime
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -31,9 +30,6 @@ class Dispatch(Protocol):
 
     async def lock_entry(self, tx: Session, task_id: int) -> str | None:
         """The entry's status (todo, doing, …), locked until `tx` ends; None when there is none."""
-
-    async def retry(self, tx: Session, task_id: int) -> None:
-        """Put an entry a dead worker held back in its queue, to be fetched again now."""
 
     async def end(self, tx: Session, task_id: int, status: EntryEnd) -> None:
         """Close an entry whose job has ended (or will not run again)."""
@@ -98,21 +94,6 @@ class ProcrastinateDispatch:
             "SELECT status::text AS status FROM procrastinate_jobs WHERE id = ? FOR UPDATE", (task_id,)
         )
         return str(row["status"]) if row is not None else None
-
-    async def retry(self, tx: Session, task_id: int) -> None:
-        """Procrastinate's own retry_job, on our connection. Raises StorageError."""
-        from procrastinate import sql
-
-        with self._errors(f"retry queue entry {task_id}"):
-            await self.app.connector.execute_query_one_async_with_connection(
-                tx.connection,
-                query=sql.queries["retry_job"],
-                job_id=task_id,
-                retry_at=datetime.datetime.now(datetime.UTC),
-                new_priority=None,
-                new_queue_name=None,
-                new_lock=None,
-            )
 
     async def end(self, tx: Session, task_id: int, status: EntryEnd) -> None:
         """Procrastinate's own finish_job, on our connection. Raises StorageError."""

@@ -398,15 +398,19 @@ def _write(path: Path, data: bytes) -> None:
 
 
 async def reap_forever(runs: Runs, settings: Settings) -> None:
-    """Every heartbeat interval, put back in their queue the jobs of workers that stopped answering."""
+    """Every heartbeat interval, put back in their queue the jobs of workers that stopped answering. After an
+    outage of the database (seen here as a failed sweep) it waits a stall time: every heartbeat failed too."""
+    blind_until = 0.0
     while True:
         try:
-            for task_id in await runs.stalled(settings.stalled_after_sec):
+            stalled = await runs.stalled(settings.stalled_after_sec)
+            for task_id in stalled if time.monotonic() >= blind_until else []:
                 outcome = await runs.reclaim(task_id)
                 if outcome is not None:
                     log.warning("queue entry %s of a worker that stopped answering: %s", task_id, outcome)
         except NanococoaError as exc:
             log.warning("reaper: %s", exc)
+            blind_until = time.monotonic() + settings.stalled_after_sec + settings.heartbeat_sec
         await asyncio.sleep(settings.heartbeat_sec)
 
 

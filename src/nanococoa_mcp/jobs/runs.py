@@ -7,7 +7,8 @@
   ends it, saying so;
 - a job whose worker stopped answering (no heartbeat) is put back in its queue by any reaper (`reclaim`),
   twice in a row and it fails. Reapers race harmlessly: each settles an entry under the jobs' writer lock,
-  after checking it is still held by a dead worker.
+  after checking it is still held by a dead worker. A reaper that lost the database itself waits a stall time
+  once it is back, so the workers' heartbeats (which failed too) are fresh again before it judges them.
 """
 
 from __future__ import annotations
@@ -146,7 +147,11 @@ class Runs:
     async def reclaim(self, task_id: int) -> Outcome | None:
         """Settle a queue entry whose worker stopped answering: its running job back in its queue (or failed,
         the second time in a row; or stopped, when a stop was asked); None when another reaper got there
-        first or nothing was left to do."""
+        first or nothing was left to do.
+
+        The job goes back with a new entry, the dead worker's entry is closed: a worker taken for dead may yet
+        be alive (cut off from the database for longer than the stall time) and close its entry when its run
+        ends, which must not close the job's next delivery; its run itself can no longer record anything."""
         async with self.store.sql.transaction() as tx:
             if await self.dispatch.lock_entry(tx, task_id) != "doing":
                 return None
@@ -158,27 +163,30 @@ class Runs:
             if row is None or row["status"] not in ("queued", "running"):
                 await self.dispatch.end(tx, task_id, "succeeded" if row is not None else "failed")
                 return "closed"
-            if row["status"] == "queued":  # its worker died between taking the entry and claiming the job
-                await self.dispatch.retry(tx, task_id)
-                return "retried"
             job_id, attempt = row["id"], int(row["attempt"])
-            if row["stop_requested"]:
-                await tx.execute(*rows.stopped(job_id, attempt))
-                await self.dispatch.end(tx, task_id, "aborted")
-                return "stopped"
-            done = json.loads(row["steps_done"])
-            if row["last_failure"] == WORKER_LOST:
-                spec = self.store.kinds.get(row["kind"])
-                error = _error_twice(
-                    JobError(error=WORKER_LOST, message="the worker running this job stopped answering"), done
-                )
-                await tx.execute(*rows.failed(job_id, error, resumable=bool(spec and spec.resumable), attempt=attempt))
-                await self.dispatch.end(tx, task_id, "failed")
-                return "failed"
-            message = f"Re-queued: its worker stopped answering after {', '.join(done) or 'no finished step'}"
-            await _requeue(tx, job_id, attempt, WORKER_LOST, message)
-            await self.dispatch.retry(tx, task_id)
-            return "requeued"
+            outcome: Outcome = "retried"  # its worker died between taking the entry and claiming the job
+            if row["status"] == "running":
+                done = json.loads(row["steps_done"])
+                if row["stop_requested"]:
+                    await tx.execute(*rows.stopped(job_id, attempt))
+                    await self.dispatch.end(tx, task_id, "aborted")
+                    return "stopped"
+                if row["last_failure"] == WORKER_LOST:
+                    spec = self.store.kinds.get(row["kind"])
+                    error = _error_twice(
+                        JobError(error=WORKER_LOST, message="the worker running this job stopped answering"), done
+                    )
+                    resumable = bool(spec and spec.resumable)
+                    await tx.execute(*rows.failed(job_id, error, resumable=resumable, attempt=attempt))
+                    await self.dispatch.end(tx, task_id, "failed")
+                    return "failed"
+                message = f"Re-queued: its worker stopped answering after {', '.join(done) or 'no finished step'}"
+                await _requeue(tx, job_id, attempt, WORKER_LOST, message)
+                outcome = "requeued"
+            await self.dispatch.end(tx, task_id, "failed")
+            new_task = await self.dispatch.queued(tx, job_id, row["kind"])
+            await tx.execute("UPDATE jobs SET task_id = ? WHERE id = ?", (new_task, job_id))
+            return outcome
 
 
 async def _holds(s: Session, job_id: str, attempt: int) -> bool:
