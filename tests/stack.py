@@ -1,22 +1,28 @@
-"""The distributed stack as separate processes for tests: `nanococoa serve` replicas and `nanococoa worker`s on
-one PostgreSQL database and one S3 bucket (tests/realservers.py), each process's output in a log file under
-the stack's directory, each stopped by its own pid (SIGTERM, or SIGKILL to play a crash)."""
+"""The distributed stack for tests: as separate processes (`nanococoa serve` replicas and `nanococoa worker`s on
+one PostgreSQL database and one S3 bucket of tests/realservers.py, each process's output in a log file under
+the stack's directory, each stopped by its own pid: SIGTERM, or SIGKILL to play a crash), or as the settings of
+an in-process service on a fresh database and bucket."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.realservers import free_port
+from nanococoa_mcp.settings import Settings
+from tests.jobs.backends import database_name, fresh_migrated_database
+from tests.realservers import PostgresServer, S3Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +123,30 @@ def stack_env(database_url: str, s3_env: dict[str, str], blob_url: str, **extra:
            "NANOCOCOA_HEARTBEAT_SEC": "0.5", "NANOCOCOA_STALLED_AFTER_SEC": "3", "NANOCOCOA_STOP_GRACE_SEC": "10"}
     env.update({f"NANOCOCOA_{k.upper()}": str(v) for k, v in extra.items()})
     return env
+
+
+_buckets = itertools.count(1)
+
+
+@contextlib.contextmanager
+def distributed_settings(
+    postgres: PostgresServer, s3: S3Server, data_dir: Path, *, presign: bool = False, **fields: Any
+) -> Iterator[Settings]:
+    """Settings of an in-process service on the distributed stack: a fresh migrated database and a fresh bucket
+    (dropped afterwards; presigned downloads with `presign`), S3 keys from the standard AWS_* variables, short
+    heartbeats; `fields` on top."""
+    database = fresh_migrated_database(postgres)
+    bucket = s3.create_bucket(f"distributed-{os.getpid()}-{next(_buckets)}")
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in s3.env().items():
+            env.setenv(key, value)
+        settings = Settings(**{
+            "data_dir": data_dir, "database_url": database, "heartbeat_sec": 0.5,
+            "blob_url": s3.blob_url(bucket) + ("&presign=1" if presign else ""),
+            "stalled_after_sec": 3.0, **fields,
+        })
+    try:
+        yield settings
+    finally:
+        s3.delete_bucket(bucket)
+        postgres.drop_database(database_name(database))
