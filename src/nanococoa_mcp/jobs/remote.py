@@ -464,6 +464,7 @@ def run_worker(settings: Settings, make_kinds: WorkerKindsFactory, *, concurrenc
     """`nanococoa worker` (and each worker process `nanococoa serve --workers N` starts). Raises InvalidInput,
     StorageError or BackendUnavailable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job start and end is too much
     worker = RemoteWorker(settings, make_kinds, concurrency=concurrency, kinds=kinds)
     asyncio.run(worker.run())
 
