@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -16,15 +16,8 @@ from nanococoa_mcp.db.postgres import NOTIFY_CHANNEL
 from nanococoa_mcp.jobs.listener import JobListener
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.locations import PostgresDatabase
-from tests.jobs.backends import database_name, fresh_migrated_database, kinds
+from tests.jobs.backends import kinds
 from tests.realservers import PostgresServer
-
-
-@pytest.fixture
-def database(postgres: PostgresServer) -> Iterator[PostgresDatabase]:
-    database = fresh_migrated_database(postgres)
-    yield database
-    postgres.drop_database(database_name(database))
 
 
 @pytest.fixture

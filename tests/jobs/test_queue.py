@@ -4,7 +4,7 @@ or not at all, in the lane's queue; a stop withdraws the entry."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +16,9 @@ from nanococoa_mcp.jobs.queue import TASK
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.storage import StorageError
-from tests.jobs.backends import database_name, fresh_migrated_database, kinds
-from tests.realservers import PostgresServer
+from tests.jobs.backends import kinds
 
 PHOTO = InputFile(data=b"the input", suffix=".txt")
-
-
-@pytest.fixture
-def database(postgres: PostgresServer) -> Iterator[PostgresDatabase]:
-    database = fresh_migrated_database(postgres)
-    yield database
-    postgres.drop_database(database_name(database))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +20,9 @@ from nanococoa_mcp.jobs.runs import Runs
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.settings import Settings
-from tests.jobs.backends import database_name, fresh_migrated_database
 from tests.jobs.kinds import PagesKind, StepsKind, pages_kinds
-from tests.realservers import PostgresServer
 
 INPUT = InputFile(data=b"hello", suffix=".txt")
-
-
-@pytest.fixture
-def database(postgres: PostgresServer) -> Iterator[PostgresDatabase]:
-    database = fresh_migrated_database(postgres)
-    yield database
-    postgres.drop_database(database_name(database))
 
 
 @pytest.fixture
