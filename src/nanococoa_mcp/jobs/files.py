@@ -82,16 +82,21 @@ class JobFiles:
                 done.add(name)
         return copied
 
+    async def fetch(self, key: str, local: Path) -> None:
+        """Copy one object to the local file `local`. Raises BlobNotFound or StorageError."""
+        data = await self.blobs.get(key)
+        await asyncio.to_thread(_write, local, data)
+
     async def download(self, folder: str, local: Path) -> int:
         """Copy every file under the key `folder` into the local directory `local`; how many."""
-        found = await self.blobs.list(folder)
-        for info in found:
+        copied = 0
+        for info in await self.blobs.list(folder):
             name = info.key.removeprefix(f"{folder}/")
             if "/" in name:
                 continue  # a folder below (a job's steps, under its results)
-            data = await self.blobs.get(info.key)
-            await asyncio.to_thread(_write, local / name, data)
-        return len(found)
+            await self.fetch(info.key, local / name)
+            copied += 1
+        return copied
 
 
 def _files_in(local: Path) -> list[str]:

@@ -268,10 +268,8 @@ class RemoteWorker:
         assert self.files is not None
         if job.input_path is not None and not job.input_path.is_absolute():
             key = job.input_path.as_posix()
-            local = self.scratch / key
-            data = await self.files.blobs.get(key)
-            await asyncio.to_thread(_write, local, data)
-            job = dataclasses.replace(job, input_path=local)
+            await self.files.fetch(key, self.scratch / key)
+            job = dataclasses.replace(job, input_path=self.scratch / key)
         start = resume_step(kind, job)
         if start > job.start_step:  # a retry: from its own last finished step
             await self.files.download(self.files.steps_key(job.job_id), self.scratch / "steps" / job.job_id)
@@ -390,11 +388,6 @@ class Recorder:
 
 async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 async def reap_forever(runs: Runs, settings: Settings) -> None:
