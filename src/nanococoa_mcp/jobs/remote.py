@@ -26,7 +26,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -172,7 +172,7 @@ class RemoteWorker:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     @contextlib.contextmanager
-    def _signals(self) -> Any:
+    def _signals(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
         if threading.current_thread() is not threading.main_thread():
             yield
