@@ -94,6 +94,22 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra browser origins allowed to call the HTTP endpoints."
     )
     workers: int = Field(default=1, ge=1, le=16, description="Worker processes running ads (each keeps a browser).")
+    worker_processes: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="With PostgreSQL: `nanococoa worker` processes that `nanococoa serve` runs beside itself "
+        "(`serve --workers N`); none by default, the workers run on their own.",
+    )
+    heartbeat_sec: float = Field(
+        default=2.0, gt=0, description="With PostgreSQL: how often a worker tells the database it is alive."
+    )
+    stalled_after_sec: float = Field(
+        default=10.0,
+        gt=0,
+        description="With PostgreSQL: a worker silent this long is taken for dead; its job runs again on another "
+        "worker from its last finished step.",
+    )
     max_queued_jobs: int = Field(
         default=32, ge=1, description="Jobs allowed to wait; more are refused (HTTP 429) until one starts."
     )

@@ -16,6 +16,13 @@ class StorageError(NanococoaError):
     code = "storage_error"
 
 
+class StorageUnavailable(StorageError):
+    """The job database or the blob store cannot be reached right now (a server restarting, a network cut):
+    nothing is wrong with the request, and the same request is worth retrying shortly."""
+
+    code = "storage_unavailable"
+
+
 def new_job_id() -> str:
     return str(uuid.uuid4())
 

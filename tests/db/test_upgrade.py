@@ -10,7 +10,7 @@ from nanococoa_mcp.app import job_store
 from nanococoa_mcp.db.migrations import MIGRATIONS
 from nanococoa_mcp.db.postgres import PG_MIGRATIONS
 from nanococoa_mcp.db.upgrade import prepare_database, upgrade_database
-from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
+from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.locations import SqliteDatabase
 from nanococoa_mcp.settings import Settings
 from tests.realservers_fixtures import PgDatabase
@@ -40,12 +40,8 @@ async def test_a_sqlite_file_outside_the_data_dir_is_refused_at_start(tmp_path: 
     assert not (tmp_path / "other.db").exists()
 
 
-def test_a_postgres_database_is_upgraded_at_start_then_refused_until_its_runtime_exists(
-    postgres_db: PgDatabase,
-) -> None:
+def test_a_postgres_database_is_upgraded_at_start(postgres_db: PgDatabase) -> None:
     settings = Settings(database_url=postgres_db.url)
-    with pytest.raises(BackendUnavailable) as info:
-        prepare_database(settings)
-    assert info.value.field == "database_url"
-    assert f"schema version {len(PG_MIGRATIONS)}" in info.value.message
+    version = prepare_database(settings)
+    assert version is not None and version.version == len(PG_MIGRATIONS) and version.applied
     assert upgrade_database(settings.database).applied == []  # the start already upgraded it

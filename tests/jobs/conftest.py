@@ -1,4 +1,5 @@
-"""Fixtures of the job runtime's tests: `backend`, each test once per database."""
+"""Fixtures of the job runtime's tests: `backend`, each test once per database; `database`, a fresh migrated
+PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nanococoa_mcp.locations import PostgresDatabase
 from tests.jobs.backends import Backend, database_name, fresh_migrated_database
 from tests.realservers import PostgresServer
 
@@ -20,3 +22,10 @@ def backend(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Backend]
     database = fresh_migrated_database(server)
     yield Backend("postgres", data_dir, database)
     server.drop_database(database_name(database))
+
+
+@pytest.fixture
+def database(postgres: PostgresServer) -> Iterator[PostgresDatabase]:
+    database = fresh_migrated_database(postgres)
+    yield database
+    postgres.drop_database(database_name(database))

@@ -4,7 +4,7 @@ or not at all, in the lane's queue; a stop withdraws the entry."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +16,9 @@ from nanococoa_mcp.jobs.queue import TASK
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.storage import StorageError
-from tests.jobs.backends import database_name, fresh_migrated_database, kinds
-from tests.realservers import PostgresServer
+from tests.jobs.backends import kinds
 
 PHOTO = InputFile(data=b"the input", suffix=".txt")
-
-
-@pytest.fixture
-def database(postgres: PostgresServer) -> Iterator[PostgresDatabase]:
-    database = fresh_migrated_database(postgres)
-    yield database
-    postgres.drop_database(database_name(database))
 
 
 @pytest.fixture
@@ -41,17 +33,19 @@ def _query(database: PostgresDatabase, sql: str) -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
-async def test_a_queued_job_gets_its_queue_entry_in_its_lanes_queue(
+async def test_a_queued_worker_job_gets_its_queue_entry_in_its_kinds_queue_and_a_server_job_none(
     store: JobStore, database: PostgresDatabase
 ) -> None:
     ad = await store.create("steps", {}, input_file=PHOTO)
     relay = await store.create("relay", {})
     entries = _query(database, """SELECT j.id, q.id, q.task_name, q.queue_name, q.args::text, q.status
                                   FROM jobs j JOIN procrastinate_jobs q ON q.id = j.task_id ORDER BY j.seq""")
+    # one queue per worker kind, so a worker may take only some kinds; a server kind is claimed from the table
     assert [(r[0], r[2], r[3], json.loads(r[4]), r[5]) for r in entries] == [
-        (ad.job_id, TASK, "worker", {"job_id": ad.job_id}, "todo"),  # every worker kind shares the workers' queue
-        (relay.job_id, TASK, "relay", {"job_id": relay.job_id}, "todo"),
+        (ad.job_id, TASK, "steps", {"job_id": ad.job_id}, "todo"),
     ]
+    assert _query(database, f"SELECT task_id, input_path FROM jobs WHERE id = '{relay.job_id}'") == [(None, None)]
+    assert _query(database, f"SELECT input_path FROM jobs WHERE id = '{ad.job_id}'") == [(f"uploads/{ad.job_id}.txt",)]
 
 
 async def test_a_refused_job_leaves_no_queue_entry(store: JobStore, database: PostgresDatabase) -> None:

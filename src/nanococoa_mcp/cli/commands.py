@@ -746,14 +746,44 @@ def _doctor_backends(settings: Settings) -> bool:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 3000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=0, max=16, help="Worker processes beside the API: embedded default 1; with PostgreSQL "
+                     "default 0 (run `nanococoa worker` instead)."),
+    ] = None,
 ) -> None:
     """Serve MCP over Streamable HTTP (/mcp) and legacy SSE (/sse) on one port, with /health."""
     from nanococoa_mcp.app import serve as run_http
+    from nanococoa_mcp.locations import PostgresDatabase
     from nanococoa_mcp.settings import get_settings
 
     settings = get_settings().model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    if workers is not None:
+        distributed = isinstance(settings.database, PostgresDatabase)
+        if not distributed and workers < 1:
+            raise _fail(InvalidInput("the embedded stack needs a worker", field="--workers", accepted="1 to 16"))
+        settings = settings.model_copy(update={"worker_processes" if distributed else "workers": workers})
     try:
         run_http(settings)
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=16, help="Jobs at once (one thread each, models shared "
+                                             "warm); one worker per GPU (CUDA_VISIBLE_DEVICES).")] = 1,
+    kinds: Annotated[str | None, typer.Option(help="Only these job kinds, comma-separated (ad, cutout, analysis); "
+                                              "default all.")] = None,
+) -> None:
+    """Run jobs of the distributed stack (NANOCOCOA_DATABASE_URL=postgresql://...) until Ctrl-C or SIGTERM, which
+    let the jobs under way finish (a second one exits at once; a killed worker's job runs again elsewhere)."""
+    from nanococoa_mcp.app import worker as run_worker
+    from nanococoa_mcp.settings import get_settings
+
+    names = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    try:
+        run_worker(get_settings(), concurrency=concurrency, kinds=names)
     except NanococoaError as exc:
         raise _fail(exc) from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import aiosqlite
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 Row = Mapping[str, Any]
 Params = Sequence[object]
 JOBS_LOCK = 0x6E616E6F6A6F6273  # pg_advisory_xact_lock key of the jobs' writers ("nanojobs" in ASCII)
+POOL_WAIT_S = 5.0  # the longest a statement waits for a connection (while the server restarts) before failing
 
 
 class Session(Protocol):
@@ -132,12 +133,15 @@ class _PgSession:
 
 
 class PostgresAccess:
-    """A pool of autocommit psycopg connections, rows as dicts, jsonb read back as its text."""
+    """A pool of autocommit psycopg connections, rows as dicts, jsonb read back as its text. The driver's
+    errors come out as ours: StorageUnavailable while the server cannot be reached (a restart: a connection
+    it broke is replaced on next use), StorageError for a refusal."""
 
     dialect: Literal["sqlite", "postgresql"] = "postgresql"
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], database: PostgresDatabase) -> None:
         self.pool = pool
+        self.database = database
 
     @classmethod
     async def open(cls, database: PostgresDatabase, max_size: int = 8) -> PostgresAccess:
@@ -163,6 +167,8 @@ class PostgresAccess:
             max_size=max_size,
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=configure,
+            check=AsyncConnectionPool.check_connection,  # a connection a restart broke is replaced, not handed out
+            timeout=POOL_WAIT_S,
             open=False,
             name="nanococoa-jobs",
         )
@@ -171,18 +177,29 @@ class PostgresAccess:
         except psycopg.Error as exc:  # PoolTimeout included
             await pool.close()
             raise database_error(database, exc) from None
-        return cls(pool)
+        return cls(pool, database)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:  # PoolTimeout included
+            raise database_error(self.database, exc) from exc
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
-        async with self.pool.connection() as conn:
-            yield _PgSession(conn)
+        with self._errors():
+            async with self.pool.connection() as conn:
+                yield _PgSession(conn)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (JOBS_LOCK,))
-            yield _PgSession(conn)
+        with self._errors():
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (JOBS_LOCK,))
+                yield _PgSession(conn)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         async with self.session() as s:

@@ -149,6 +149,17 @@ def m004_queue_task(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN task_id INTEGER")
 
 
+@migration
+def m005_job_attempts(db: sqlite3.Connection) -> None:
+    """What the distributed stack keeps of each run of a job (always at their defaults here, kept so both
+    databases hold the same jobs table): `attempt` counts the claims, so only the run that holds the job
+    records its progress and outcome; `last_failure` is the previous attempt's error code (a second failure
+    for the same reason stops the retries); `previews` are the kind's previews as the worker saw them."""
+    db.execute("ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE jobs ADD COLUMN last_failure TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN previews TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the migrations not yet recorded, each in its own transaction; returns the names applied.
 

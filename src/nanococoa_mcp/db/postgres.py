@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.locations import PostgresDatabase
-from nanococoa_mcp.storage import StorageError
+from nanococoa_mcp.storage import StorageError, StorageUnavailable
 
 if TYPE_CHECKING:
     import psycopg
@@ -25,6 +25,7 @@ VERSION_TABLE = "nanococoa_schema"
 # pg_advisory_xact_lock's key: any fixed bigint that nothing else on the server uses ("nanococo" in ASCII).
 LOCK_KEY = 0x6E616E6F636F636F
 CONNECT_TIMEOUT_S = 10
+NOTIFY_CHANNEL = "nanococoa_jobs"  # every change of a job row, announced with its id
 
 PgMigration = Callable[["psycopg.Connection[tuple[Any, ...]]"], str | None]
 PG_MIGRATIONS: list[PgMigration] = []
@@ -114,6 +115,29 @@ def m002_procrastinate(db: psycopg.Connection[tuple[Any, ...]]) -> str | None:
     return f"procrastinate {metadata.version('procrastinate')}"
 
 
+@pg_migration
+def m003_job_attempts_and_notify(db: psycopg.Connection[tuple[Any, ...]]) -> str | None:
+    """SQLite's m005 (a job's `attempt`, its `last_failure`, the worker's `previews`), and every change of a
+    job row announced on the `nanococoa_jobs` channel with the job's id (ids only: a listener reads the row).
+    A trigger, so no writer can forget it; NOTIFY is sent at commit and once per id and transaction."""
+    db.execute("ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE jobs ADD COLUMN last_failure text")
+    db.execute("ALTER TABLE jobs ADD COLUMN previews jsonb")
+    db.execute("CREATE INDEX jobs_by_task ON jobs (task_id)")
+    db.execute(
+        f"""CREATE FUNCTION nanococoa_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('{NOTIFY_CHANNEL}', NEW.id);
+                RETURN NULL;
+            END $$"""
+    )
+    db.execute(
+        """CREATE TRIGGER jobs_changed AFTER INSERT OR UPDATE ON jobs
+           FOR EACH ROW EXECUTE FUNCTION nanococoa_job_changed()"""
+    )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
     """Where a database's schema stands after an upgrade."""
@@ -140,6 +164,28 @@ def _connect(database: PostgresDatabase) -> psycopg.Connection[tuple[Any, ...]]:
 
 
 def database_error(database: PostgresDatabase, exc: Exception) -> StorageError:
+    """The driver's error as ours: StorageUnavailable when the server cannot be reached or went away (worth
+    retrying shortly), else StorageError (a refusal: rights, a missing table)."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    # Class 08 (connection) or 57P (shutting down, starting up), or a connection that failed with no state
+    # (refused, reset, timed out): away for now. A refusal (no such database, a bad password: libpq gives
+    # those no state either) is not cured by waiting.
+    state = getattr(exc, "sqlstate", None) or ""
+    said = str(exc).lower()
+    refused = any(word in said for word in ("does not exist", "authentication", "pg_hba", "permission denied"))
+    driver = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    away = isinstance(exc, PoolTimeout) or (
+        driver and (state.startswith(("08", "57P")) or (not state and not refused))
+    )
+    if away:
+        lines = str(exc).strip().splitlines()
+        return StorageUnavailable(
+            f"the database {database} cannot be reached: {database.scrub(lines[0] if lines else type(exc).__name__)}",
+            field="database_url",
+            accepted="retry shortly; the server is restarting or unreachable",
+        )
     return StorageError(
         f"cannot use the database {database}: {database.scrub(str(exc).strip().splitlines()[0])}",
         field="database_url",

@@ -9,7 +9,7 @@ from nanococoa_mcp.db import postgres
 from nanococoa_mcp.db.connection import open_file, storage_error
 from nanococoa_mcp.db.migrations import migrate
 from nanococoa_mcp.db.postgres import SchemaVersion
-from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
+from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.locations import DatabaseLocation, SqliteDatabase
 from nanococoa_mcp.settings import DATABASE_FILE, Settings
 
@@ -33,8 +33,8 @@ def upgrade_database(database: DatabaseLocation) -> SchemaVersion:
 
 def prepare_database(settings: Settings) -> SchemaVersion | None:
     """At start: the embedded stack migrates its database as it opens it (None here); a PostgreSQL database is
-    upgraded, then refused, as the service runs only the embedded job runtime so far. Raises InvalidInput (a
-    SQLite file the service would not use), BackendUnavailable (PostgreSQL) or StorageError."""
+    upgraded (safe from several replicas at once), and where it stands returned. Raises InvalidInput (a SQLite
+    file the service would not use), BackendUnavailable (no PostgreSQL client) or StorageError."""
     database = settings.database
     if isinstance(database, SqliteDatabase):
         default = settings.data_dir / DATABASE_FILE
@@ -45,10 +45,4 @@ def prepare_database(settings: Settings) -> SchemaVersion | None:
                 accepted=f"sqlite://{default} or unset (move it with NANOCOCOA_DATA_DIR), or postgresql://...",
             )
         return None
-    version = postgres.migrate(database)
-    raise BackendUnavailable(
-        f"the database {database} is at schema version {version.version}, but the service cannot run jobs on "
-        "PostgreSQL yet (its job store and Procrastinate workers are still being wired)",
-        field="database_url",
-        accepted="unset (the embedded SQLite stack)",
-    )
+    return postgres.migrate(database)

@@ -28,6 +28,7 @@ from nanococoa_mcp.jobs.models import (
     JobState,
     JobStatus,
     JobTicket,
+    Previews,
     ProgressUpdate,
     QueueFull,
     RecoveryReport,
@@ -158,8 +159,10 @@ class JobStore:
                 inherited = await self._parent_input(tx, kind, parent_id, start_step)
                 given = self._input_ref(upload) if upload is not None else inherited
                 await self._insert(tx, job_id, kind, checked, given, parent_id, start_step)
-                if self.dispatch is not None:
-                    task_id = await self.dispatch.queued(tx, job_id, self._lane_name(kind))
+                if self.dispatch is not None and spec.runs_in == WORKER_LANE:
+                    # Each worker kind has its own queue, so a worker may take only some kinds (`--kinds`);
+                    # a server kind is claimed from the table by the API replicas themselves.
+                    task_id = await self.dispatch.queued(tx, job_id, kind)
                     await tx.execute("UPDATE jobs SET task_id = ? WHERE id = ?", (task_id, job_id))
         except BaseException:
             if upload is not None:
@@ -169,9 +172,9 @@ class JobStore:
         return await self.get(job_id, metrics=False)
 
     def _input_ref(self, key: str) -> str:
-        """What a job row holds of its upload: the file's path in a local store (what a worker process
-        opens), else the blob key (a distributed worker fetches it)."""
-        return str(self.blobs.local_path(key)) if isinstance(self.blobs, FileBlobs) else key
+        """What a job row holds of its upload: on the embedded stack the file's path (what a worker process
+        opens), on the distributed one the blob key (a worker on any machine fetches it)."""
+        return str(self.blobs.local_path(key)) if self.dispatch is None and isinstance(self.blobs, FileBlobs) else key
 
     async def _check_room(self, s: Session, max_queued: int | None) -> None:
         if max_queued is None:
@@ -354,7 +357,10 @@ class JobStore:
                 # the workers (a server kind's run one at a time).
                 slots = self.workers if spec.runs_in == WORKER_LANE else 1
                 eta_s = round(eta_s * (1 + (queue_position - 1 + running) // max(1, slots)), 2)
-        previews = spec.previews(row["id"], result) if spec is not None else None
+        # A distributed worker records what its kind previews (files on its machine, served by name);
+        # elsewhere the kind looks at this machine's files.
+        seen = json.loads(row["previews"]) if row["previews"] else None
+        previews = Previews(**seen) if seen is not None else spec.previews(row["id"], result) if spec else None
         return JobStatus(
             job_id=row["id"],
             kind=row["kind"],

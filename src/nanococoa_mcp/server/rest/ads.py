@@ -391,5 +391,5 @@ async def job_events(first: Annotated[JobStatus, Depends(_job_to_follow)]) -> As
         if st.status in TERMINAL:
             yield ServerSentEvent(raw_data=json.dumps({"job_id": st.job_id, "status": st.status}), event="end")
             return
-        await asyncio.sleep(EVENT_POLL_S)
+        await service.changed(first.job_id, EVENT_POLL_S)  # a change announced by the database, or a poll
         st = None
