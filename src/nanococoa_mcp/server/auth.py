@@ -16,13 +16,16 @@ import json
 import time
 from collections.abc import Callable
 from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
 
+from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.auth.routes import build_resource_metadata_url, cors_middleware
+from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl
 from starlette.authentication import AuthCredentials
 from starlette.responses import Response
-from starlette.routing import Router
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nanococoa_mcp.errors import NanococoaError
@@ -61,19 +64,24 @@ class AuthMiddleware:
         self.issuer = settings.auth_issuer
         self.metadata: Router | None = None
         if self.issuer:
-            routes = []
-            for path in ("", *MCP_RESOURCES):
-                routes += create_protected_resource_routes(
-                    resource_url=AnyHttpUrl(self.base + path),
-                    authorization_servers=[AnyHttpUrl(self.issuer)],
-                    scopes_supported=[self.scope_name],
-                    resource_name="nanococoa",
-                )
-            self.metadata = Router(routes=routes)
+            self.metadata = Router(routes=[self._metadata_route(path) for path in ("", *MCP_RESOURCES)])
         kinds = ["an API key (nanococoa keys create)"] + (["NANOCOCOA_TOKEN"] if settings.token else [])
         if self.issuer:
             kinds.insert(0, f"an access token from {self.issuer} with scope {self.scope_name!r}")
         self.accepted = "Authorization: Bearer <" + ", or ".join(kinds) + ">"
+
+    def _metadata_route(self, path: str) -> Route:
+        """The SDK's RFC 9728 document and handler (as create_protected_resource_routes makes them), validated
+        from text so the resource and issuer stay exactly as configured (no trailing slash added)."""
+        metadata = ProtectedResourceMetadata.model_validate({
+            "resource": self.base + path,
+            "authorization_servers": [self.issuer],
+            "scopes_supported": [self.scope_name],
+            "resource_name": "nanococoa",
+        })
+        handler = ProtectedResourceMetadataHandler(metadata)
+        where = urlsplit(str(build_resource_metadata_url(metadata.resource))).path
+        return Route(where, endpoint=cors_middleware(handler.handle, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
