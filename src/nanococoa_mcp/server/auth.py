@@ -102,16 +102,8 @@ class AuthMiddleware:
         credential = bearer
         if credential is None and scope["method"] in ("GET", "HEAD"):
             credential = _cookie(headers.get(b"cookie", b""))
-        if credential is None:
-            await self._refuse(scope, send, None)
-            return
-        try:
-            verified = await self.credentials.verify(credential)
-        except Refusal as refusal:
-            await self._refuse(scope, send, refusal)
-            return
-        except NanococoaError as exc:  # the key book cannot be read now
-            await problem(exc)(scope, receive, send)
+        verified = await self._check(scope, send, credential)
+        if verified is None:
             return
         scope = {
             **scope,
@@ -132,6 +124,19 @@ class AuthMiddleware:
             url = build_resource_metadata_url(AnyHttpUrl(self.base + resource))
             params += [f'resource_metadata="{url}"', f'scope="{self.scope_name}"']
         return "Bearer " + ", ".join(params) if params else "Bearer"
+
+    async def _check(self, scope: Scope, send: Send, credential: str | None) -> Verified | None:
+        """Who `credential` is; None once the refusal (or a 503 when keys cannot be read now) was sent."""
+        if credential is None:
+            await self._refuse(scope, send, None)
+            return None
+        try:
+            return await self.credentials.verify(credential)
+        except Refusal as refusal:
+            await self._refuse(scope, send, refusal)
+        except NanococoaError as exc:  # the key book cannot be read now
+            await problem(exc)(scope, _no_body, send)
+        return None
 
     async def _refuse(self, scope: Scope, send: Send, refusal: Refusal | None) -> None:
         status = refusal.status if refusal else 401
@@ -158,16 +163,8 @@ class AuthMiddleware:
             cookie = f"{MEDIA_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
             await Response(status_code=204, headers={"Set-Cookie": cookie})(scope, _no_body, send)
             return
-        if scope["method"] != "POST" or bearer is None:
-            await self._refuse(scope, send, None)
-            return
-        try:
-            verified = await self.credentials.verify(bearer)
-        except Refusal as refusal:
-            await self._refuse(scope, send, refusal)
-            return
-        except NanococoaError as exc:
-            await problem(exc)(scope, _no_body, send)
+        verified = await self._check(scope, send, bearer if scope["method"] == "POST" else None)
+        if verified is None or bearer is None:
             return
         expires_at = _cookie_expiry(verified)
         cookie = (
