@@ -19,7 +19,8 @@ from starlette.types import ASGIApp
 from nanococoa_mcp.ad.backends.registry import check_settings
 from nanococoa_mcp.ad.kind import ad_kinds
 from nanococoa_mcp.blobs import FileBlobs, open_blobs
-from nanococoa_mcp.db.connection import check_data_dir
+from nanococoa_mcp.db.access import PostgresAccess, SqlAccess, SqliteAccess
+from nanococoa_mcp.db.connection import check_data_dir, connect_async
 from nanococoa_mcp.db.upgrade import prepare_database
 from nanococoa_mcp.homepage.kind import HomepageKind
 from nanococoa_mcp.jobs.distributed import DistributedRuntime
@@ -28,6 +29,7 @@ from nanococoa_mcp.jobs.kinds import JobKind, ServerKind, WorkerKind
 from nanococoa_mcp.jobs.pool import WorkerPool
 from nanococoa_mcp.jobs.remote import run_worker
 from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.keys import KeyBook
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import build_server
@@ -138,6 +140,23 @@ async def job_store(settings: Settings) -> AsyncIterator[JobStore]:
         opened = await JobStore.open(settings.data_dir, all_kinds(settings), workers=settings.workers)
     async with opened as store:
         yield store
+
+
+@contextlib.asynccontextmanager
+async def key_book(settings: Settings) -> AsyncIterator[KeyBook]:
+    """The tenants' API keys in the configured database, migrated first (`nanococoa keys`). Raises StorageError
+    or BackendUnavailable."""
+    await asyncio.to_thread(prepare_database, settings)
+    database = settings.database
+    sql: SqlAccess
+    if isinstance(database, PostgresDatabase):
+        sql = await PostgresAccess.open(database, max_size=1)
+    else:
+        sql = SqliteAccess(await connect_async(settings.data_dir))
+    try:
+        yield KeyBook(sql)
+    finally:
+        await sql.close()
 
 
 def mcp_server(settings: Settings | None = None) -> FastMCP:

@@ -17,6 +17,7 @@ from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.jobs.files import JobFiles
 from nanococoa_mcp.jobs.models import TERMINAL, InputFile, JobState, JobStatus
 from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.keys import KeyBook
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.stores import StoreBook
 
@@ -70,6 +71,7 @@ class Service:
         self.pool = pool
         self.stores = stores
         self.files = files  # every job's files, served by name whichever machine made them
+        self.keys = KeyBook(store.sql)  # the tenants' API keys, looked up by the HTTP door on every use
         self.started_at = time.time()
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""SQLite schema as an ordered list of named migrations for every table (jobs, stage_times, stores);
+"""SQLite schema as an ordered list of named migrations for every table (jobs, stage_times, stores, api_keys);
 `_migrations` records which ones ran.
 
 Append new migrations (m005_..., m006_...); never edit one that has shipped.
@@ -158,6 +158,23 @@ def m005_job_attempts(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE jobs ADD COLUMN last_failure TEXT")
     db.execute("ALTER TABLE jobs ADD COLUMN previews TEXT")
+
+
+@migration
+def m006_api_keys(db: sqlite3.Connection) -> None:
+    """Per-tenant API keys (keys.py): only a key's SHA-256 is kept; a revoked key keeps its row, for the list."""
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            revoked_at REAL
+        )
+        """
+    )
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:

@@ -138,6 +138,24 @@ def m003_job_attempts_and_notify(db: psycopg.Connection[tuple[Any, ...]]) -> str
     return None
 
 
+@pg_migration
+def m004_api_keys(db: psycopg.Connection[tuple[Any, ...]]) -> str | None:
+    """SQLite's m006: per-tenant API keys, only their SHA-256 kept."""
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id text PRIMARY KEY,
+            tenant text NOT NULL,
+            key_hash text NOT NULL UNIQUE,
+            created_at double precision NOT NULL,
+            last_used_at double precision,
+            revoked_at double precision
+        )
+        """
+    )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
     """Where a database's schema stands after an upgrade."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import mcp.types as mt
 from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_http_request
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError
@@ -23,8 +24,10 @@ from pydantic import ValidationError
 from nanococoa_mcp import __version__
 from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
+from nanococoa_mcp.server.auth import verified_caller
 from nanococoa_mcp.service import current_service
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import acting_as
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
 
@@ -138,6 +141,22 @@ async def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
     return blocks
 
 
+class CallerMiddleware(Middleware):
+    """Serves each MCP request as the caller the HTTP door verified for the HTTP request that carried it. The
+    SDK runs handlers in its session's tasks, which do not inherit the door's context, so the caller is taken
+    from that request's scope; stdio and auth off keep the context's own (the local tenant)."""
+
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        try:
+            caller = verified_caller(get_http_request().scope)
+        except RuntimeError:  # no HTTP request: stdio, or an in-memory client
+            caller = None
+        if caller is None:
+            return await call_next(context)
+        with acting_as(caller):
+            return await call_next(context)
+
+
 class NanococoaMiddleware(Middleware):
     def __init__(self, specs: dict[str, ToolSpec]) -> None:
         self.specs = specs
@@ -223,6 +242,7 @@ def build_server(settings: Settings | None = None, lifespan: Lifespan | None = N
                 open_world_hint=False,
             ),
         )
+    server.add_middleware(CallerMiddleware())
     server.add_middleware(NanococoaMiddleware(specs))
 
     @server.resource(

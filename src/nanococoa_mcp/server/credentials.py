@@ -1,0 +1,137 @@
+"""Who a bearer credential is: the shared NANOCOCOA_TOKEN (the local tenant), a tenant's API key (keys.py, looked
+up on every use) or an OAuth access token from NANOCOCOA_AUTH_ISSUER, a JWT checked against the issuer's JWKS by
+FastMCP's JWTVerifier (signature, `iss`, `aud`, `exp`, `nbf`; keys cached, fetched again for an unknown `kid` at
+most every `auth_jwks_refresh_sec`). What it lacks is added here: an `exp` is required, the scope is checked
+apart so a token without it is told `insufficient_scope` (403) rather than `invalid_token`, and the algorithm
+comes from an allow-list of asymmetric ones (one verifier each: JWTVerifier takes one)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastmcp.server.auth import AccessToken
+from fastmcp.server.auth.providers.jwt import JWTVerifier
+from fastmcp.utilities.auth import decode_jwt_header
+
+from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
+from nanococoa_mcp.keys import KeyBook, looks_like_key
+from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import LOCAL_TENANT, Caller
+
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519")
+API_KEY_ISSUER = "nanococoa:api-key"  # the `iss` an API key's principal carries (MCP sessions are bound to it)
+SHARED_TOKEN_ISSUER = "nanococoa:token"
+
+
+class Refusal(Exception):
+    """A credential that was refused: 401 `invalid_token` or 403 `insufficient_scope`."""
+
+    def __init__(self, message: str, *, error: str = "invalid_token", status: int = 401) -> None:
+        super().__init__(message)
+        self.message, self.error, self.status = message, error, status
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A checked credential: the caller it acts for, and the token the MCP SDK binds sessions to."""
+
+    caller: Caller
+    token: AccessToken
+
+
+def public_url(settings: Settings) -> str:
+    """Where clients reach this server: NANOCOCOA_PUBLIC_URL, else http://HOST:PORT."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def audiences(settings: Settings) -> list[str]:
+    """The `aud` values a token may name: the setting, else this server's resource URLs (RFC 8707)."""
+    if settings.auth_audience:
+        return [settings.auth_audience]
+    base = public_url(settings)
+    return [base, f"{base}/", f"{base}/mcp", f"{base}/sse"]
+
+
+class Credentials:
+    """Checks a bearer credential. `keys` gives the running service's key book (None when none runs)."""
+
+    def __init__(self, settings: Settings, keys: Callable[[], KeyBook | None]) -> None:
+        """Raises InvalidInput for an issuer without a JWKS URL or an algorithm outside the asymmetric ones."""
+        self.shared = settings.token.encode() if settings.token else None
+        self.scope = settings.auth_scope
+        self.tenant_claim = settings.auth_tenant_claim
+        self.keys = keys
+        self.verifiers: dict[str, JWTVerifier] = {}
+        if not settings.auth_issuer:
+            return
+        if not settings.auth_jwks_url:
+            raise InvalidInput(
+                "an issuer is set without its signing keys", field="auth_jwks_url",
+                accepted="NANOCOCOA_AUTH_JWKS_URL: the issuer's JWKS document (its jwks_uri)",
+            )
+        for alg in settings.auth_algorithms:
+            if alg not in ASYMMETRIC:
+                raise InvalidInput(
+                    f"{alg!r} is not accepted for access tokens", field="auth_algorithms",
+                    accepted=f"asymmetric JWS algorithms: {', '.join(ASYMMETRIC)}",
+                )
+            self.verifiers[alg] = JWTVerifier(
+                jwks_uri=settings.auth_jwks_url,
+                issuer=settings.auth_issuer,
+                audience=audiences(settings),
+                algorithm=alg,
+                jwks_refresh_interval=settings.auth_jwks_refresh_sec,
+            )
+
+    async def verify(self, credential: str) -> Verified:
+        """Raises Refusal, or BackendUnavailable / StorageError when API keys cannot be looked up now."""
+        if self.shared is not None and hmac.compare_digest(credential.encode(), self.shared):
+            return self._granted(Caller(LOCAL_TENANT, remote=True), "shared-token", SHARED_TOKEN_ISSUER)
+        if looks_like_key(credential):
+            return await self._api_key(credential)
+        if self.verifiers:
+            return await self._jwt(credential)
+        raise Refusal("the bearer token is not a key or token this server knows")
+
+    def _granted(self, caller: Caller, client_id: str, issuer: str) -> Verified:
+        token = AccessToken(
+            token=client_id, client_id=client_id, scopes=[self.scope], subject=caller.tenant, claims={"iss": issuer}
+        )
+        return Verified(caller, token)
+
+    async def _api_key(self, credential: str) -> Verified:
+        book = self.keys()
+        if book is None:
+            raise BackendUnavailable(
+                "API keys cannot be checked while the job service is not running", field="Authorization",
+                accepted="retry shortly",
+            )
+        key = await book.verify(credential)
+        if key is None:
+            raise Refusal("the API key is unknown or revoked")
+        return self._granted(Caller(key.tenant, remote=True), key.key_id, API_KEY_ISSUER)
+
+    async def _jwt(self, credential: str) -> Verified:
+        try:
+            alg = decode_jwt_header(credential).get("alg")
+        except ValueError:
+            raise Refusal("the bearer token is not a JWT, an API key or the shared token") from None
+        verifier = self.verifiers.get(alg) if isinstance(alg, str) else None
+        if verifier is None:
+            raise Refusal(f"tokens signed with {alg!r} are not accepted (accepted: {', '.join(self.verifiers)})")
+        token = await verifier.load_access_token(credential)
+        if token is None:
+            raise Refusal("the token's signature, issuer, audience or validity period does not check out")
+        if token.expires_at is None:  # JWTVerifier refuses an expired token but lets one without `exp` pass
+            raise Refusal("the token carries no expiry (`exp`)")
+        if self.scope not in token.scopes:
+            raise Refusal(f"the token lacks the scope {self.scope!r}", error="insufficient_scope", status=403)
+        tenant = token.claims.get(self.tenant_claim)
+        if not isinstance(tenant, str) or not tenant:
+            raise Refusal(f"the token names no tenant (claim {self.tenant_claim!r})")
+        return Verified(Caller(tenant, remote=True), token)
