@@ -1,5 +1,9 @@
 """The MCP door: registers every tool of the registry on a FastMCP server, maps errors in one place,
-and adds a small inline preview plus resource links to results that made images."""
+and adds a small inline preview plus resource links to results that made images.
+
+Over HTTP, each MCP request acts for the caller that the HTTP door verified and left in the request's
+`scope["state"][CALLER_STATE]`: a session's messages are served by a task the session's first request started,
+so a context variable set around one HTTP request does not reach the next one's tool call."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any
 
 import mcp.types as mt
 from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_http_request
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError
@@ -25,10 +30,12 @@ from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
 from nanococoa_mcp.service import current_service
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import Caller, acting_as
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
 
 log = logging.getLogger(__name__)
+CALLER_STATE = "nanococoa_caller"  # where an HTTP door leaves the verified Caller in the ASGI scope's state
 # What runs for the server's lifetime (the job service): app.py hands it in; a door never starts the runtime.
 Lifespan = Callable[[], AbstractAsyncContextManager[object]]
 INSTRUCTIONS = (
@@ -106,7 +113,7 @@ async def _read(path: str) -> bytes | None:
     if service is None or p.parent.parent.name not in ("jobs", "steps"):
         return None
     try:
-        return await service.files.read(p.parent.name, p.name)
+        return await service.read_file(p.parent.name, p.name)
     except NotFound:
         return None
 
@@ -138,9 +145,27 @@ async def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
     return blocks
 
 
+def http_caller() -> Caller | None:
+    """The caller the HTTP door put in this MCP request's scope; None over stdio or in memory (the caller is
+    then the one the surrounding code acts as)."""
+    try:
+        request = get_http_request()
+    except RuntimeError:
+        return None
+    caller = (request.scope.get("state") or {}).get(CALLER_STATE)
+    return caller if isinstance(caller, Caller) else None
+
+
 class NanococoaMiddleware(Middleware):
     def __init__(self, specs: dict[str, ToolSpec]) -> None:
         self.specs = specs
+
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        caller = http_caller()
+        if caller is None:
+            return await call_next(context)
+        with acting_as(caller):
+            return await call_next(context)
 
     async def on_call_tool(
         self,
@@ -250,7 +275,7 @@ async def _read_job_file(job_id: str, filename: str) -> bytes:
     try:
         if service is None:
             raise NotFound("no job service runs here")
-        return await service.files.read(job_id, filename)
+        return await service.read_file(job_id, filename)
     except NotFound:
         missing = f"no file {filename} in job {job_id}"
         raise NotFound(missing, field="uri", accepted="a link from a tool result") from None
