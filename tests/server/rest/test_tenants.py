@@ -20,45 +20,17 @@ import mcp.types as mt
 import pytest
 import pytest_asyncio
 from fastmcp import Client
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nanococoa_mcp.server.http import build_app
-from nanococoa_mcp.server.mcp import CALLER_STATE, build_server
+from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tenancy import Caller, acting_as
 from tests.conftest import SAMPLES
-from tests.server.rest.support import DANGO, TERMINAL, assert_problem, b64
+from tests.server.rest.support import DANGO, SHOP, TERMINAL, TenantHeader, as_tenant, assert_problem, b64
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SERVICE_SETTINGS = {"tenant_max_jobs_per_hour": 4}
-SHOP = {
-    "store_name": "떡집 본점", "store_type": "떡집", "budget": 100, "period": 30, "advertising_goal": "단골 확보",
-    "target_customer": "동네 주민", "advertising_media": "인스타그램", "store_strength": "매일 아침 찐 떡",
-    "location": "서울 종로구", "phone_number": "02-765-4321",
-}  # fmt: skip
 SITE = "tteok_20260101_090000"
-
-
-class TenantHeader:
-    """Test-only: serve a request carrying `X-Test-Tenant: NAME` as the remote caller NAME (where the auth
-    middleware will put a verified token's tenant)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = dict(scope.get("headers") or []).get(b"x-test-tenant") if scope["type"] == "http" else None
-        if not name:
-            await self.app(scope, receive, send)
-            return
-        caller = Caller(name.decode(), remote=True)
-        scope.setdefault("state", {})[CALLER_STATE] = caller
-        with acting_as(caller):
-            await self.app(scope, receive, send)
-
-
-def as_tenant(name: str) -> dict[str, str]:
-    return {"X-Test-Tenant": name}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
