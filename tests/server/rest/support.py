@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from PIL import Image
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import CALLER_STATE
+from nanococoa_mcp.service import Service
 from nanococoa_mcp.tenancy import Caller, acting_as
 from tests.conftest import SAMPLES
 
@@ -96,6 +100,14 @@ class TenantHeader:
         scope.setdefault("state", {})[CALLER_STATE] = caller
         with acting_as(caller):
             await self.app(scope, receive, send)
+
+
+@contextlib.asynccontextmanager
+async def tenant_doors(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """The one-port app of `service` in process, each request served as its X-Test-Tenant header's caller."""
+    transport = httpx.ASGITransport(app=TenantHeader(build_app(service.settings)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=60) as client:
+        yield client
 
 
 def as_tenant(name: str) -> dict[str, str]:

@@ -21,12 +21,11 @@ import pytest
 import pytest_asyncio
 from fastmcp import Client
 
-from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tenancy import Caller, acting_as
 from tests.conftest import SAMPLES
-from tests.server.rest.support import DANGO, SHOP, TERMINAL, TenantHeader, as_tenant, assert_problem, b64
+from tests.server.rest.support import DANGO, SHOP, TERMINAL, as_tenant, assert_problem, b64, tenant_doors
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SERVICE_SETTINGS = {"tenant_max_jobs_per_hour": 4}
@@ -35,9 +34,8 @@ SITE = "tteok_20260101_090000"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def doors(rest_service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=TenantHeader(build_app(rest_service.settings)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=60) as c:
-        yield c
+    async with tenant_doors(rest_service) as client:
+        yield client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -16,11 +16,9 @@ import pytest_asyncio
 from fastmcp import Client
 
 from nanococoa_mcp.ad.images import encode_jpeg, encode_png
-from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import NotFound
 from nanococoa_mcp.jobs.models import InputFile, Previews
 from nanococoa_mcp.jobs.runs import Runs
-from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tenancy import Caller, acting_as
@@ -35,8 +33,8 @@ from nanococoa_mcp.tools import (
 )
 from tests.conftest import SAMPLES
 from tests.realservers import PostgresServer, S3Server
-from tests.server.rest.support import DANGO, SHOP, TenantHeader, as_tenant, b64
-from tests.stack import distributed_settings
+from tests.server.rest.support import DANGO, SHOP, as_tenant, b64, tenant_doors
+from tests.stack import distributed_service
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 A, B, H = Caller("a", remote=True), Caller("b", remote=True), Caller("h", remote=True)
@@ -49,16 +47,14 @@ async def rest_service(
     postgres: PostgresServer, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Service]:
     data_dir = tmp_path_factory.mktemp("tenants-distributed") / "data"
-    with distributed_settings(postgres, s3, data_dir, tenant_max_queued_jobs=1) as settings:
-        async with service_running(settings) as service:
-            yield service
+    async with distributed_service(postgres, s3, data_dir, tenant_max_queued_jobs=1) as service:
+        yield service
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def doors(rest_service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=TenantHeader(build_app(rest_service.settings)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=60) as c:
-        yield c
+    async with tenant_doors(rest_service) as client:
+        yield client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
