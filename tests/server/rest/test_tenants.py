@@ -19,13 +19,26 @@ import httpx
 import mcp.types as mt
 import pytest
 import pytest_asyncio
+import uvicorn
 from fastmcp import Client
+from fastmcp.client.transports import SSETransport, StreamableHttpTransport
 
+from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tenancy import Caller, acting_as
 from tests.conftest import SAMPLES
-from tests.server.rest.support import DANGO, SHOP, TERMINAL, as_tenant, assert_problem, b64, tenant_doors
+from tests.server.rest.support import (
+    DANGO,
+    SHOP,
+    TERMINAL,
+    TenantHeader,
+    as_tenant,
+    assert_problem,
+    b64,
+    tenant_doors,
+)
+from tests.server.serving import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SERVICE_SETTINGS = {"tenant_max_jobs_per_hour": 4}
@@ -236,3 +249,28 @@ async def test_over_the_hourly_quota_rest_answers_429_with_retry_after_and_mcp_a
     for tenant in ("c", "d"):  # the worker need not make them
         for listed in (await doors.get("/api/jobs", headers=as_tenant(tenant))).json()["jobs"]:
             await doors.post(f"/stop/{listed['job_id']}", headers=as_tenant(tenant))
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+async def test_over_mcp_http_each_request_acts_for_the_caller_the_door_verified(
+    rest_service: Service, owned: dict[str, str], path: str
+) -> None:
+    """Streamable HTTP and legacy SSE, on a real port: the tool acts for the caller the door put in the request's
+    scope (the MCP middleware reads it there for every request of a session)."""
+    server = uvicorn.Server(uvicorn.Config(TenantHeader(build_app(rest_service.settings)), host="127.0.0.1",
+                                           port=free_port(), log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        url = f"http://127.0.0.1:{server.config.port}{path}"
+        seen = {}
+        for tenant in ("b", "a"):
+            transport = (StreamableHttpTransport if path == "/mcp" else SSETransport)(url, headers=as_tenant(tenant))
+            async with Client(transport) as client:
+                seen[tenant] = await _tool(client, "check_generation_status", {"job_id": owned["job"]})
+        assert seen["b"][0] and seen["b"][1]["error"] == "not_found"
+        assert not seen["a"][0] and seen["a"][1]["status"] == "completed"
+    finally:
+        server.should_exit = True
+        await serving
