@@ -55,7 +55,7 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], str]] = [
      {"data": {"ad_text": "경단"}, "files": {"photo": ("a.png", DANGO, "image/png")}}, "photo"),
     ("step 2 without a parent", "/generate", {"json": {"start_step": 2, "text_content": "경단"}}, "parent_id"),
     ("step 2 of an unknown parent", "/generate",
-     {"json": {"start_step": 2, "parent_id": "no-such-job", "text_content": "경단"}}, "job_id"),
+     {"json": {"start_step": 2, "parent_id": "no-such-job", "text_content": "경단"}}, "parent_id"),
 ]  # fmt: skip
 
 
