@@ -194,7 +194,9 @@ async def _on_http(request: Request, exc: Exception) -> Response:
         status=code,
     )
     log.info("%s %s -> %d %s", request.method, request.url.path, code, error)
-    return JSONResponse(body.model_dump(), status_code=code, headers=exc.headers, media_type=PROBLEM_JSON)
+    # exclude_none: the quota fields are a quota problem's only
+    body_json = body.model_dump(exclude_none=True)
+    return JSONResponse(body_json, status_code=code, headers=exc.headers, media_type=PROBLEM_JSON)
 
 
 async def _on_unexpected(_request: Request, _exc: Exception) -> Response:
