@@ -27,6 +27,7 @@ from nanococoa_mcp.jobs.distributed import DistributedRuntime
 from nanococoa_mcp.jobs.files import JobFiles
 from nanococoa_mcp.jobs.kinds import JobKind, ServerKind, WorkerKind
 from nanococoa_mcp.jobs.pool import WorkerPool
+from nanococoa_mcp.jobs.quotas import Quotas
 from nanococoa_mcp.jobs.remote import run_worker
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.keys import KeyBook
@@ -51,6 +52,14 @@ def all_kinds(settings: Settings) -> list[JobKind]:
     return [*worker, *server]
 
 
+def tenant_quotas(settings: Settings) -> Quotas:
+    return Quotas(
+        max_queued=settings.tenant_max_queued_jobs,
+        max_per_hour=settings.tenant_max_jobs_per_hour,
+        max_stored_mb=settings.tenant_max_stored_mb,
+    )
+
+
 async def start_service(settings: Settings) -> Service:
     """Open the database, recover what a previous run left, start the runtime. Raises InvalidInput (a backend
     the registry does not list) or StorageError."""
@@ -59,7 +68,8 @@ async def start_service(settings: Settings) -> Service:
     if isinstance(settings.database, PostgresDatabase):
         return await _start_distributed(settings, settings.database)
     worker, server = job_kinds(settings)
-    store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers)
+    store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers,
+                                quotas=tenant_quotas(settings))
     pool = WorkerPool(
         store,
         settings,
@@ -84,7 +94,8 @@ async def _start_distributed(settings: Settings, database: PostgresDatabase) -> 
     worker, server = job_kinds(settings)
     blobs = open_blobs(settings.blobs)
     store = await JobStore.open_postgres(
-        database, settings.data_dir, [*worker, *server], workers=max(1, settings.worker_processes), blobs=blobs
+        database, settings.data_dir, [*worker, *server], workers=max(1, settings.worker_processes), blobs=blobs,
+        quotas=tenant_quotas(settings),
     )
     runtime = DistributedRuntime(
         store,

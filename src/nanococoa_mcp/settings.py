@@ -147,6 +147,25 @@ class Settings(BaseSettings):
     max_queued_jobs: int = Field(
         default=32, ge=1, description="Jobs allowed to wait; more are refused (HTTP 429) until one starts."
     )
+    tenant_max_queued_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Jobs one tenant may have waiting at once; more are refused (HTTP 429, MCP quota_exceeded) "
+        "until one starts. Unset: no limit. When set, the local tenant (stdio, the loopback user) is held to it too.",
+    )
+    tenant_max_jobs_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        description="Jobs one tenant may start in any hour (ads, cut-outs, analyses, homepages and the ads a "
+        "homepage makes). Unset: no limit. When set, the local tenant is held to it too.",
+    )
+    tenant_max_stored_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Megabytes of files one tenant may keep: its uploads (product and shop photos), results and "
+        "step checkpoints. A job or photo that would go over it is refused. Unset: no limit. When set, the local "
+        "tenant is held to it too.",
+    )
     stop_grace_sec: float = Field(
         default=10.0, gt=0, description="Seconds a worker gets to honour a stop before it is killed and replaced."
     )

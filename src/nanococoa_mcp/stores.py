@@ -1,6 +1,9 @@
 """Shop records (the seed's CustomerData) in their own table of the job database (SQLite or PostgreSQL, through
 the job store's own SQL access), with their product photos kept as files under `<data_dir>/stores/<id>/`.
-Everything is checked before anything is written: a refused record leaves no row and no file."""
+Everything is checked before anything is written: a refused record leaves no row and no file.
+
+A shop belongs to the tenant that saved it (tenancy.py's current caller); another tenant is answered NotFound.
+Its photos count towards its tenant's stored-megabytes quota."""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from nanococoa_mcp.ad.images import DecodedImage, stored_bytes
 from nanococoa_mcp.db.access import Row
 from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.jobs import quotas
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
+from nanococoa_mcp.tenancy import current_caller
 
 if TYPE_CHECKING:
     from nanococoa_mcp.homepage.models import StoreRecord
@@ -107,34 +112,42 @@ class StoreBook:
         return await self.sql.fetchall(sql, params)
 
     async def create(self, record: dict[str, Any], photos: list[DecodedImage]) -> StoredStore:
-        """Raises InvalidInput (a bad field, too many photos) or StorageError; a refusal writes nothing."""
+        """Raises InvalidInput (a bad field, too many photos), QuotaExceeded (the photos would take the tenant
+        over its stored megabytes) or StorageError; a refusal writes nothing."""
         checked = check_record(record)
         check_photo_count(len(photos))
+        tenant = current_caller().tenant
+        size = sum(len(stored_bytes(p)[0]) for p in photos)
+        async with self.sql.session() as s:  # refuse early, before writing anything
+            await quotas.check(s, self.jobs.quotas, tenant, new_job=False, adding_bytes=size)
         store_id = new_job_id()
         paths = await self._save_photos(store_id, photos)
         now = time.time()
         try:
-            await self._rows(
-                "INSERT INTO stores (id, record, photos, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (store_id, checked.model_dump_json(), json.dumps([str(p) for p in paths]), now, now),
-            )
+            async with self.sql.transaction() as tx:
+                await quotas.check(tx, self.jobs.quotas, tenant, new_job=False, adding_bytes=size)
+                await tx.execute(
+                    """INSERT INTO stores (id, tenant, record, photos, photo_bytes, created_at, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    (store_id, tenant, checked.model_dump_json(), json.dumps([str(p) for p in paths]), size, now, now),
+                )
         except BaseException:
             shutil.rmtree(self.root / store_id, ignore_errors=True)
             raise
         return await self.get(store_id)
 
     async def get(self, store_id: str) -> StoredStore:
-        """Raises NotFound."""
-        found = await self._rows("SELECT * FROM stores WHERE id = ?", (store_id,))
+        """Raises NotFound (also for another tenant's shop)."""
+        tenant = current_caller().tenant
+        found = await self._rows("SELECT * FROM stores WHERE id = ? AND tenant = ?", (store_id, tenant))
         if not found:
-            raise NotFound(
-                f"no store {store_id!r}", field="store_id", accepted="a store id from create_store or list_stores"
-            )
+            raise _no_store(store_id)
         return _to_store(found[0])
 
     async def recent(self, limit: int = 20, offset: int = 0) -> list[StoredStore]:
         found = await self._rows(
-            "SELECT * FROM stores ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
+            "SELECT * FROM stores WHERE tenant = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (current_caller().tenant, limit, offset),
         )
         return [_to_store(r) for r in found]
 
@@ -143,19 +156,33 @@ class StoreBook:
     ) -> StoredStore:
         """Change the given fields (the others stay); `photos`, when given, replace the shop's photos.
 
-        Raises NotFound, InvalidInput or StorageError; a refused update changes nothing.
+        Raises NotFound, InvalidInput, QuotaExceeded or StorageError; a refused update changes nothing.
         """
         current = await self.get(store_id)
+        tenant = current_caller().tenant
         checked = check_record({**current.record, **changes})
         paths = [Path(p) for p in current.photos]
+        size: int | None = None
         if photos is not None:
             check_photo_count(len(photos))
+            size = sum(len(stored_bytes(p)[0]) for p in photos)
             paths = await self._save_photos(store_id, photos)
         try:
-            await self._rows(
-                "UPDATE stores SET record = ?, photos = ?, updated_at = ? WHERE id = ?",
-                (checked.model_dump_json(), json.dumps([str(p) for p in paths]), time.time(), store_id),
-            )
+            async with self.sql.transaction() as tx:
+                row = await tx.fetchone(
+                    "SELECT photo_bytes FROM stores WHERE id = ? AND tenant = ?", (store_id, tenant)
+                )
+                if row is None:  # removed meanwhile
+                    raise _no_store(store_id)
+                if size is not None:
+                    freed = int(row["photo_bytes"])
+                    await quotas.check(tx, self.jobs.quotas, tenant, new_job=False, adding_bytes=size,
+                                       freeing_bytes=freed)
+                await tx.execute(
+                    "UPDATE stores SET record = ?, photos = ?, photo_bytes = ?, updated_at = ? WHERE id = ?",
+                    (checked.model_dump_json(), json.dumps([str(p) for p in paths]),
+                     size if size is not None else int(row["photo_bytes"]), time.time(), store_id),
+                )
         except BaseException:
             if photos is not None:
                 for p in paths:
@@ -167,7 +194,7 @@ class StoreBook:
 
     async def discard(self, store_id: str) -> None:
         """Remove a store just made for a request that was then refused (its photos too)."""
-        await self._rows("DELETE FROM stores WHERE id = ?", (store_id,))
+        await self._rows("DELETE FROM stores WHERE id = ? AND tenant = ?", (store_id, current_caller().tenant))
         await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
 
     async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[Path]:
@@ -208,6 +235,10 @@ class StoreBook:
                     path.unlink(missing_ok=True)
 
         await asyncio.to_thread(sweep)
+
+
+def _no_store(store_id: str) -> NotFound:
+    return NotFound(f"no store {store_id!r}", field="store_id", accepted="a store id from create_store or list_stores")
 
 
 def _to_store(row: Any) -> StoredStore:

@@ -32,6 +32,7 @@ from nanococoa_mcp.jobs.progress import ProgressTracker
 from nanococoa_mcp.jobs.store import WORKER_LANE, JobStore
 from nanococoa_mcp.jobs.worker import DONE, worker_main
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import Caller, acting_as
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +278,8 @@ class WorkerPool:
         self._replace(i, slot)
 
     async def _resumable(self, job_id: str) -> bool:
-        status = await self.store.get(job_id, metrics=False)
-        kind = self.store.kinds.get(status.kind)
+        name = await self.store.kind_of(job_id)
+        kind = self.store.kinds.get(name) if name is not None else None
         return kind is not None and kind.resumable
 
     async def _on_unresponsive(self, i: int, slot: _Slot) -> None:
@@ -324,7 +325,10 @@ class WorkerPool:
             return
         tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), _inherited(kind.steps, job))
         context = ServerContext(tracker, self.settings.data_dir)
-        task = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job_id}")
+        # The run acts for the job's tenant (the jobs it queues are that tenant's), as a caller inside the
+        # server: the files it names (a shop's saved photos) are the server's own.
+        with acting_as(Caller(job.tenant, remote=False)):
+            task = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job_id}")
         task.add_done_callback(lambda _t: self._wake.set())
         self._runs.append(_Run(job=job, kind=kind, context=context, task=task))
 

@@ -385,6 +385,10 @@ class Recorder:
     def mark_stopped(self, job_id: str) -> None:
         self._settle(lambda: self.runs.stopped(job_id, self.claim.attempt))
 
+    def record_files(self, job_id: str, nbytes: int) -> None:
+        with contextlib.suppress(StorageUnavailable):  # a missed weight only under-counts the quota
+            self._call(self.runs.record_files(job_id, nbytes))
+
 
 async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
     return await make()

@@ -1,5 +1,9 @@
 """The MCP door: registers every tool of the registry on a FastMCP server, maps errors in one place,
-and adds a small inline preview plus resource links to results that made images."""
+and adds a small inline preview plus resource links to results that made images.
+
+Over HTTP, each MCP request acts for the caller that the HTTP door verified and left in the request's scope
+(`CallerMiddleware`): a session's messages are served by a task the session's first request started, so a
+context variable set around one HTTP request does not reach the next one's tool call."""
 
 from __future__ import annotations
 
@@ -109,7 +113,7 @@ async def _read(path: str) -> bytes | None:
     if service is None or p.parent.parent.name not in ("jobs", "steps"):
         return None
     try:
-        return await service.files.read(p.parent.name, p.name)
+        return await service.read_file(p.parent.name, p.name)
     except NotFound:
         return None
 
@@ -270,7 +274,7 @@ async def _read_job_file(job_id: str, filename: str) -> bytes:
     try:
         if service is None:
             raise NotFound("no job service runs here")
-        return await service.files.read(job_id, filename)
+        return await service.read_file(job_id, filename)
     except NotFound:
         missing = f"no file {filename} in job {job_id}"
         raise NotFound(missing, field="uri", accepted="a link from a tool result") from None

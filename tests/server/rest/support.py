@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from PIL import Image
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nanococoa_mcp.server.auth import CALLER_KEY
+from nanococoa_mcp.server.http import build_app
+from nanococoa_mcp.service import Service
+from nanococoa_mcp.tenancy import Caller, acting_as
 from tests.conftest import SAMPLES
 
 DANGO = (SAMPLES / "dango.png").read_bytes()  # 35 KB
@@ -67,3 +74,41 @@ def server_sent_events(text: str) -> list[tuple[str, dict[str, Any]]]:
         if name:
             events.append((name, json.loads(data)))
     return events
+
+
+# A shop record for the tenant tests.
+SHOP = {
+    "store_name": "떡집 본점", "store_type": "떡집", "budget": 100, "period": 30, "advertising_goal": "단골 확보",
+    "target_customer": "동네 주민", "advertising_media": "인스타그램", "store_strength": "매일 아침 찐 떡",
+    "location": "서울 종로구", "phone_number": "02-765-4321",
+}  # fmt: skip
+
+
+class TenantHeader:
+    """Test-only: serve a request carrying `X-Test-Tenant: NAME` as the remote caller NAME (where the auth
+    middleware will put a verified token's tenant)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = dict(scope.get("headers") or []).get(b"x-test-tenant") if scope["type"] == "http" else None
+        if not name:
+            await self.app(scope, receive, send)
+            return
+        caller = Caller(name.decode(), remote=True)
+        scope[CALLER_KEY] = caller
+        with acting_as(caller):
+            await self.app(scope, receive, send)
+
+
+@contextlib.asynccontextmanager
+async def tenant_doors(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """The one-port app of `service` in process, each request served as its X-Test-Tenant header's caller."""
+    transport = httpx.ASGITransport(app=TenantHeader(build_app(service.settings)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=60) as client:
+        yield client
+
+
+def as_tenant(name: str) -> dict[str, str]:
+    return {"X-Test-Tenant": name}

@@ -258,13 +258,14 @@ async def site_root(site_id: str) -> RedirectResponse:
     ),
 )
 async def site_file(site_id: str, path: str) -> FileResponse:
-    """Only the site's own files: never a hidden one, never one outside its folder."""
-    root = (get_service().settings.data_dir / SITES_DIR).resolve()
+    """Only the site's own files: never a hidden one, never one outside its folder, never another tenant's."""
+    service = get_service()
+    root = (service.settings.data_dir / SITES_DIR).resolve()
     site = (root / site_id).resolve()
     missing = NotFound(
         f"no file {path or 'index.html'!r} in site {site_id!r}", field="path", accepted="a file of the site"
     )
-    if site.parent != root or site_id.startswith(".") or not site.is_dir():
+    if site.parent != root or site_id.startswith(".") or not site.is_dir() or not await service.owns_site(site_id):
         raise missing
     target = (site / path).resolve()
     if target.is_dir():
