@@ -170,18 +170,24 @@ def worker_main(conn: Connection, settings: Settings, make_kinds: WorkerKindsFac
         os.nice(WORKER_NICE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     kinds = {kind.name: kind for kind in make_kinds(settings)}
-    for kind in kinds.values():
-        try:
-            kind.warm()  # the first job should not wait for a browser or a model
-        except NanococoaError:
-            log.exception("could not warm up the %s kind; its first job will retry and report it", kind.name)
     writer = JobWriter(settings.data_dir)
     try:
-        while True:
+        early: list[str | None] = []  # what the server sent while this worker warmed up: handled first
+        for kind in kinds.values():
+            if not _read_early(conn, early):
+                break  # told to exit: nothing more is worth warming (jobs sent before the exit still run)
             try:
-                job_id = conn.recv()
-            except EOFError:  # the server is gone
-                break
+                kind.warm()  # the first job should not wait for a browser or a model
+            except NanococoaError:
+                log.exception("could not warm up the %s kind; its first job will retry and report it", kind.name)
+        while True:
+            if early:
+                job_id = early.pop(0)
+            else:
+                try:
+                    job_id = conn.recv()
+                except EOFError:  # the server is gone
+                    break
             if job_id is None:
                 break
             run_job(job_id, kinds, writer, settings)
@@ -190,3 +196,17 @@ def worker_main(conn: Connection, settings: Settings, make_kinds: WorkerKindsFac
         for kind in kinds.values():
             kind.close()
         writer.close()
+
+
+def _read_early(conn: Connection, early: list[str | None]) -> bool:
+    """Take what the server sent while this worker was starting, in order; False once it said exit (None, or
+    the pipe closed), so a worker stopped at once exits without warming what no job will use."""
+    while conn.poll():
+        try:
+            message = conn.recv()
+        except EOFError:
+            message = None
+        early.append(message)
+        if message is None:
+            return False
+    return True
