@@ -130,6 +130,9 @@ def measure(found: Found, small: U8) -> tuple[tuple[str, float], ...]:
         "box_fill": box_fill,
     }
     measured["set_aside"] = found.set_aside
+    measured["cores"] = float(_cores(mask))
+    measured["frame_share"] = float(np.mean(np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])))
+    measured["straight"] = _straight(mask)
     return tuple((name, round(value, 4)) for name, value in measured.items())
 
 
@@ -194,3 +197,31 @@ def edge_support(small: U8, mask: BoolArray) -> float:
     wi = w_in[outline][:, None]
     step = np.linalg.norm(c_in[outline] / wi - c_out[outline] / (1.0 - wi), axis=1)
     return float(np.mean(step > EDGE_STEP))
+
+
+def _cores(mask: BoolArray) -> int:
+    """Things in the mask: the pieces left of it (at least 2 % of it) after an erosion by 3 % of the
+    frame, where things touching meet through narrower necks than their own bodies."""
+    h, w = mask.shape
+    k = max(3, round(0.03 * max(h, w)))
+    core = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    return int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] >= 0.02 * max(1, int(mask.sum()))))
+
+
+def _straight(mask: BoolArray) -> float:
+    """Share of the outline on straight level or upright runs a quarter of the frame long (a wall's edge,
+    a table's): the longest such run over the outline's length."""
+    outline = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    total = int(np.count_nonzero(outline))
+    if total == 0:
+        return 0.0
+    h, w = mask.shape
+    runs = 0
+    for lines, need in ((outline, w // 4), (outline.T, h // 4)):
+        flat = np.pad(lines.astype(np.int8), ((0, 0), (1, 1)))
+        change = np.diff(flat, axis=1)
+        starts, ends = np.nonzero(change == 1), np.nonzero(change == -1)
+        lengths = ends[1] - starts[1]
+        runs += int(lengths[lengths >= need].sum())
+    return min(1.0, runs / total)
