@@ -79,9 +79,12 @@ TABLE_TARGETS = (*CLUTTER_TARGETS, "1f4bc", "1f392", "1f4e6", "1f3fa", "1f382", 
                  "1f9f4", "1f375", "1f4bb", "1f34e")
 TABLE_PROPS = (*CLUTTER_PROPS, "1f36f", "1f376", "1f35e", "1f375", "1f95f", "1f4e6", "1f45f", "1f9fb", "2615",
                "1f48e", "1f963")
+FRAME_SIDES: tuple[tuple[str, ...], ...] = (
+    ("bottom",), ("left",), ("right",), ("top",), ("left", "bottom"), ("right", "bottom"), ("top", "right"),
+    ("bottom",), ("left", "top"), ("right", "top"))
 FIRST_CLUTTERED = 10  # cluttered cases before this one are the first, narrower table
 DEFAULT_COUNTS: dict[Category, int] = {
-    "studio": len(STUDIO_OBJECTS), "textured": len(STUDIO_OBJECTS), "light": 10, "multipart": 8, "frame": 8,
+    "studio": len(STUDIO_OBJECTS) + 6, "textured": len(STUDIO_OBJECTS) + 4, "light": 10, "multipart": 8, "frame": 12,
     "cluttered": 22, "shaded": 10,
 }
 
@@ -147,6 +150,8 @@ def build_full_set(per_category: int | None = None, seed: int = 0,
 
 
 def _single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
+    if index >= len(STUDIO_OBJECTS):
+        return _wide_single(kind, index, rng)
     path = object_path(STUDIO_OBJECTS[index % len(STUDIO_OBJECTS)])
     sprite = load_sprite(path, int(rng.integers(500, 801)))
     touches = index % 4 == 3
@@ -167,6 +172,42 @@ def _single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
     photo = photo + rng.normal(0.0, 1.5, photo.shape)  # sensor noise
     image = jpeg_round_trip(np.clip(photo + 0.5, 0, 255).astype(np.uint8), JPEG_QUALITY)
     return AlphaCase(f"{kind}-{index:02d}-{path.stem}", kind, image, alpha, fg, shadow, touches)
+
+
+def _wide_single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
+    """One object of any kind and size (a ring to a suitcase: 20-80 % of the frame's short side), anywhere,
+    in portrait or landscape, on paper of any colour or a texture, its shadow anywhere from faint to
+    heavy, now and then running off a side of the frame."""
+    stems = [p.stem for p in object_files() if p.stem != PERSON]
+    path = object_path(stems[int(rng.integers(len(stems)))])
+    shape = PORTRAIT if rng.random() < 0.7 else LANDSCAPE
+    h, w = shape
+    sprite = load_sprite(path, int(min(h, w) * rng.uniform(0.2, 0.8)))
+    if rng.random() < 0.5:
+        sprite = sprite.mirrored()
+    ow, oh = sprite.size
+    x0 = int(rng.uniform(0.04 * w, max(0.04 * w + 1, 0.96 * w - ow)))
+    y0 = int(rng.uniform(0.08 * h, max(0.08 * h + 1, 0.95 * h - oh)))
+    side = int(rng.integers(6))  # 0-3: runs off that side (bottom, left, right, top); else stands free
+    cut = float(rng.uniform(0.08, 0.25))
+    if side == 0:
+        y0 = h - oh + int(cut * oh)
+    elif side == 1:
+        x0 = -int(cut * ow)
+    elif side == 2:
+        x0 = w - ow + int(cut * ow)
+    elif side == 3:
+        y0 = -int(cut * oh)
+    fg, alpha = place(sprite, shape, x0, y0)
+    if kind == "studio":
+        colour = (STUDIO_COLOURS + LIGHT_COLOURS)[int(rng.integers(len(STUDIO_COLOURS) + len(LIGHT_COLOURS)))]
+        backdrop = studio_backdrop(colour, rng, shape, vignette=(0.0, 0.25))
+    else:
+        backdrop = textured_backdrop(("wood", "oak", "linen", *TEXTURES)[int(rng.integers(len(TEXTURES) + 3))],
+                                     rng, shape)
+    shadow = contact_shadow(alpha, rng, float(rng.uniform(0.1, 0.6))) if side != 3 else np.zeros(shape, np.float32)
+    layer = _Layer(fg, alpha, True)
+    return _compose(f"{kind}-{index:02d}-{path.stem}-wide", kind, backdrop, shadow, [layer], rng, noise=(1.0, 4.0))
 
 
 # --- the hard categories: layered scenes ---------------------------------------------------------
@@ -273,16 +314,21 @@ def _multipart_case(index: int, rng: np.random.Generator) -> AlphaCase:
 
 
 def _frame_case(index: int, rng: np.random.Generator) -> AlphaCase:
-    """A large product running off one or two edges of the frame."""
-    stem = FRAME_OBJECTS[index % len(FRAME_OBJECTS)]
-    shape = PORTRAIT
+    """A large product running off one or two edges of the frame (from case 8 on: any of the sides
+    and corners, any object, in portrait or landscape)."""
+    wide = index >= len(FRAME_SIDES)
+    stem = FRAME_OBJECTS[index % len(FRAME_OBJECTS)] if not wide else FRAME_OBJECTS[int(rng.integers(8))]
+    shape = LANDSCAPE if wide and rng.random() < 0.4 else PORTRAIT
     h, w = shape
-    sprite = load_sprite(object_path(stem), int(rng.integers(760, 1000)))
+    sprite = load_sprite(object_path(stem), int(rng.integers(760, 1000) * min(h, w) / CANVAS_W))
+    if wide and rng.random() < 0.5:
+        sprite = sprite.mirrored()
     ow, oh = sprite.size
-    edges = (("bottom",), ("left",), ("right",), ("top",), ("left", "bottom"), ("right", "bottom"),
-             ("top", "right"), ("bottom",))[index % 8]
+    edges = FRAME_SIDES[index % len(FRAME_SIDES) if not wide else int(rng.integers(len(FRAME_SIDES)))]
     x0, y0 = (w - ow) // 2 + int(rng.integers(-30, 31)), int(h * 0.8) - oh
     cut = float(rng.uniform(0.1, 0.3))
+    if wide:
+        x0 = int(rng.uniform(0, max(1, w - ow)))
     if "bottom" in edges:
         y0 = h - oh + int(cut * oh)
     if "top" in edges:
