@@ -522,21 +522,26 @@ def _pieces(img: U8, points: tuple[XY, ...], within: BoolArray, avoid: BoolArray
     """What a flood from each point reaches within `within` through colours within PIECE_RANGE of the
     clicked one: the piece a point was put on. A flood that reaches `avoid` or takes more than a
     quarter of `within` has run out of the piece (into a table of the same colour): it is left out."""
-    h, w = within.shape
-    smooth = cv2.GaussianBlur(img, (0, 0), 1.5)
-    out = np.zeros((h, w), bool)
+    smooth = np.asarray(cv2.GaussianBlur(img, (0, 0), 1.5), np.uint8)
+    out = np.zeros(within.shape, bool)
     room = int(np.count_nonzero(within))
     for x, y in points:
         if not within[y, x] or out[y, x]:
             continue
-        barrier = np.ones((h + 2, w + 2), np.uint8)
-        barrier[1:-1, 1:-1] = ~within
-        cv2.floodFill(smooth, barrier, (x, y), (0, 0, 0), (PIECE_RANGE,) * 3, (PIECE_RANGE,) * 3,
-                      4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8))
-        piece = barrier[1:-1, 1:-1] == 2
+        piece = _flood(smooth, within, (x, y))
         if not (piece & avoid).any() and np.count_nonzero(piece) <= 0.25 * room:
             out |= piece
     return out
+
+
+def _flood(smooth: U8, within: BoolArray, at: XY) -> BoolArray:
+    """What a flood from `at` reaches within `within` through colours within PIECE_RANGE of its own."""
+    h, w = within.shape
+    barrier = np.ones((h + 2, w + 2), np.uint8)
+    barrier[1:-1, 1:-1] = ~within
+    cv2.floodFill(smooth, barrier, at, (0, 0, 0), (PIECE_RANGE,) * 3, (PIECE_RANGE,) * 3,
+                  4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8))
+    return np.asarray(barrier[1:-1, 1:-1] == 2)
 
 
 def _unmarked(img: U8, mask: BoolArray, hints: Hints) -> BoolArray:
@@ -547,16 +552,12 @@ def _unmarked(img: U8, mask: BoolArray, hints: Hints) -> BoolArray:
     if not hints.background or not mask.any():
         return mask
     h, w = mask.shape
-    smooth = cv2.GaussianBlur(img, (0, 0), 1.5)
+    smooth = np.asarray(cv2.GaussianBlur(img, (0, 0), 1.5), np.uint8)
     out = mask.copy()
     for x, y in hints.background:
         if not out[y, x]:
             continue
-        barrier = np.ones((h + 2, w + 2), np.uint8)
-        barrier[1:-1, 1:-1] = ~out
-        cv2.floodFill(smooth, barrier, (x, y), (0, 0, 0), (PIECE_RANGE,) * 3, (PIECE_RANGE,) * 3,
-                      4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8))
-        piece = barrier[1:-1, 1:-1] == 2
+        piece = _flood(smooth, out, (x, y))
         if any(piece[py, px] for px, py in hints.product) or np.count_nonzero(piece) > 0.5 * np.count_nonzero(out):
             piece = _discs(((x, y),), (h, w), 2 * _dot(h, w))
         out &= ~piece
