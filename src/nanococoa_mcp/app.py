@@ -1,9 +1,14 @@
 """The composition root, and the only module that wires packages together: settings → database → job
 runtime (kinds: ad, cutout and analysis in the worker processes; homepage as a task in the server, reaching
-the tools through an in-memory MCP client) → service → doors (MCP over stdio, the one-port HTTP app)."""
+the tools through an in-memory MCP client) → service → doors (MCP over stdio, the one-port HTTP app).
+
+Two stacks, chosen by NANOCOCOA_DATABASE_URL: embedded (SQLite under the data dir, worker processes the server
+spawns, files under the data dir) and distributed (PostgreSQL, `nanococoa worker` processes anywhere fed by
+Procrastinate, files in the blob store NANOCOCOA_BLOB_URL names)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Sequence
@@ -13,11 +18,17 @@ from starlette.types import ASGIApp
 
 from nanococoa_mcp.ad.backends.registry import check_settings
 from nanococoa_mcp.ad.kind import ad_kinds
+from nanococoa_mcp.blobs import FileBlobs, open_blobs
 from nanococoa_mcp.db.connection import check_data_dir
+from nanococoa_mcp.db.upgrade import prepare_database
 from nanococoa_mcp.homepage.kind import HomepageKind
+from nanococoa_mcp.jobs.distributed import DistributedRuntime
+from nanococoa_mcp.jobs.files import JobFiles
 from nanococoa_mcp.jobs.kinds import JobKind, ServerKind, WorkerKind
 from nanococoa_mcp.jobs.pool import WorkerPool
+from nanococoa_mcp.jobs.remote import run_worker
 from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.server.tool_caller import McpToolCaller
@@ -39,16 +50,14 @@ def all_kinds(settings: Settings) -> list[JobKind]:
 
 
 async def start_service(settings: Settings) -> Service:
-    """Open the database, recover what a previous run left, start the pool. Raises InvalidInput (a backend the
-    registry does not list) or StorageError."""
+    """Open the database, recover what a previous run left, start the runtime. Raises InvalidInput (a backend
+    the registry does not list) or StorageError."""
     check_settings(settings)
+    await asyncio.to_thread(prepare_database, settings)
+    if isinstance(settings.database, PostgresDatabase):
+        return await _start_distributed(settings, settings.database)
     worker, server = job_kinds(settings)
     store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers)
-    try:
-        stores = await StoreBook.open(settings.data_dir, store)
-    except BaseException:
-        await store.close()
-        raise
     pool = WorkerPool(
         store,
         settings,
@@ -61,10 +70,44 @@ async def start_service(settings: Settings) -> Service:
     try:
         await pool.start()  # recovers first: a homepage job cut short is queued again
     except BaseException:
-        await stores.close()
         await store.close()
         raise
-    return Service(settings, store, pool, stores)
+    files = JobFiles(FileBlobs(settings.data_dir, fsync=False, setting="data_dir"), steps_in_job=False)
+    return Service(settings, store, pool, StoreBook(settings.data_dir, store), files)
+
+
+async def _start_distributed(settings: Settings, database: PostgresDatabase) -> Service:
+    """An API replica: the PostgreSQL store (uploads to the blob store, dispatch by Procrastinate), no
+    inference here unless `worker_processes` asks for worker processes beside it."""
+    worker, server = job_kinds(settings)
+    blobs = open_blobs(settings.blobs)
+    store = await JobStore.open_postgres(
+        database, settings.data_dir, [*worker, *server], workers=max(1, settings.worker_processes), blobs=blobs
+    )
+    runtime = DistributedRuntime(
+        store,
+        database,
+        settings,
+        ad_kinds,
+        server_kinds=server,
+        max_queued=settings.max_queued_jobs,
+        stop_grace_s=settings.stop_grace_sec,
+        worker_processes=settings.worker_processes,
+    )
+    try:
+        await runtime.start()
+    except BaseException:
+        await store.close()
+        raise
+    return Service(settings, store, runtime, StoreBook(settings.data_dir, store), JobFiles(blobs, steps_in_job=True))
+
+
+def worker(settings: Settings, *, concurrency: int = 1, kinds: Sequence[str] | None = None) -> None:
+    """`nanococoa worker`: run the distributed stack's jobs of `kinds` (default all) here, `concurrency` at a time,
+    until SIGINT/SIGTERM. Raises InvalidInput (not PostgreSQL, an unknown kind), StorageError."""
+    check_settings(settings)
+    prepare_database(settings)
+    run_worker(settings, ad_kinds, concurrency=concurrency, kinds=kinds)
 
 
 @contextlib.asynccontextmanager
@@ -86,7 +129,14 @@ async def service_running(settings: Settings | None = None) -> AsyncIterator[Ser
 @contextlib.asynccontextmanager
 async def job_store(settings: Settings) -> AsyncIterator[JobStore]:
     """The jobs as the service would report them, without running any (the CLI's local status and stop)."""
-    async with await JobStore.open(settings.data_dir, all_kinds(settings), workers=settings.workers) as store:
+    await asyncio.to_thread(prepare_database, settings)
+    database = settings.database
+    if isinstance(database, PostgresDatabase):
+        opened = await JobStore.open_postgres(database, settings.data_dir, all_kinds(settings),
+                                              blobs=open_blobs(settings.blobs))
+    else:
+        opened = await JobStore.open(settings.data_dir, all_kinds(settings), workers=settings.workers)
+    async with opened as store:
         yield store
 
 
@@ -107,7 +157,11 @@ def serve(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     app = http_app(settings)
-    check_data_dir(settings.data_dir)
+    if isinstance(settings.database, PostgresDatabase):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # scratch and homepage checkpoints only
+    else:
+        check_data_dir(settings.data_dir)
+    prepare_database(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=15)
 
 

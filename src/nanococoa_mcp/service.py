@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.jobs.files import JobFiles
 from nanococoa_mcp.jobs.models import TERMINAL, InputFile, JobState, JobStatus
-from nanococoa_mcp.jobs.pool import WorkerPool
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.stores import StoreBook
@@ -32,12 +32,44 @@ class WorkerHealth(BaseModel):
     replaced: int = Field(description="Workers replaced after a crash or an ignored stop since start.")
 
 
+class JobRuntime(Protocol):
+    """What runs the jobs: the embedded WorkerPool (jobs/pool.py) or an API replica's DistributedRuntime
+    (jobs/distributed.py)."""
+
+    workers: int
+    replaced: int
+
+    async def submit(
+        self,
+        kind: str,
+        parameters: Mapping[str, Any],
+        *,
+        input_file: InputFile | None = None,
+        parent_id: str | None = None,
+        start_step: int = 1,
+    ) -> JobStatus: ...
+
+    async def stop(self, job_id: str) -> JobStatus: ...
+
+    async def changed(self, job_id: str, poll_s: float) -> None:
+        """Until the job may have changed."""
+
+    def alive_workers(self) -> int: ...
+
+    def busy_workers(self) -> int: ...
+
+    async def close(self, timeout_s: float = 10.0) -> None: ...
+
+
 class Service:
-    def __init__(self, settings: Settings, store: JobStore, pool: WorkerPool, stores: StoreBook) -> None:
+    def __init__(
+        self, settings: Settings, store: JobStore, pool: JobRuntime, stores: StoreBook, files: JobFiles
+    ) -> None:
         self.settings = settings
         self.store = store
         self.pool = pool
         self.stores = stores
+        self.files = files  # every job's files, served by name whichever machine made them
         self.started_at = time.time()
 
     async def close(self) -> None:
@@ -45,7 +77,19 @@ class Service:
         try:
             await self.pool.close(timeout_s=self.settings.stop_grace_sec)
         finally:
+            # Closing the databases must finish even when this close is cancelled (a client that leaves
+            # cancels the lifespan it ran in): otherwise their connections are left open.
+            closing = asyncio.ensure_future(self._close_databases())
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                await closing
+                raise
+
+    async def _close_databases(self) -> None:
+        try:
             await self.stores.close()
+        finally:
             await self.store.close()
 
     async def submit(
@@ -90,11 +134,15 @@ class Service:
                 seen = key
                 if st.status in TERMINAL or time.monotonic() >= deadline:
                     return await self.store.get(job_id)
-                await asyncio.sleep(POLL_S)
+                await self.changed(job_id)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.stop(job_id))
             raise
+
+    async def changed(self, job_id: str, poll_s: float = POLL_S) -> None:
+        """Until the job may have changed (a follower then reads its status again)."""
+        await self.pool.changed(job_id, poll_s)
 
     async def counts(self) -> dict[str, int]:
         """Jobs by status (every status present)."""

@@ -4,17 +4,69 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, PlainSerializer, PlainValidator, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from nanococoa_mcp.locations import (
+    BlobLocation,
+    DatabaseLocation,
+    FileBlobLocation,
+    PostgresDatabase,
+    S3BlobLocation,
+    S3Config,
+    S3Credentials,
+    SqliteDatabase,
+    parse_blob_url,
+    parse_database_url,
+)
+
+DATABASE_FILE = "nanococoa.db"  # the embedded database, under the data directory unless the URL says otherwise
+DEFAULT_S3_REGION = "us-east-1"
 
 
 def _default_data_dir() -> Path:
     return Path.home() / ".nanococoa"
 
 
+def _database_url(value: Any) -> DatabaseLocation | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, SqliteDatabase | PostgresDatabase):
+        return value
+    if isinstance(value, Path):
+        return SqliteDatabase(value)
+    if isinstance(value, str):
+        return parse_database_url(value)
+    raise TypeError("a URL string")
+
+
+def _blob_url(value: Any) -> BlobLocation | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, FileBlobLocation | S3BlobLocation):
+        return value
+    if isinstance(value, str):
+        return parse_blob_url(value)
+    raise TypeError("a URL string")
+
+
+def _as_text(value: object) -> str | None:
+    return None if value is None else str(value)  # str() of a location masks its password
+
+
+# NoDecode: the URL is text, not JSON; hide_input_in_errors (below) keeps a refused URL's password out of errors.
+DatabaseUrl = Annotated[
+    DatabaseLocation | None, NoDecode, PlainValidator(_database_url), PlainSerializer(_as_text, return_type=str | None)
+]
+BlobUrl = Annotated[
+    BlobLocation | None, NoDecode, PlainValidator(_blob_url), PlainSerializer(_as_text, return_type=str | None)
+]
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NANOCOCOA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NANOCOCOA_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
@@ -42,6 +94,22 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra browser origins allowed to call the HTTP endpoints."
     )
     workers: int = Field(default=1, ge=1, le=16, description="Worker processes running ads (each keeps a browser).")
+    worker_processes: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="With PostgreSQL: `nanococoa worker` processes that `nanococoa serve` runs beside itself "
+        "(`serve --workers N`); none by default, the workers run on their own.",
+    )
+    heartbeat_sec: float = Field(
+        default=2.0, gt=0, description="With PostgreSQL: how often a worker tells the database it is alive."
+    )
+    stalled_after_sec: float = Field(
+        default=10.0,
+        gt=0,
+        description="With PostgreSQL: a worker silent this long is taken for dead; its job runs again on another "
+        "worker from its last finished step.",
+    )
     max_queued_jobs: int = Field(
         default=32, ge=1, description="Jobs allowed to wait; more are refused (HTTP 429) until one starts."
     )
@@ -83,6 +151,51 @@ class Settings(BaseSettings):
         description="API key for the LLM endpoint (OPENAI_API_KEY works too).",
     )
     llm_timeout_sec: float = Field(default=60.0, gt=0, description="Per LLM request.")
+    # Where jobs and files live: the embedded stack (SQLite + files under data_dir) unless these say otherwise.
+    database_url: DatabaseUrl = Field(
+        default=None,
+        description="Job database: sqlite:///PATH (default: nanococoa.db under data_dir) or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB (the distributed stack).",
+    )
+    blob_url: BlobUrl = Field(
+        default=None,
+        description="Uploads, step checkpoints and results: file:///DIR (default: data_dir) or "
+        "s3://BUCKET?endpoint=http://HOST:PORT&region=REGION&presign=1 (keys from AWS_*).",
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        default=None, validation_alias="AWS_ACCESS_KEY_ID", description="S3 access key (the standard variable)."
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SECRET_ACCESS_KEY", description="S3 secret key (the standard variable)."
+    )
+    aws_session_token: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SESSION_TOKEN", description="S3 session token, for temporary keys."
+    )
+    aws_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="S3 region when the blob URL names none (default us-east-1).",
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        description="S3 endpoint when the blob URL names none (default: AWS).",
+    )
+
+    @property
+    def database(self) -> DatabaseLocation:
+        """The job database, with the default filled in."""
+        return self.database_url or SqliteDatabase(self.data_dir / DATABASE_FILE)
+
+    @property
+    def blobs(self) -> FileBlobLocation | S3Config:
+        """The blob store, with the defaults and the AWS_* keys filled in."""
+        url = self.blob_url or FileBlobLocation(self.data_dir)
+        if isinstance(url, FileBlobLocation):
+            return url
+        keys = S3Credentials(self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
+        endpoint = url.endpoint or (self.aws_endpoint_url.rstrip("/") if self.aws_endpoint_url else None)
+        return S3Config(url.bucket, endpoint, url.region or self.aws_region or DEFAULT_S3_REGION, url.presign, keys)
 
 
 @lru_cache(maxsize=1)

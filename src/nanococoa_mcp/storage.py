@@ -16,13 +16,19 @@ class StorageError(NanococoaError):
     code = "storage_error"
 
 
+class StorageUnavailable(StorageError):
+    """The job database or the blob store cannot be reached right now (a server restarting, a network cut):
+    nothing is wrong with the request, and the same request is worth retrying shortly."""
+
+    code = "storage_unavailable"
+
+
 def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Temp file + rename: readers see the old file or the whole new one. `fsync=False` for files whose
-    loss in a power cut is no worse than their database row's (the job database syncs lazily too)."""
+def _write_temp(path: Path, data: bytes, fsync: bool) -> Path:
+    """`data` in a hidden temp file beside `path` (removed again if writing it fails)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -31,10 +37,35 @@ def write_bytes_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
             fh.flush()
             if fsync:
                 os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Temp file + rename: readers see the old file or the whole new one. `fsync=False` for files whose
+    loss in a power cut is no worse than their database row's (the job database syncs lazily too)."""
+    tmp = _write_temp(path, data, fsync)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def create_bytes_atomic(path: Path, data: bytes, *, fsync: bool = True) -> bool:
+    """Write `path` only if it does not exist yet, whole or not at all; whether this call wrote it. Of several
+    writers racing for one path exactly one wins: the complete temp file is hard-linked into place, which
+    fails when the name is taken (a rename would silently replace the winner)."""
+    tmp = _write_temp(path, data, fsync)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
 
 
 def write_json_atomic(path: Path, payload: object) -> None:

@@ -1,6 +1,6 @@
-"""Shop records (the seed's CustomerData) in their own table of the one database, with their product photos
-kept as files under `<data_dir>/stores/<id>/`. Everything is checked before anything is written: a refused
-record leaves no row and no file."""
+"""Shop records (the seed's CustomerData) in their own table of the job database (SQLite or PostgreSQL, through
+the job store's own SQL access), with their product photos kept as files under `<data_dir>/stores/<id>/`.
+Everything is checked before anything is written: a refused record leaves no row and no file."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import asyncio
 import json
 import secrets
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nanococoa_mcp.ad.images import DecodedImage, stored_bytes
-from nanococoa_mcp.db.connection import connect_async
+from nanococoa_mcp.db.access import Row
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
@@ -94,26 +92,19 @@ def check_photo_count(count: int, field: str = "photos") -> None:
 
 
 class StoreBook:
-    """Store CRUD on a connection of its own. Open with `await StoreBook.open(data_dir, jobs)`; `jobs` says
-    which photos an unfinished homepage job still needs."""
+    """Store CRUD in the job store's database, through its SQL access (which the job store closes). `jobs`
+    also says which photos an unfinished homepage job still needs."""
 
-    def __init__(self, db: aiosqlite.Connection, data_dir: Path, jobs: JobStore) -> None:
-        self.db = db
+    def __init__(self, data_dir: Path, jobs: JobStore) -> None:
+        self.sql = jobs.sql
         self.jobs = jobs
         self.root = data_dir / "stores"
-        self._lock = asyncio.Lock()  # one connection serves every coroutine
-
-    @classmethod
-    async def open(cls, data_dir: Path, jobs: JobStore) -> StoreBook:
-        """Raises StorageError when the data directory cannot hold the database."""
-        return cls(await connect_async(data_dir), data_dir, jobs)
 
     async def close(self) -> None:
-        await self.db.close()
+        """Nothing of its own to release: the job store closes the connection both use."""
 
-    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        async with self._lock, self.db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+        return await self.sql.fetchall(sql, params)
 
     async def create(self, record: dict[str, Any], photos: list[DecodedImage]) -> StoredStore:
         """Raises InvalidInput (a bad field, too many photos) or StorageError; a refusal writes nothing."""
@@ -143,7 +134,7 @@ class StoreBook:
 
     async def recent(self, limit: int = 20, offset: int = 0) -> list[StoredStore]:
         found = await self._rows(
-            "SELECT * FROM stores ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (limit, offset)
+            "SELECT * FROM stores ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
         )
         return [_to_store(r) for r in found]
 

@@ -15,6 +15,7 @@ from nanococoa_mcp.ad.backends.registry import SPECS
 from nanococoa_mcp.cli.commands import app
 from nanococoa_mcp.settings import get_settings
 from tests.conftest import SAMPLES
+from tests.hint_photos import cluttered
 from tests.server.serving import ServerProcess
 
 runner = CliRunner()
@@ -56,8 +57,15 @@ def test_generate_against_a_running_server_fetches_the_files(tmp_path: Path, dat
     out = tmp_path / "remote.png"
     with ServerProcess(tmp_path / "server-data") as server:
         res = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "건어물 대박 세일",
-                                  "--variants", "2", "--size", "1:1", "--server", server.base, "--out", str(out)])
+                                  "--variants", "2", "--size", "1:1", "--server", server.base, "--out", str(out),
+                                  "--box", "0.1,0.1,0.9,0.9", "--point", "5,5,bg"])  # fmt: skip
         assert res.exit_code == 0, res.output
+        params = json.loads(out.with_suffix(".json").read_text())
+        assert params["variants"][0]["quality"]["hint_used"] is False  # the emoji has its own alpha
+        status = runner.invoke(app, ["status", params["job_id"], "--server", server.base])
+        sent = json.loads(status.output)["parameters"]
+        assert sent["product_box"] == [26, 26, 230, 230] and sent["product_points"] == [
+            {"x": 5, "y": 5, "label": "background"}]
         listed = runner.invoke(app, ["jobs", "--server", server.base])
         assert listed.exit_code == 0 and "건어물 대박 세일" in listed.output
         refused = runner.invoke(app, ["generate", str(SAMPLES / "fish.png"), "--copy", "세일", "--style", "없는스타일",
@@ -180,3 +188,21 @@ def test_a_photo_with_no_product_still_makes_an_ad_and_says_how_to_get_a_cut_out
     assert "photo card:" in said and "product_box [x0, y0, x1, y1]" in said
     report = json.loads((tmp_path / "ad.json").read_text())
     assert report["variants"][0]["quality"]["layout_mode"] == "photo_card"
+
+
+def test_generate_takes_a_box_and_keeps_the_cut_out_on_a_cluttered_table(tmp_path: Path) -> None:
+    photo = cluttered()
+    (tmp_path / "table.png").write_bytes(photo.png)
+    x0, y0, x1, y1 = photo.box
+    h, w = photo.truth.shape
+    res = runner.invoke(app, ["generate", str(tmp_path / "table.png"), "--copy", "꿀 한 병 특가", "--size", "1:1",
+                              "--box", f"{x0 / w},{y0 / h},{x1 / w},{y1 / h}", "--point", f"{(x0 + x1) // 2},{y1 - 20}",
+                              "--out", str(tmp_path / "ad.png")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "photo card" not in res.output
+    quality = json.loads((tmp_path / "ad.json").read_text())["variants"][0]["quality"]
+    assert quality["layout_mode"] == "cutout" and quality["hint_used"] is True and quality["passed"]
+    refused = runner.invoke(app, ["generate", str(tmp_path / "table.png"), "--copy", "꿀 특가",
+                                  "--box", f"{x1},{y0},{x0},{y1}", "--out", str(tmp_path / "bad.png")])  # fmt: skip
+    assert refused.exit_code == 2 and "field: --box" in refused.output and "inverted" in refused.output
+    assert not (tmp_path / "bad.png").exists()

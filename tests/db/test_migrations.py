@@ -26,7 +26,7 @@ def test_migrations_run_once_and_a_second_run_applies_nothing() -> None:
     assert migrate(db) == [fn.__name__ for fn in MIGRATIONS]
     assert migrate(db) == []
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
-        "m001_initial", "m002_stores_and_job_kinds", "m003_any_job_kind"
+        "m001_initial", "m002_stores_and_job_kinds", "m003_any_job_kind", "m004_queue_task", "m005_job_attempts"
     ]
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"jobs", "stage_times", "stores", "_migrations"} <= tables
@@ -37,8 +37,8 @@ def test_a_database_made_before_job_kinds_gains_stores_and_its_jobs_become_ads()
     db.execute(
         "INSERT INTO jobs (id, seq, status, parameters, created_at, updated_at) VALUES ('a', 1, 'queued', '{}', 0, 0)"
     )
-    assert migrate(db) == ["m002_stores_and_job_kinds", "m003_any_job_kind"]
-    assert db.execute("SELECT kind FROM jobs").fetchone()[0] == "ad"
+    assert migrate(db) == ["m002_stores_and_job_kinds", "m003_any_job_kind", "m004_queue_task", "m005_job_attempts"]
+    assert db.execute("SELECT kind, task_id FROM jobs").fetchone() == ("ad", None)  # no queue entry: embedded
     assert db.execute("SELECT COUNT(*) FROM stores").fetchone()[0] == 0
 
 
@@ -59,7 +59,7 @@ def test_jobs_of_any_kind_fit_once_their_rows_and_lineage_and_stage_times_are_ke
     )
     with pytest.raises(sqlite3.IntegrityError):  # before: only ads and homepages
         db.execute("UPDATE jobs SET kind = 'cutout' WHERE id = 'site'")
-    assert migrate(db) == ["m003_any_job_kind"]
+    assert migrate(db) == ["m003_any_job_kind", "m004_queue_task", "m005_job_attempts"]
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("INSERT INTO jobs (id, seq, kind, status, parameters, created_at, updated_at) "
                "VALUES ('cut', 4, 'cutout', 'queued', '{}', 0, 0)")

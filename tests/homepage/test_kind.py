@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -79,6 +80,26 @@ async def test_with_one_worker_a_homepage_job_runs_beside_its_ads_and_a_refused_
     assert [a.status for a in ads] == ["completed"]  # the hero, made by the one worker the run never held
     assert (Path(result["output_path"]) / "images" / "hero.jpg").is_file()
     assert not (Path(result["output_path"]) / "images" / "product_1.jpg").exists()
+
+
+async def test_a_hard_photo_among_the_shops_photos_still_gets_its_ads_as_photo_cards_and_the_site_builds(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    hard = tmp_path / "pattern.png"
+    yy, xx = np.mgrid[0:600, 0:800]
+    checker = ((((xx // 40) + (yy // 40)) % 2) * 180 + 40).astype(np.uint8)  # nothing in it stands apart
+    Image.fromarray(np.dstack([checker] * 3)).save(hard)
+    async with service_running(builtin_settings(data_dir)) as service:
+        job = await service.submit("homepage", parameters([DANGO, hard]))
+        done = await service.wait(job.job_id, 240)
+        ads = await service.jobs(kind="ad")
+    assert done.status == "completed", done.error
+    result = done.result
+    assert result is not None and result["generated_images"] == 3 and result["skipped_images"] == []
+    images = Path(result["output_path"]) / "images"
+    assert all((images / f"{name}.jpg").is_file() for name in ("hero", "product_1", "cta"))
+    modes = sorted(v["quality"]["layout_mode"] for a in ads if a.result for v in a.result["variants"])
+    assert modes == ["cutout", "photo_card", "photo_card"], modes  # the hard photo's two ads are cards
 
 
 @pytest.mark.browser

@@ -5,19 +5,22 @@ kind: `steps` (a worker kind: two steps of a few stages, each a short sleep with
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanococoa_mcp.errors import InvalidInput, JobFailed
+from nanococoa_mcp.errors import Conflict, InvalidInput, JobFailed
 from nanococoa_mcp.jobs.cancel import JobStopped, checkpoint
 from nanococoa_mcp.jobs.kinds import AfterRestart, JobContext, RunsIn, WorkerKind
 from nanococoa_mcp.jobs.models import TERMINAL, JobTicket, Previews, Stage
 from nanococoa_mcp.jobs.pool import WorkerPool
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.storage import StorageError
 
 STEPS = ("first", "second")
 
@@ -138,3 +141,94 @@ class RelayKind:
         if status.status != "completed":
             raise JobFailed(f"the steps job ended {status.status}", field="child")
         return {"child": child.job_id}
+
+
+class PagesJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(default=0.05, ge=0, le=30, description="Each step's sleep, with stop points.")
+    log: str | None = Field(default=None, description="A file each step run appends its name to.")
+    fail_at: Literal["draft", "final"] | None = None
+    fail_times: int = Field(default=0, ge=0, description="Runs of `fail_at` that fail (counted in `log`).")
+
+
+class PagesKind:
+    """A worker kind that keeps its files as the ad kind does: a finished step's checkpoint under
+    `steps/<id>/`, its result under `jobs/<id>/`; it resumes from step 2 with the checkpoint (its own, or its
+    parent's for a child job). Fails with a StorageError (a store out of reach) as many times as told."""
+
+    name = "pages"
+    steps: tuple[str, ...] = ("draft", "final")
+    runs_in: RunsIn = "worker"
+    resumable = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return PagesJob.model_validate(dict(parameters)).model_dump()
+        except ValidationError as exc:
+            raise InvalidInput(exc.errors()[0]["msg"], field=str(exc.errors()[0]["loc"][0])) from None
+
+    def eta_plan(self, parameters: Mapping[str, Any], start_step: int) -> list[Stage]:
+        return [(step, step) for step in self.steps[start_step - 1 :]]
+
+    def eta_group(self, parameters: Mapping[str, Any]) -> str:
+        return ""
+
+    def previews(self, job_id: str, result: Mapping[str, Any] | None) -> Previews:
+        draft = self.settings.data_dir / "steps" / job_id / "draft.json"
+        return Previews(step1_result=str(draft) if draft.is_file() else None,
+                        final_result=(result or {}).get("page_path"))
+
+    def after_restart(self, steps_done: Sequence[str]) -> AfterRestart:
+        return "fail" if steps_done else "requeue"
+
+    def warm(self) -> None:
+        """Nothing to load."""
+
+    def _step(self, params: PagesJob, step: str) -> None:
+        """Sleep with stop points; note the run in the log; fail as told."""
+        deadline = time.monotonic() + params.seconds
+        while time.monotonic() < deadline:
+            checkpoint()
+            time.sleep(0.01)
+        if params.log is None:
+            return
+        log = Path(params.log)
+        with log.open("a") as fh:
+            fh.write(f"{step}\n")
+        if step == params.fail_at and log.read_text().split().count(step) <= params.fail_times:
+            raise StorageError(f"the pages store was out of reach at {step}", field="blob_url")
+
+    def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
+        params = PagesJob.model_validate(job.parameters)
+        own = context.data_dir / "steps" / job.job_id
+        draft = own / "draft.json"
+        if job.start_step == 1:
+            context.report(0.0, "draft", "draft", "drafting")
+            self._step(params, "draft")
+            given = job.input_path.read_text() if job.input_path is not None else ""
+            own.mkdir(parents=True, exist_ok=True)
+            draft.write_text(json.dumps({"text": given.upper(), "pid": os.getpid(), "job": job.job_id}))
+        elif job.parent_id is not None:
+            parent = context.data_dir / "steps" / job.parent_id / "draft.json"
+            if not parent.is_file():
+                raise Conflict("the parent job has no draft", field="start_step", accepted="1")
+            own.mkdir(parents=True, exist_ok=True)
+            draft.write_text(parent.read_text())
+        context.report(50.0, "final", "final", "finishing")
+        self._step(params, "final")
+        out = context.data_dir / "jobs" / job.job_id / "page.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page = {"draft": json.loads(draft.read_text()), "final_pid": os.getpid()}
+        out.write_text(json.dumps(page))
+        return {"page_path": str(out)}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def pages_kinds(settings: Settings) -> list[WorkerKind]:
+    return [PagesKind(settings), StepsKind(settings)]

@@ -1,9 +1,10 @@
-"""The job store on a real SQLite file, with job kinds of the tests' own: queueing, refusals, lineage,
-claims by lane, stop, recovery after a crash by each kind's rule, learnt ETA."""
+"""The job store's contract, run on both databases (a real SQLite file, and a real PostgreSQL server with
+Procrastinate's queue), with job kinds of the tests' own: queueing, refusals, lineage, claims by lane, stop,
+recovery after a crash by each kind's rule, learnt ETA, two stores on one database."""
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,20 +13,16 @@ import pytest
 from nanococoa_mcp.errors import Conflict, InvalidInput, NotFound
 from nanococoa_mcp.jobs.models import InputFile, JobError, ProgressUpdate, QueueFull
 from nanococoa_mcp.jobs.store import JobStore
-from nanococoa_mcp.jobs.writer import JobWriter
 from nanococoa_mcp.settings import Settings
-from tests.jobs.kinds import RelayKind, StepsKind
+from tests.jobs.backends import Backend, kinds
+from tests.jobs.kinds import StepsKind
 
 PHOTO = InputFile(data=b"the input", suffix=".txt")
 
 
-def kinds(data_dir: Path) -> list[StepsKind | RelayKind]:
-    return [StepsKind(Settings(data_dir=data_dir)), RelayKind()]
-
-
 @pytest.fixture
-async def store(data_dir: Path) -> AsyncIterator[JobStore]:
-    async with await JobStore.open(data_dir, kinds(data_dir)) as s:
+async def store(backend: Backend, data_dir: Path) -> AsyncIterator[JobStore]:
+    async with await backend.open(kinds(data_dir)) as s:
         yield s
 
 
@@ -94,7 +91,9 @@ async def test_a_child_job_reuses_its_parents_input(store: JobStore) -> None:
     assert await store.claim_next(worker_pid=1, kinds=["steps"]) == parent.job_id
     assert await store.claim_next(worker_pid=1, kinds=["steps"]) == child.job_id
     ticket = await store.load(child.job_id)
-    assert ticket.input_path == store.data_dir / "uploads" / f"{parent.job_id}.txt"
+    # embedded: the file a worker process opens; distributed: the blob key a worker on any machine fetches
+    upload = f"uploads/{parent.job_id}.txt"
+    assert ticket.input_path == (store.data_dir / upload if store.dispatch is None else Path(upload))
 
 
 async def test_an_unknown_job_id_raises_not_found_naming_the_field(store: JobStore) -> None:
@@ -138,8 +137,8 @@ async def test_completing_records_every_step_the_result_and_its_previews(store: 
     assert (await store.get(job.job_id)).status == "completed"  # an ended job stays as it ended
 
 
-async def test_recover_requeues_or_fails_by_each_kinds_rule(data_dir: Path) -> None:
-    async with await JobStore.open(data_dir, kinds(data_dir)) as old:
+async def test_recover_requeues_or_fails_by_each_kinds_rule(backend: Backend, data_dir: Path) -> None:
+    async with await backend.open(kinds(data_dir)) as old:
         fresh = await old.create("steps", {}, input_file=PHOTO)
         halfway = await old.create("steps", {}, input_file=PHOTO)
         relay = await old.create("relay", {})
@@ -150,11 +149,10 @@ async def test_recover_requeues_or_fails_by_each_kinds_rule(data_dir: Path) -> N
         await old.claim_next(worker_pid=1, kinds=["relay"])
         await old.progress(relay.job_id, _progress("wait", "child", ["plan"]))
         await old.request_stop(stopping.job_id)
-    writer = JobWriter(data_dir)  # the dead worker's last report: step 1 finished, step 2 under way
-    writer.progress(halfway.job_id, _progress("second", "second_0", ["first"], index=2))
-    writer.close()
+    # the dead worker's last report: step 1 finished, step 2 under way
+    await backend.dead_worker_reports(halfway.job_id, _progress("second", "second_0", ["first"], index=2))
 
-    async with await JobStore.open(data_dir, kinds(data_dir)) as new:
+    async with await backend.open(kinds(data_dir)) as new:
         report = await new.recover()
         assert report.requeued == [fresh.job_id, relay.job_id]
         assert report.failed == [halfway.job_id] and report.stopped == [stopping.job_id]
@@ -169,18 +167,22 @@ async def test_recover_requeues_or_fails_by_each_kinds_rule(data_dir: Path) -> N
         assert (await new.recover()).requeued == []
 
 
-async def test_a_running_job_of_a_kind_this_version_does_not_know_fails_at_recovery(data_dir: Path) -> None:
-    async with await JobStore.open(data_dir, kinds(data_dir)) as old:
+async def test_a_running_job_of_a_kind_this_version_does_not_know_fails_at_recovery(
+    backend: Backend, data_dir: Path
+) -> None:
+    async with await backend.open(kinds(data_dir)) as old:
         job = await old.create("relay", {})
         await old.claim_next(worker_pid=1, kinds=["relay"])
-    async with await JobStore.open(data_dir, [StepsKind(Settings(data_dir=data_dir))]) as new:
+    async with await backend.open([StepsKind(Settings(data_dir=data_dir))]) as new:
         assert (await new.recover()).failed == [job.job_id]
         gone = await new.get(job.job_id)
         assert (gone.status, gone.resumable, gone.eta_seconds) == ("failed", False, None)
 
 
-async def test_the_eta_is_learnt_per_kind_and_group_and_counts_the_jobs_ahead(data_dir: Path) -> None:
-    async with await JobStore.open(data_dir, kinds(data_dir), workers=1) as store:
+async def test_the_eta_is_learnt_per_kind_and_group_and_counts_the_jobs_ahead(
+    backend: Backend, data_dir: Path
+) -> None:
+    async with await backend.open(kinds(data_dir), workers=1) as store:
         job = await store.create("steps", {"stages": 1}, input_file=PHOTO)
         assert job.eta_seconds is None  # nothing learnt yet: unknown, not a made-up constant
         await store.claim_next(worker_pid=1, kinds=["steps"])
@@ -192,7 +194,27 @@ async def test_the_eta_is_learnt_per_kind_and_group_and_counts_the_jobs_ahead(da
         assert (first.eta_seconds, first.step_eta_seconds) == (4.0, 1.0)
         assert second.eta_seconds == 8.0  # one job ahead on the one worker
         assert other_group.eta_seconds == 12.0  # no history of its own: every group's
-    db = sqlite3.connect(data_dir / "nanococoa.db")
-    assert db.execute("SELECT kind, stage, eta_group FROM stage_times ORDER BY id").fetchall() == [
+        recorded = await store.sql.fetchall("SELECT kind, stage, eta_group FROM stage_times ORDER BY id")
+    assert [(r["kind"], r["stage"], r["eta_group"]) for r in recorded] == [
         ("steps", "first_0", "small"), ("steps", "second_0", "small")
     ]
+
+
+async def test_two_stores_on_one_database_queue_in_one_order_and_claim_each_job_once(
+    backend: Backend, data_dir: Path
+) -> None:
+    """Two API replicas (or a server and its CLI) share the jobs: positions and claims agree across them."""
+    async with await backend.open(kinds(data_dir)) as one, await backend.open(kinds(data_dir)) as two:
+        made = await asyncio.gather(*(s.create("steps", {}) for _ in range(6) for s in (one, two)))
+        ids = {job.job_id for job in made}
+        listed = await two.list_jobs(limit=50)
+        assert {j.job_id for j in listed} == ids and len(listed) == 12
+        assert sorted(j.queue_position or 0 for j in listed) == list(range(1, 13))
+        claimed: list[str | None] = []
+        while True:
+            got = await asyncio.gather(one.claim_next(1, ["steps"]), two.claim_next(2, ["steps"]))
+            claimed += [g for g in got if g is not None]
+            if got == [None, None]:
+                break
+        assert sorted(claimed) == sorted(ids)  # every job once, none twice
+        assert (await one.counts())["running"] == 12

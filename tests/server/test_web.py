@@ -1,31 +1,25 @@
 """The web page at `/`, driven in Debian Chromium against a real `nanococoa serve`: a merchant uploads a
 photo, picks styles, follows the progress and downloads the ad; bad input is refused in Korean next to its
-field; the page fits a phone; without an event stream it polls; new copy can reuse a finished scene."""
+field; the page fits a phone and axe-core finds nothing serious; without an event stream it polls; new copy can
+reuse a finished scene. The cut-out preview and its hints are tested in test_web_cutout.py."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from nanococoa_mcp.ad.stages.render import find_chromium
-from nanococoa_mcp.errors import BackendUnavailable
+from tests.server.browsing import DESKTOP, PHONE, ThreadBrowser, ad_job_ids, axe_problems, is_korean, keep
 from tests.server.serving import ROOT, ServerProcess
 
 pytestmark = pytest.mark.browser
 
 FISH = ROOT / "samples" / "fish.png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-HANGUL = range(0xAC00, 0xD7A4)
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-PHONE: ViewportSize = {"width": 375, "height": 812}
 # Records what the progress area showed, so a fast job's intermediate states can be asserted afterwards.
 WATCH_PROGRESS = """
 window.__seen = [];
@@ -41,44 +35,6 @@ document.addEventListener("DOMContentLoaded", () => {
   new MutationObserver(shown).observe(image, { attributes: true, attributeFilter: ["data-kind"] });
 });
 """
-T = TypeVar("T")
-
-
-class ThreadBrowser:
-    """One Chromium on its own thread: Playwright's sync API must stay off pytest-asyncio's loop thread."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-web-browser")
-        self._pool.submit(self._start).result()
-
-    def _start(self) -> None:
-        self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(
-            executable_path=str(find_chromium()),
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
-
-    def run(self, fn: Callable[[Browser], T]) -> T:
-        return self._pool.submit(fn, self._browser).result()
-
-    def close(self) -> None:
-        def stop() -> None:
-            self._browser.close()
-            self._playwright.stop()
-
-        self._pool.submit(stop).result()
-        self._pool.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[ThreadBrowser]:
-    try:
-        find_chromium()
-    except BackendUnavailable:  # the README's test command installs it; say so rather than pass silently
-        pytest.fail("Chromium is not installed: run scripts/test.sh, which installs it")
-    b = ThreadBrowser()
-    yield b
-    b.close()
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = ServerProcess(tmp_path_factory.mktemp("web") / "data").start()
     yield proc.base
     proc.stop()
-
-
-def job_ids(base: str) -> list[str]:
-    return [j["job_id"] for j in httpx.get(f"{base}/api/jobs", params={"limit": 200}).json()["jobs"]]
 
 
 def open_page(browser: Browser, base: str, viewport: ViewportSize) -> tuple[Page, list[str]]:
@@ -114,15 +66,6 @@ def fill_ad(page: Page, copy: str = "건어물 대박 세일") -> None:
 
 def wait_final(page: Page) -> None:
     page.wait_for_selector("#result-image[data-kind=final]", timeout=60_000)
-
-
-def is_korean(text: str) -> bool:
-    return any(ord(ch) in HANGUL for ch in text)
-
-
-def keep(shot: Path, name: str) -> None:
-    """Copy a screenshot where a reviewer can open it after the run."""
-    shutil.copyfile(shot, Path("/tmp") / name)
 
 
 def test_a_merchant_uploads_a_photo_follows_progress_and_downloads_the_ad(
@@ -175,12 +118,13 @@ def test_a_merchant_uploads_a_photo_follows_progress_and_downloads_the_ad(
         assert "current" in (newest.get_attribute("class") or "")
         assert "건어물 대박 세일" in (newest.text_content() or "")
         assert "완성" in (newest.text_content() or "")
+        assert axe_problems(page) == []
         assert errors == []
         page.close()
 
-    before = job_ids(server)
+    before = ad_job_ids(server)
     browser.run(drive)
-    jobs = httpx.get(f"{server}/api/jobs").json()["jobs"]
+    jobs = httpx.get(f"{server}/api/jobs", params={"kind": "ad"}).json()["jobs"]
     assert len(jobs) == len(before) + 1
     assert (jobs[0]["status"], jobs[0]["text_content"]) == ("completed", "건어물 대박 세일")
     keep(tmp_path / "desktop-done.png", "web-desktop.png")
@@ -216,9 +160,9 @@ def test_empty_copy_and_a_file_that_is_not_an_image_are_refused_in_korean_next_t
         assert errors == []
         page.close()
 
-    before = job_ids(server)
+    before = ad_job_ids(server)
     browser.run(drive)
-    assert job_ids(server) == before, "a refused request creates no job"
+    assert ad_job_ids(server) == before, "a refused request creates no job"
     keep(tmp_path / "desktop-error.png", "web-error.png")
 
 
@@ -267,6 +211,9 @@ def test_the_page_fits_a_phone_without_horizontal_scrolling(
         page.screenshot(path=tmp_path / "phone-empty.png", full_page=True)
 
         fill_ad(page, "오늘만 반값")
+        page.wait_for_selector("#cutout[data-state=done] #cutout-image:not([hidden])", timeout=60_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert axe_problems(page) == []
         page.click("#submit-btn")
         wait_final(page)
         page.wait_for_selector("#recent-list .recent-item img")
@@ -292,7 +239,10 @@ def test_without_an_event_stream_the_page_polls_and_new_copy_reuses_the_same_sce
         page.click("#submit-btn")
         wait_final(page)
         first = (page.get_attribute("#result-image", "src") or "").split("/")[2]
-        assert polls and all(url.endswith(f"/status/{first}") for url in polls), polls
+        page.wait_for_selector("#cutout[data-state=done] #cutout-image[data-job-id]", timeout=60_000)
+        cut = page.get_attribute("#cutout-image", "data-job-id")  # the photo's cut-out preview polls too
+        ad_polls = [url for url in polls if not url.endswith(f"/status/{cut}")]
+        assert ad_polls and all(url.endswith(f"/status/{first}") for url in ad_polls), polls
 
         assert page.input_value("#rerun-input") == "쫀득한 경단"
         page.fill("#rerun-input", "")
@@ -324,3 +274,26 @@ def test_without_an_event_stream_the_page_polls_and_new_copy_reuses_the_same_sce
     assert rerun["parameters"]["text_content"] == "오늘만 반값"
     assert rerun["parameters"]["text_style"] == "neon"
     assert rerun["parameters"]["style"] == "traditional_market"
+
+
+def test_the_api_docs_page_renders_every_route_with_no_internet(browser: ThreadBrowser, server: str) -> None:
+    """`/docs` is Swagger UI served from this port: it draws the routes even where no CDN can be reached."""
+    routes = httpx.get(f"{server}/openapi.json").json()["paths"]
+
+    def drive(b: Browser) -> tuple[list[str], int, list[str]]:
+        page = b.new_page(viewport=DESKTOP)
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        drawn = page.locator(".opblock").count()
+        page.close()
+        return asked, drawn, errors
+
+    asked, drawn, errors = browser.run(drive)
+    assert errors == []
+    assert [url for url in asked if not url.startswith(server)] == [], "the page asks nothing of another host"
+    operations = sum(len(methods) for methods in routes.values())
+    assert drawn == operations, (drawn, operations)

@@ -151,6 +151,28 @@ async def test_a_step_2_rerun_may_not_change_the_scene_and_an_unknown_parent_is_
     assert len(await service.jobs()) == 1
 
 
+async def test_hints_belong_to_their_photo_a_step_1_rerun_keeps_them_for_it_and_drops_them_for_a_new_one(
+    service: Service,
+) -> None:
+    apple = str(SAMPLES / "apple.jpg")  # 512×512
+    parent = await generate_ad_image(copy="세일", product_image_path=apple, product_box=[0.1, 0.1, 0.9, 0.9])
+    assert parent.parameters["product_box"] == [51, 51, 461, 461] and parent.parameters["photo_size"] == [512, 512]
+    same = await generate_ad_image(parent_id=parent.job_id, start_step=1, copy="새 문구")
+    assert same.parameters["product_box"] == [51, 51, 461, 461]
+    moved = await generate_ad_image(parent_id=parent.job_id, start_step=1, product_points=[{"x": 5, "y": 5}])
+    assert moved.parameters["product_box"] is None and moved.parameters["product_points"] == [
+        {"x": 5, "y": 5, "label": "product"}]
+    with pytest.raises(InvalidInput) as outside:  # checked against the parent's photo, kept by its size
+        await generate_ad_image(parent_id=parent.job_id, start_step=1, product_box=[100, 100, 600, 300])
+    assert outside.value.field == "product_box" and "512×512" in outside.value.message
+    new_photo = await generate_ad_image(parent_id=parent.job_id, start_step=1,
+                                        product_image_path=str(SAMPLES / "orange.jpg"))  # fmt: skip
+    assert new_photo.parameters["product_box"] is None and new_photo.parameters["product_points"] == []
+    assert len(await service.jobs()) == 4
+    for job in await service.jobs():
+        await stop_generation(job.job_id)
+
+
 async def test_stopping_a_queued_job_stops_it_before_it_runs() -> None:
     photo = str(SAMPLES / "dango.png")
     running = await generate_ad_image(copy="첫 번째", product_image_path=photo)

@@ -125,17 +125,28 @@ class Checkpoints:
                 self._write(src.name, src.read_bytes())
 
     # step 1
-    def save_cutout(self, rgba: npt.NDArray[np.uint8], confidence: float, card_reason: str | None = None) -> None:
-        """The product step 1 placed: a cut-out, or a photo card (with why)."""
+    def save_cutout(
+        self, rgba: npt.NDArray[np.uint8], confidence: float, card_reason: str | None = None, hint_used: bool = False
+    ) -> None:
+        """The product step 1 placed: a cut-out (shaped by the request's hints or not), or a photo card (with
+        why)."""
         self._write(
-            "cutout.npz", _npz(rgba=rgba, confidence=np.array(confidence), card_reason=np.array(card_reason or ""))
+            "cutout.npz",
+            _npz(
+                rgba=rgba,
+                confidence=np.array(confidence),
+                card_reason=np.array(card_reason or ""),
+                hint_used=np.array(hint_used),
+            ),
         )
 
-    def load_cutout(self) -> tuple[npt.NDArray[np.uint8], float, str | None]:
-        """The product, the cut-out's confidence, and why a photo card stands in for it (None: a cut-out)."""
+    def load_cutout(self) -> tuple[npt.NDArray[np.uint8], float, str | None, bool]:
+        """The product, the cut-out's confidence, why a photo card stands in for it (None: a cut-out), and
+        whether hints shaped it."""
         with np.load(self._read("cutout.npz")) as z:
             reason = str(z["card_reason"]) if "card_reason" in z.files else ""
-            return z["rgba"], float(z["confidence"]), reason or None
+            hint_used = bool(z["hint_used"]) if "hint_used" in z.files else False
+            return z["rgba"], float(z["confidence"]), reason or None, hint_used
 
     def save_step1(self, n: int, comp: ComposeOutput, style: str, style_reason: str) -> None:
         self._write(f"step1_{n}.json", json.dumps({"style": style, "style_reason": style_reason}).encode())

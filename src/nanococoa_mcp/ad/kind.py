@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from nanococoa_mcp.ad.catalog.sizes import resolve_size
 from nanococoa_mcp.ad.checkpoints import Checkpoints
+from nanococoa_mcp.ad.hints import CutoutHints
 from nanococoa_mcp.ad.images import DecodedImage, decode_image, fit_long_side, stored_bytes
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, Studio, check_request
 from nanococoa_mcp.ad.plan import STEPS, stage_plan
@@ -131,7 +132,8 @@ class AdKind:
 
 
 class _QuickKind:
-    """What the cut-out and the analysis share: one photo in, one step, no parameters, nothing to resume."""
+    """What the cut-out and the analysis share: one photo in, one step, nothing to resume; no parameters but
+    the cut-out's hints."""
 
     runs_in: RunsIn = "worker"
     resumable = False
@@ -173,13 +175,21 @@ class CutoutKind(_QuickKind):
         self.settings = settings
         self.studio = studio
 
+    def check(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """The hints, already in pixels of the photo (the door checked them against it)."""
+        try:
+            return CutoutHints.model_validate(dict(parameters)).model_dump(mode="json")
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+
     def previews(self, job_id: str, result: Mapping[str, Any] | None) -> Previews:
         return Previews(final_result=(result or {}).get("cutout_path"))
 
     def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
         photo = _photo(job, self.settings)
+        hints = CutoutHints.model_validate(job.parameters)
         context.report(0.0, self.step, self.step, "Cutting out the product")
-        cut = self.studio.get().cut_out(photo)
+        cut = self.studio.get().cut_out(photo, hints)
         return write_cutout(context.data_dir, job.job_id, cut).model_dump(mode="json")
 
 

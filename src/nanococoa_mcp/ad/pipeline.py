@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.ad.catalog.choice import DEFAULT_SCENE, DEFAULT_TEXT, StyleChoice, choose_styles, choose_text
@@ -24,6 +24,7 @@ from nanococoa_mcp.ad.catalog.styles import SceneStyle, resolve_style
 from nanococoa_mcp.ad.catalog.text_styles import TextStyle, resolve_text_style
 from nanococoa_mcp.ad.checkpoints import Checkpoints, TextStep
 from nanococoa_mcp.ad.color import dominant_colors
+from nanococoa_mcp.ad.hints import CutoutHints
 from nanococoa_mcp.ad.images import DecodedImage, fit_long_side
 from nanococoa_mcp.ad.photo_card import photo_card
 from nanococoa_mcp.ad.plan import STEPS, progress_at, stage_plan
@@ -40,8 +41,9 @@ MAX_UPSCALE = 2.2
 WORK_MAX_SIDE = 1600  # the ad is at most 1920 px tall; more product resolution than this is wasted time
 
 
-class AdRequest(BaseModel):
-    """One ad, already typed (the doors map their own request shapes onto this)."""
+class AdRequest(CutoutHints):
+    """One ad, already typed (the doors map their own request shapes onto this), with the cut-out hints its
+    photo came with (pixels of the photo as stored)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +69,11 @@ class AdRequest(BaseModel):
     guidance_scale: float = Field(default=3.5, ge=0, le=30, description="Diffusion guidance scale.")
     test_mode: bool = Field(
         default=False, description="The seed's flag, kept with the job; a new request may only send false."
+    )
+    photo_size: list[int] | None = Field(
+        default=None, min_length=2, max_length=2,
+        description="The photo's [width, height] as stored (after EXIF rotation): what product_box and "
+        "product_points are pixels of; a re-run on the same photo checks new hints against it.",
     )
 
     @field_validator("style", "text_style")
@@ -195,22 +202,25 @@ class Studio:
         """Start what the first ad would otherwise wait for (the browser)."""
         self.renderer.warm()
 
-    def cut_out(self, image: DecodedImage) -> cutout.CutoutOutput:
+    def cut_out(self, image: DecodedImage, hints: CutoutHints | None = None) -> cutout.CutoutOutput:
+        """The product cut out of the photo on a working copy (long side <= WORK_MAX_SIDE), `hints` (pixels
+        of the photo as stored) carried over to it. Raises InvalidInput as cutout.run does."""
         rgba = fit_long_side(image.rgba, WORK_MAX_SIDE)
-        return cutout.run(
-            cutout.CutoutInput(image=rgba, has_alpha=image.has_alpha),
-            cutout.CutoutParams(backend=self.settings.cutout_backend),
-            self.settings,
-        )
+        inp = cutout.CutoutInput(image=rgba, has_alpha=image.has_alpha)
+        if hints is not None and hints.hinted:
+            inp = cutout.scale_hints(hints.cutout_input(image.rgba, image.has_alpha), rgba)
+        return cutout.run(inp, cutout.CutoutParams(backend=self.settings.cutout_backend), self.settings)
 
-    def _product(self, image: DecodedImage) -> tuple[cutout.CutoutOutput, str | None]:
+    def _product(self, image: DecodedImage, hints: CutoutHints) -> tuple[cutout.CutoutOutput, str | None]:
         """What step 1 places in the scene: the cut-out, or, when there is no trustworthy one, a photo card of
-        the photo itself, with why. A hard photo is not bad input: it still gets an ad."""
+        the photo itself, with why. A hard photo is not bad input: it still gets an ad. With hints the cut-out
+        stands whatever its confidence: the person said where the product is."""
         try:
-            cut = self.cut_out(image)
+            cut = self.cut_out(image, hints)
         except cutout.NoProductFound:
-            return self._card(image, None, 0.0), f"{CARD_WHY_NONE}; {CARD_ADVICE}"
-        if cut.method == "alpha-channel" or not cut.low_confidence:
+            why = CARD_WHY_HINTED if hints.hinted else f"{CARD_WHY_NONE}; {CARD_ADVICE}"
+            return self._card(image, None, 0.0), why
+        if cut.method == "alpha-channel" or not cut.low_confidence or cut.hint_used:
             return cut, None
         subject = cut.rgba[..., 3] >= 128
         why = f"the cut-out is not trustworthy (confidence {cut.confidence:.2f} < {cutout.LOW_CONFIDENCE})"
@@ -276,12 +286,12 @@ class Studio:
             assert image is not None
             tick(STEPS[0], "cutout", "Cutting out the product", 0)
             t0 = time.perf_counter()
-            cut, card_reason = self._product(image)
+            cut, card_reason = self._product(image, req)
             timings["cutout"] = time.perf_counter() - t0
-            cut_rgba, confidence = cut.rgba, cut.confidence
+            cut_rgba, confidence, hint_used = cut.rgba, cut.confidence, cut.hint_used
             step1_notes += [r for r in (cut.fallback_reason,) if r]
             if checkpoints is not None:
-                checkpoints.save_cutout(cut_rgba, confidence, card_reason)
+                checkpoints.save_cutout(cut_rgba, confidence, card_reason, hint_used)
             palette = _palette(cut_rgba)
             looks = self._choose_looks(req, asked_scene, asked_text, palette, n, step1_notes)
             bx0, by0, bx1, by1 = cut.bbox
@@ -323,7 +333,7 @@ class Studio:
                 comps.append(comp)
         else:
             assert checkpoints is not None
-            cut_rgba, confidence, card_reason = checkpoints.load_cutout()
+            cut_rgba, confidence, card_reason, hint_used = checkpoints.load_cutout()
             comps = [checkpoints.load_step1(i + 1) for i in range(n)]
             looks = self._stored_looks(req, checkpoints, asked_text, n, start_step)
 
@@ -371,6 +381,7 @@ class Studio:
             done = finals[i] or self._composite(req, looks[i].text, text, comp, size, confidence)
             vts[i]["final"] = vts[i].get("final", 0.0) + time.perf_counter() - t
             done.quality.notes.extend(notes[i])
+            done.quality.hint_used = hint_used
             if card_reason is not None:  # the photo stands whole: there are no cut-out edges to check
                 done.quality.layout_mode, done.quality.layout_mode_reason = "photo_card", card_reason
                 done.quality.notes = [n for n in done.quality.notes if n != final.LOW_CONFIDENCE_NOTE]
@@ -670,6 +681,10 @@ CARD_WHY_NONE = "no product stands apart from the backdrop"
 CARD_ADVICE = (
     "the photo is shown whole as a card; for a cut-out instead, give product_box [x0, y0, x1, y1] around the "
     "product (or product/background points)"
+)
+CARD_WHY_HINTED = (
+    "no product could be told apart inside the product box / at the product points given: the photo is shown whole "
+    "as a card; try a box drawn closer around the product, or product points on it"
 )
 AUTO_NAMES = frozenset(fold(n) for n in ("auto", "자동", "자동 추천"))
 

@@ -122,6 +122,7 @@ class StoredCutout(BaseModel):
     low_confidence: bool
     method: str = Field(description="alpha-channel (the photo was already cut out), matting or birefnet.")
     bbox: list[int] = Field(description="[x0, y0, x1, y1] of the product in the cut-out.")
+    hint_used: bool = Field(default=False, description="A product box or points from the request shaped the cut-out.")
     notes: list[str]
 
 
@@ -166,5 +167,6 @@ def write_cutout(data_dir: Path, job_id: str, cut: CutoutOutput) -> StoredCutout
         low_confidence=cut.low_confidence,
         method=cut.method,
         bbox=list(cut.bbox),
+        hint_used=cut.hint_used,
         notes=list(cut.notes),
     )

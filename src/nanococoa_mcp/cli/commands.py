@@ -23,6 +23,7 @@ from nanococoa_mcp.errors import InvalidInput, NanococoaError
 from nanococoa_mcp.jobs.models import STATES
 
 if TYPE_CHECKING:
+    from nanococoa_mcp.cli.batch import CutoutReport
     from nanococoa_mcp.settings import Settings
 
 app = typer.Typer(
@@ -72,6 +73,54 @@ def _check_out_path(path: Path, suffix: str) -> None:
         raise NanococoaError(f"the folder {path.parent} does not exist", field="--out")
 
 
+BoxOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--box",
+        metavar="x0,y0,x1,y1",
+        help="Where the product is, in pixels of the photo (after EXIF rotation) or as fractions 0-1 of its "
+        "width and height when all four are <= 1: helps on cluttered photos and low confidence.",
+    ),
+]
+PointOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--point",
+        metavar="x,y[,bg]",
+        help="A click on the product (x,y) or on what is not the product (x,y,bg); repeat for more.",
+    ),
+]
+POINT_LABELS = {"": "product", "product": "product", "fg": "product", "bg": "background", "background": "background"}
+
+
+def _hint_options(box: str | None, points: list[str] | None) -> tuple[list[float] | None, list[Any] | None]:
+    """--box and --point as the tools take them. Raises InvalidInput naming the option."""
+    from nanococoa_mcp.ad.hints import ProductPoint
+
+    box_values = None
+    if box is not None:
+        try:
+            box_values = [float(v) for v in box.split(",")]
+        except ValueError:
+            box_values = []
+        if len(box_values) != 4:
+            raise InvalidInput(f"--box {box!r} is not four numbers", field="--box",
+                               accepted="x0,y0,x1,y1 in pixels, or fractions 0-1")
+    clicks = []
+    for i, text in enumerate(points or ()):
+        parts = [p.strip() for p in text.split(",")]
+        label = POINT_LABELS.get(parts[2].lower() if len(parts) == 3 else "")
+        try:
+            x, y = float(parts[0]), float(parts[1])
+        except (ValueError, IndexError):
+            label = None
+        if len(parts) not in (2, 3) or label is None:
+            raise InvalidInput(f"--point {text!r} is not x,y or x,y,bg", field=f"--point {i}",
+                               accepted="x,y (on the product) or x,y,bg (not the product)")
+        clicks.append(ProductPoint(x=x, y=y, label=label))
+    return box_values, clicks or None
+
+
 @contextlib.contextmanager
 def _progress_bar(where_key: str) -> Iterator[Callable[[dict[str, Any]], None]]:
     """A transient progress bar on stderr; yields the callback that feeds it a job status."""
@@ -117,6 +166,8 @@ def _generate_remote(client: Any, server: str, photo: Path, fields: dict[str, An
         **{k: v for k, v in fields.items() if v is not None},
         "product_image": base64.b64encode(photo.read_bytes()).decode(),
     }
+    if body.get("product_points"):
+        body["product_points"] = [p.model_dump(mode="json") for p in body["product_points"]]
     try:
         r = client.post("/generate", json=body)
         if r.status_code != 202:
@@ -186,6 +237,8 @@ def generate(
     use_llm_html: Annotated[
         bool, typer.Option("--use-llm-html", help="Let the configured LLM design the copy (NANOCOCOA_LLM_*).")
     ] = False,
+    box: BoxOpt = None,
+    point: PointOpt = None,
 ) -> None:
     """Make a finished ad from a product photo and a line of Korean copy."""
     from nanococoa_mcp.ad.results import StoredAd
@@ -206,6 +259,7 @@ def generate(
     client = None
     try:
         _check_out_path(out_path, ".png")
+        fields["product_box"], fields["product_points"] = _hint_options(box, point)
         if text_position not in ("auto", "top", "bottom", "left", "right"):
             raise NanococoaError(
                 f"unknown text position {text_position!r}",
@@ -238,6 +292,9 @@ def generate(
                 shutil.copyfile(v.image_path, target)
             written.append(target)
     except NanococoaError as exc:
+        from nanococoa_mcp.cli.batch import option_name
+
+        exc.field = option_name(exc.field)
         raise _fail(exc) from None
     finally:
         if client is not None:
@@ -482,29 +539,72 @@ def jobs(
 
 @app.command()
 def cutout(
-    photo: Annotated[Path, typer.Argument(help="Product photo.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the RGBA PNG.")],
+    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Product photos.")],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="With one photo: the RGBA PNG to write (its JSON beside it).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Write <name>.png and <name>.json for each photo here.")
+    ] = None,
+    box: BoxOpt = None,
+    point: PointOpt = None,
 ) -> None:
-    """Cut the product out of its photo (RGBA PNG)."""
-    from nanococoa_mcp.app import service_running
-    from nanococoa_mcp.tools.images import remove_background
-
-    async def run() -> Any:
-        async with service_running():  # the cut-out runs in a worker process, as behind the server
-            return await remove_background(image_path=str(photo), wait_timeout_sec=300)
+    """Cut the product out of each photo: an RGBA PNG and a JSON (confidence, method, bbox, hint_used, size,
+    seconds) beside it. All in this process, the cut-out backend kept warm; a bad photo is reported and the
+    others go on (the exit code is then 2). With several photos, give --box as fractions."""
+    from nanococoa_mcp.cli.batch import Failure, cut_out_all, targets
+    from nanococoa_mcp.settings import get_settings
 
     try:
-        _check_out_path(out_path, ".png")
-        result = asyncio.run(run())
+        if (out_path is None) == (out_dir is None):
+            raise InvalidInput("give --out (one photo) or --out-dir", field="--out", accepted="one of them")
+        if out_path is not None:
+            if len(photos) != 1:
+                raise InvalidInput(f"--out takes one photo; {len(photos)} were given", field="--out",
+                                   accepted="--out-dir for several photos")
+            _check_out_path(out_path, ".png")
+        elif out_dir is not None:
+            if out_dir.exists() and not out_dir.is_dir():
+                raise InvalidInput(f"{out_dir} is not a folder", field="--out-dir", accepted="a folder")
+            out_dir.mkdir(parents=True, exist_ok=True)
+        box_values, clicks = _hint_options(box, point)
     except NanococoaError as exc:
         raise _fail(exc) from None
-    if result.cutout_path is None:
-        raise _fail(NanococoaError(f"the cut-out is still {result.status}", field="job_id", accepted=result.job_id))
-    shutil.copyfile(result.cutout_path, out_path)
-    note = " [yellow](low: check the edges)[/]" if result.low_confidence else ""
-    out.print(
-        f"{out_path}  {result.width}×{result.height}  method={result.method}  confidence={result.confidence:.2f}{note}"
-    )
+    work = list(zip(photos, targets(photos, out_path, out_dir), strict=True))
+    with contextlib.ExitStack() as stack:
+        progress: Progress | None = None
+        if err.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+            progress = stack.enter_context(Progress(*columns, TimeElapsedColumn(), console=err, transient=True))
+            task = progress.add_task("cutting out", total=len(work))
+
+        def done(photo: Path, result: CutoutReport | Failure) -> None:
+            if isinstance(result, Failure):
+                _say_failed(photo, result.error)
+            else:
+                _say_cut(result)
+            if progress is not None:
+                progress.update(task, advance=1, description=photo.name)
+
+        results = cut_out_all(get_settings(), work, box_values, clicks, done)
+    failed = sum(isinstance(r, Failure) for r in results)
+    if failed:
+        err.print(f"{failed} of {len(results)} photo(s) failed", markup=False, highlight=False)
+        raise typer.Exit(code=2)
+
+
+def _say_cut(r: CutoutReport) -> None:
+    low = ""
+    if r.low_confidence:
+        low = " (low: check the edges)" if r.hint_used else " (low: check the edges, or give --box)"
+    hint = " hint_used" if r.hint_used else ""
+    out.print(f"{r.cutout}  {r.width}×{r.height}  method={r.method}  confidence={r.confidence:.2f}{hint}  "
+              f"{r.seconds:.2f}s{low}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _say_failed(photo: Path, exc: NanococoaError) -> None:
+    detail = "".join(f"; {k}: {v}" for k, v in (("field", exc.field), ("accepted", exc.accepted)) if v)
+    err.print(f"error ({exc.code}): {photo}: {exc.message}{detail}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -646,16 +746,67 @@ def _doctor_backends(settings: Settings) -> bool:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 3000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=0, max=16, help="Worker processes beside the API: embedded default 1; with PostgreSQL "
+                     "default 0 (run `nanococoa worker` instead)."),
+    ] = None,
 ) -> None:
     """Serve MCP over Streamable HTTP (/mcp) and legacy SSE (/sse) on one port, with /health."""
     from nanococoa_mcp.app import serve as run_http
+    from nanococoa_mcp.locations import PostgresDatabase
     from nanococoa_mcp.settings import get_settings
 
     settings = get_settings().model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    if workers is not None:
+        distributed = isinstance(settings.database, PostgresDatabase)
+        if not distributed and workers < 1:
+            raise _fail(InvalidInput("the embedded stack needs a worker", field="--workers", accepted="1 to 16"))
+        settings = settings.model_copy(update={"worker_processes" if distributed else "workers": workers})
     try:
         run_http(settings)
     except NanococoaError as exc:
         raise _fail(exc) from None
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=16, help="Jobs at once (one thread each, models shared "
+                                             "warm); one worker per GPU (CUDA_VISIBLE_DEVICES).")] = 1,
+    kinds: Annotated[str | None, typer.Option(help="Only these job kinds, comma-separated (ad, cutout, analysis); "
+                                              "default all.")] = None,
+) -> None:
+    """Run jobs of the distributed stack (NANOCOCOA_DATABASE_URL=postgresql://...) until Ctrl-C or SIGTERM, which
+    let the jobs under way finish (a second one exits at once; a killed worker's job runs again elsewhere)."""
+    from nanococoa_mcp.app import worker as run_worker
+    from nanococoa_mcp.settings import get_settings
+
+    names = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    try:
+        run_worker(get_settings(), concurrency=concurrency, kinds=names)
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+
+
+db_app = typer.Typer(help="The job database (NANOCOCOA_DATABASE_URL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database NANOCOCOA_DATABASE_URL names (SQLite or PostgreSQL) and print its schema version.
+    Safe to run again, and from several machines at once."""
+    from nanococoa_mcp.db.upgrade import upgrade_database
+    from nanococoa_mcp.settings import get_settings
+
+    try:
+        version = upgrade_database(get_settings().database)
+    except NanococoaError as exc:
+        raise _fail(exc) from None
+    out.print(f"{version.database}: schema version {version.version} ({version.latest})", markup=False,
+              highlight=False, soft_wrap=True)
+    out.print(f"applied: {', '.join(version.applied) or 'nothing, already up to date'}", markup=False,
+              highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -11,9 +11,10 @@ from pathlib import Path
 import aiosqlite
 
 from nanococoa_mcp.db.migrations import migrate
+from nanococoa_mcp.settings import DATABASE_FILE
 from nanococoa_mcp.storage import StorageError
 
-DB_NAME = "nanococoa.db"
+DB_NAME = DATABASE_FILE
 BUSY_TIMEOUT_MS = 10_000  # the server and every worker write to the same file
 _PRAGMAS = (
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
@@ -34,14 +35,21 @@ def storage_error(data_dir: Path, exc: Exception) -> StorageError:
     )
 
 
-def connect_sync(data_dir: Path) -> sqlite3.Connection:
-    """A migrated autocommit connection (transactions are explicit), WAL, with a busy timeout."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(db_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+def open_file(path: Path) -> sqlite3.Connection:
+    """An autocommit connection (transactions are explicit) to the database file, WAL, with a busy timeout;
+    not migrated yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once, kept by every later connection
     for pragma in _PRAGMAS:
         db.execute(pragma)
+    return db
+
+
+def connect_sync(data_dir: Path) -> sqlite3.Connection:
+    """A migrated connection to the data directory's database, set up as `open_file`'s."""
+    db = open_file(db_path(data_dir))
     migrate(db)
     return db
 

@@ -1,7 +1,7 @@
 """SQLite schema as an ordered list of named migrations for every table (jobs, stage_times, stores);
 `_migrations` records which ones ran.
 
-Append new migrations (m004_..., m005_...); never edit one that has shipped.
+Append new migrations (m005_..., m006_...); never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -140,6 +140,24 @@ def m003_any_job_kind(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE stage_times ADD COLUMN kind TEXT NOT NULL DEFAULT 'ad'")
     db.execute("DROP INDEX stage_times_by_stage")
     db.execute("CREATE INDEX stage_times_by_kind ON stage_times (kind, stage, eta_group, id)")
+
+
+@migration
+def m004_queue_task(db: sqlite3.Connection) -> None:
+    """The queue entry that dispatches a job on the distributed stack (its Procrastinate job): always empty
+    here, where the worker pool claims jobs itself, and kept so both databases hold the same jobs table."""
+    db.execute("ALTER TABLE jobs ADD COLUMN task_id INTEGER")
+
+
+@migration
+def m005_job_attempts(db: sqlite3.Connection) -> None:
+    """What the distributed stack keeps of each run of a job (always at their defaults here, kept so both
+    databases hold the same jobs table): `attempt` counts the claims, so only the run that holds the job
+    records its progress and outcome; `last_failure` is the previous attempt's error code (a second failure
+    for the same reason stops the retries); `previews` are the kind's previews as the worker saw them."""
+    db.execute("ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE jobs ADD COLUMN last_failure TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN previews TEXT")
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:

@@ -118,3 +118,13 @@ class RecoveryReport:
     requeued: list[str]
     failed: list[str]
     stopped: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A job a distributed worker took: what its kind runs, which attempt this is (its writes are fenced by
+    it), and why the previous attempt failed, if one did."""
+
+    job: JobTicket
+    attempt: int
+    last_failure: str | None

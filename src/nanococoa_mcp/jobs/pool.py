@@ -105,6 +105,7 @@ class WorkerPool:
         max_queued: int = 32,
         stop_grace_s: float = 10.0,
         poll_s: float = 0.05,
+        recover: bool = True,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -115,6 +116,7 @@ class WorkerPool:
         self.max_queued = max_queued
         self.stop_grace_s = stop_grace_s
         self.poll_s = poll_s
+        self.recover = recover  # jobs left running by a dead server; not where other replicas run jobs too
         self.replaced = 0  # workers replaced after a crash or a kill
         self._ctx = multiprocessing.get_context("spawn")  # no forked copies of the server's threads or loop
         self._slots: list[_Slot] = []
@@ -125,7 +127,7 @@ class WorkerPool:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> RecoveryReport:
-        report = await self.store.recover()
+        report = await self.store.recover() if self.recover else RecoveryReport([], [], [])
         self._slots = [self._spawn() for _ in range(self.workers)]
         self._task = asyncio.create_task(self._watch(), name="nanococoa-worker-pool")
         return report
@@ -160,6 +162,10 @@ class WorkerPool:
                 run.stop_deadline = deadline
         self._wake.set()
         return status
+
+    async def changed(self, job_id: str, poll_s: float) -> None:
+        """Until a job may have changed: here, `poll_s` (the worker processes write SQLite directly)."""
+        await asyncio.sleep(poll_s)
 
     def alive_workers(self) -> int:
         return sum(1 for slot in self._slots if slot.process.is_alive())

@@ -1,12 +1,16 @@
-"""The jobs table's statements, shared by the server's JobStore (aiosqlite) and the worker's JobWriter
-(sqlite3): one progress path, one way to finish a job, one record of its stage times, for every kind."""
+"""The jobs table's statements, shared by the server's JobStore (SQLite or PostgreSQL) and the worker's
+JobWriter (sqlite3): one progress path, one way to finish a job, one record of its stage times, for every kind.
+Written in SQL both databases speak, with `?` placeholders.
+
+On the distributed stack a job may be delivered to a worker more than once; each claim counts an `attempt`, and
+the statements given that attempt touch the row only while the job is still running by it (`fenced`), so a
+run the runtime has given up on (its worker thought dead) can no longer record anything."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,8 @@ HISTORY_KEEP = 200  # stage samples kept per (kind, stage, group); the estimate 
 Statement = tuple[str, tuple[object, ...]]
 
 PROGRESS = """
-UPDATE jobs SET progress_percent = MAX(progress_percent, ?), current_step = ?, sub_step = ?,
+UPDATE jobs SET progress_percent = CASE WHEN progress_percent > ? THEN progress_percent ELSE ? END,
+    current_step = ?, sub_step = ?,
     message = ?, stage_index = ?, stage_started_at = ?, steps_done = ?, updated_at = ?
 WHERE id = ? AND status = 'running'
 """
@@ -27,6 +32,16 @@ UPDATE jobs SET status = ?, result = ?, error = ?, resumable = ?, progress_perce
     message = ?, finished_at = ?, updated_at = ?, worker_pid = NULL
 WHERE id = ? AND status = 'running'
 """
+FENCE = " AND attempt = ?"  # appended to a statement that ends with the running condition
+
+
+def fenced(statement: Statement, attempt: int | None) -> Statement:
+    """`statement` (whose last condition is the running one, whose last parameter is the job id) limited to
+    the run `attempt`; unchanged for None (the embedded stack, where one process settles each job)."""
+    if attempt is None:
+        return statement
+    sql, params = statement
+    return sql.rstrip() + FENCE, (*params, attempt)
 
 STOP_REQUESTED = "SELECT stop_requested FROM jobs WHERE id = ?"
 
@@ -36,8 +51,9 @@ WHERE id = ? AND status = 'running'
 """
 
 
-def progress(job_id: str, update: ProgressUpdate) -> Statement:
-    return PROGRESS, (
+def progress(job_id: str, update: ProgressUpdate, attempt: int | None = None) -> Statement:
+    return fenced((PROGRESS, (
+        update.percent,
         update.percent,
         update.step,
         update.sub_step,
@@ -47,7 +63,7 @@ def progress(job_id: str, update: ProgressUpdate) -> Statement:
         json.dumps(update.steps_done),
         time.time(),
         job_id,
-    )
+    )), attempt)
 
 
 def finish(
@@ -57,28 +73,29 @@ def finish(
     result: dict[str, Any] | None = None,
     error: JobError | None = None,
     resumable: bool = False,
+    attempt: int | None = None,
 ) -> Statement:
     """Settle a running job (no effect on one that has already ended)."""
     now = time.time()
-    return FINISH, (
+    return fenced((FINISH, (
         status,
         json.dumps(result, ensure_ascii=False) if result is not None else None,
         error.model_dump_json() if error is not None else None,
-        int(resumable),
+        resumable,
         100.0 if status == "completed" else None,
         message,
         now,
         now,
         job_id,
-    )
+    )), attempt)
 
 
-def failed(job_id: str, error: JobError, *, resumable: bool) -> Statement:
-    return finish(job_id, "failed", error.message, error=error, resumable=resumable)
+def failed(job_id: str, error: JobError, *, resumable: bool, attempt: int | None = None) -> Statement:
+    return finish(job_id, "failed", error.message, error=error, resumable=resumable, attempt=attempt)
 
 
-def stopped(job_id: str) -> Statement:
-    return finish(job_id, "stopped", "Stopped")
+def stopped(job_id: str, attempt: int | None = None) -> Statement:
+    return finish(job_id, "stopped", "Stopped", attempt=attempt)
 
 
 def complete(
@@ -88,13 +105,18 @@ def complete(
     steps: Sequence[str],
     stage_times: Sequence[tuple[str, float]],
     group: str,
+    attempt: int | None = None,
 ) -> list[Statement]:
     """Complete a job with every step done and record its stage durations (the ETA's history), trimmed to
-    the newest HISTORY_KEEP per stage. Run them in one transaction."""
+    the newest HISTORY_KEEP per stage. Run them in one transaction (with `attempt`, the first statement
+    changes no row when the run no longer holds the job, and the caller stops there)."""
     now = time.time()
     out: list[Statement] = [
-        ("UPDATE jobs SET steps_done = ? WHERE id = ? AND status = 'running'", (json.dumps(list(steps)), job_id)),
-        finish(job_id, "completed", "Done", result=result),
+        fenced(
+            ("UPDATE jobs SET steps_done = ? WHERE id = ? AND status = 'running'", (json.dumps(list(steps)), job_id)),
+            attempt,
+        ),
+        finish(job_id, "completed", "Done", result=result, attempt=attempt),
     ]
     out += [
         (
@@ -115,7 +137,7 @@ def complete(
     return out
 
 
-def ticket(row: sqlite3.Row) -> JobTicket:
+def ticket(row: Mapping[str, Any]) -> JobTicket:
     return JobTicket(
         job_id=row["id"],
         kind=row["kind"],

@@ -1,20 +1,22 @@
-"""Durable job state in SQLite (WAL) under the data directory, for every kind of job: the server's async
-`JobStore` queues, claims, follows, stops and recovers jobs; the worker processes write through `JobWriter`
-with the same statements (rows.py). What a job makes is its kind's business (kinds.py)."""
+"""Durable job state for every kind of job, in SQLite (WAL) under the data directory or in PostgreSQL: the
+server's async `JobStore` queues, claims, follows, stops and recovers jobs with the same statements on either
+database (db/access.py); the embedded worker processes write through `JobWriter` with the same statements
+(rows.py). On PostgreSQL a queued job is dispatched through Procrastinate in its row's transaction (queue.py).
+Uploads go to the blob store. What a job makes is its kind's business (kinds.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
-from nanococoa_mcp.db.connection import connect_async, storage_error
+from nanococoa_mcp.blobs import Blobs, FileBlobs
+from nanococoa_mcp.db.access import PostgresAccess, Row, Session, SqlAccess, SqliteAccess
+from nanococoa_mcp.db.connection import connect_async
 from nanococoa_mcp.errors import Conflict, InvalidInput
 from nanococoa_mcp.jobs import eta, rows
 from nanococoa_mcp.jobs.kinds import JobKind
@@ -26,11 +28,14 @@ from nanococoa_mcp.jobs.models import (
     JobState,
     JobStatus,
     JobTicket,
+    Previews,
     ProgressUpdate,
     QueueFull,
     RecoveryReport,
 )
-from nanococoa_mcp.storage import new_job_id, write_bytes_atomic
+from nanococoa_mcp.jobs.queue import Dispatch, ProcrastinateDispatch
+from nanococoa_mcp.locations import PostgresDatabase
+from nanococoa_mcp.storage import StorageError, new_job_id
 
 WORKER_LANE = "worker"  # every worker kind shares the worker processes; a server kind queues on its own
 
@@ -42,23 +47,53 @@ def _choices(n: int) -> str:
 
 
 class JobStore:
-    """The server's view of the jobs table. Open with `await JobStore.open(data_dir, kinds)`; close when done."""
+    """The server's view of the jobs table. Open with `await JobStore.open(data_dir, kinds)` (SQLite) or
+    `await JobStore.open_postgres(...)`; close when done."""
 
-    def __init__(self, db: aiosqlite.Connection, data_dir: Path, kinds: Sequence[JobKind], workers: int) -> None:
-        self.db = db
+    def __init__(
+        self,
+        sql: SqlAccess,
+        data_dir: Path,
+        kinds: Sequence[JobKind],
+        workers: int,
+        *,
+        blobs: Blobs | None = None,
+        dispatch: Dispatch | None = None,
+    ) -> None:
+        self.sql = sql
         self.data_dir = data_dir
         self.kinds: dict[str, JobKind] = {kind.name: kind for kind in kinds}
         self.workers = workers  # only for the queue-wait part of a queued job's ETA
-        # One connection serves every coroutine: a transaction must not interleave with another's statements.
-        self._lock = asyncio.Lock()
+        # Uploads: files under the data dir (their loss in a power cut is no worse than their row's), or S3.
+        self.blobs = blobs if blobs is not None else FileBlobs(data_dir, fsync=False, setting="data_dir")
+        self.dispatch = dispatch
+        # PostgreSQL lets concurrent claims pass each other; SQLite has one writer anyway.
+        self._skip_locked = " FOR UPDATE SKIP LOCKED" if sql.dialect == "postgresql" else ""
 
     @classmethod
     async def open(cls, data_dir: Path, kinds: Sequence[JobKind], workers: int = 1) -> JobStore:
         """Raises StorageError when the data directory cannot hold the database."""
-        return cls(await connect_async(data_dir), data_dir, kinds, workers)
+        return cls(SqliteAccess(await connect_async(data_dir)), data_dir, kinds, workers)
+
+    @classmethod
+    async def open_postgres(
+        cls,
+        database: PostgresDatabase,
+        data_dir: Path,
+        kinds: Sequence[JobKind],
+        workers: int = 1,
+        *,
+        blobs: Blobs | None = None,
+        dispatch: Dispatch | None = None,
+    ) -> JobStore:
+        """The store on a migrated PostgreSQL database (`nanococoa db upgrade`), dispatching through
+        Procrastinate unless told otherwise. Raises StorageError or BackendUnavailable."""
+        dispatch = dispatch if dispatch is not None else ProcrastinateDispatch(database)
+        return cls(await PostgresAccess.open(database), data_dir, kinds, workers, blobs=blobs, dispatch=dispatch)
 
     async def close(self) -> None:
-        await self.db.close()
+        await self.sql.close()
+        await self.blobs.close()
 
     async def __aenter__(self) -> JobStore:
         return self
@@ -110,38 +145,41 @@ class JobStore:
             raise InvalidInput(
                 f"a job from step {start_step} reuses a parent's earlier steps", field="parent_id", accepted="a job id"
             )
-        async with self._lock:
-            await self._check_room(max_queued)  # refuse early, before writing anything
+        async with self.sql.session() as s:
+            await self._check_room(s, max_queued)  # refuse early, before writing anything
         job_id = new_job_id()
-        # The input is written before the transaction, which stays short (readers wait on the lock).
-        upload: Path | None = None
+        # The input is written before the transaction, which stays short (writers wait on its lock).
+        upload: str | None = None
         if input_file is not None:
-            upload = self.data_dir / "uploads" / f"{job_id}{input_file.suffix}"
-            try:
-                await asyncio.to_thread(write_bytes_atomic, upload, input_file.data, fsync=False)
-            except OSError as exc:  # nothing was written: the write is atomic
-                raise storage_error(self.data_dir, exc) from exc
+            upload = f"uploads/{job_id}{input_file.suffix}"
+            await self.blobs.put(upload, input_file.data)  # atomic: nothing is left when it fails
         try:
-            async with self._lock:
-                await self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    await self._check_room(max_queued)
-                    inherited = await self._parent_input(kind, parent_id, start_step)
-                    await self._insert(job_id, kind, checked, upload or inherited, parent_id, start_step)
-                    await self.db.execute("COMMIT")
-                except BaseException:
-                    await self.db.execute("ROLLBACK")
-                    raise
+            async with self.sql.transaction() as tx:
+                await self._check_room(tx, max_queued)
+                inherited = await self._parent_input(tx, kind, parent_id, start_step)
+                given = self._input_ref(upload) if upload is not None else inherited
+                await self._insert(tx, job_id, kind, checked, given, parent_id, start_step)
+                if self.dispatch is not None and spec.runs_in == WORKER_LANE:
+                    # Each worker kind has its own queue, so a worker may take only some kinds (`--kinds`);
+                    # a server kind is claimed from the table by the API replicas themselves.
+                    task_id = await self.dispatch.queued(tx, job_id, kind)
+                    await tx.execute("UPDATE jobs SET task_id = ? WHERE id = ?", (task_id, job_id))
         except BaseException:
             if upload is not None:
-                upload.unlink(missing_ok=True)
+                with contextlib.suppress(StorageError):  # the refusal matters more than a stray upload
+                    await self.blobs.delete(upload)
             raise
         return await self.get(job_id, metrics=False)
 
-    async def _check_room(self, max_queued: int | None) -> None:
+    def _input_ref(self, key: str) -> str:
+        """What a job row holds of its upload: on the embedded stack the file's path (what a worker process
+        opens), on the distributed one the blob key (a worker on any machine fetches it)."""
+        return str(self.blobs.local_path(key)) if self.dispatch is None and isinstance(self.blobs, FileBlobs) else key
+
+    async def _check_room(self, s: Session, max_queued: int | None) -> None:
         if max_queued is None:
             return
-        queued = await self._scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+        queued = await _scalar(s, "SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'")
         if queued >= max_queued:
             raise QueueFull(
                 f"the queue is full ({queued} jobs waiting)",
@@ -149,13 +187,10 @@ class JobStore:
                 accepted=f"at most {max_queued} waiting jobs; retry when one has started",
             )
 
-    async def _parent_input(self, kind: str, parent_id: str | None, start_step: int) -> Path | None:
+    async def _parent_input(self, s: Session, kind: str, parent_id: str | None, start_step: int) -> str | None:
         if parent_id is None:
             return None
-        async with self.db.execute(
-            "SELECT kind, status, input_path, steps_done FROM jobs WHERE id = ?", (parent_id,)
-        ) as cur:
-            parent = await cur.fetchone()
+        parent = await s.fetchone("SELECT kind, status, input_path, steps_done FROM jobs WHERE id = ?", (parent_id,))
         if parent is None:
             raise rows.not_found(parent_id, "parent_id")
         if parent["kind"] != kind:
@@ -169,20 +204,21 @@ class JobStore:
                 field="start_step",
                 accepted=f"at most {len(done) + 1}",
             )
-        return Path(parent["input_path"]) if parent["input_path"] else None
+        return str(parent["input_path"]) if parent["input_path"] else None
 
     async def _insert(
         self,
+        s: Session,
         job_id: str,
         kind: str,
         parameters: dict[str, Any],
-        input_path: Path | None,
+        input_path: str | None,
         parent_id: str | None,
         start_step: int,
     ) -> None:
         now = time.time()
-        seq = await self._scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs")
-        await self.db.execute(
+        seq = await _scalar(s, "SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM jobs")
+        await s.execute(
             """INSERT INTO jobs (id, seq, kind, status, parameters, input_path, parent_id, start_step, message,
                                  created_at, updated_at)
                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)""",
@@ -191,7 +227,7 @@ class JobStore:
                 seq,
                 kind,
                 json.dumps(parameters, ensure_ascii=False),
-                str(input_path) if input_path is not None else None,
+                input_path,
                 parent_id,
                 start_step,
                 "Waiting for a worker" if self._lane_name(kind) == WORKER_LANE else "Waiting to start",
@@ -200,37 +236,30 @@ class JobStore:
             ),
         )
 
-    async def _scalar(self, sql: str, params: tuple[object, ...] = ()) -> int:
-        async with self.db.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        assert row is not None
-        return int(row[0])
-
-    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        async with self._lock, self.db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+        return await self.sql.fetchall(sql, params)
 
     # ---------------------------------------------------------------- reading
 
     async def get(self, job_id: str, *, metrics: bool = True) -> JobStatus:
         """The job's status with ETA and (by default) system metrics. Raises NotFound."""
-        async with self._lock:  # never a row of another coroutine's open transaction
-            async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-                row = await cur.fetchone()
+        async with self.sql.session() as s:  # never a row of another coroutine's open transaction
+            row = await s.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
             if row is None:
                 raise rows.not_found(job_id)
             lane = self._lane(row["kind"])
             marks = ", ".join("?" * len(lane))
             position = None
             if row["status"] == "queued":
-                position = 1 + await self._scalar(
-                    f"SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND kind IN ({marks}) AND seq < ?",
+                position = 1 + await _scalar(
+                    s,
+                    f"SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND kind IN ({marks}) AND seq < ?",
                     (*lane, row["seq"]),
                 )
-            running = await self._scalar(
-                f"SELECT COUNT(*) FROM jobs WHERE status = 'running' AND kind IN ({marks})", tuple(lane)
+            running = await _scalar(
+                s, f"SELECT COUNT(*) AS n FROM jobs WHERE status = 'running' AND kind IN ({marks})", tuple(lane)
             )
-            learnt = await self._learnt_for(row)
+            learnt = await self._learnt_for(s, row)
         status = self._to_status(row, time.time(), learnt, position, running)
         if metrics:
             status.system_metrics = await asyncio.to_thread(system_metrics)
@@ -244,25 +273,23 @@ class JobStore:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         params = (*(v for v in (status, kind) if v), limit)
         learnt: dict[tuple[str, str], dict[str, float]] = {}
-        async with self._lock:
-            async with self.db.execute(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", params) as cur:
-                found = list(await cur.fetchall())
+        async with self.sql.session() as s:
+            found = await s.fetchall(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", params)
             positions: dict[str, int] = {}
             per_lane: dict[str, int] = {}
             running: dict[str, int] = {}
-            async with self.db.execute(
+            for r in await s.fetchall(
                 "SELECT id, kind, status FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq"
-            ) as cur:
-                for r in await cur.fetchall():
-                    lane = self._lane_name(r["kind"])
-                    if r["status"] == "queued":
-                        per_lane[lane] = positions[r["id"]] = per_lane.get(lane, 0) + 1
-                    else:
-                        running[lane] = running.get(lane, 0) + 1
+            ):
+                lane = self._lane_name(r["kind"])
+                if r["status"] == "queued":
+                    per_lane[lane] = positions[r["id"]] = per_lane.get(lane, 0) + 1
+                else:
+                    running[lane] = running.get(lane, 0) + 1
             for row in found:
                 key = (row["kind"], self._group(row))
                 if key not in learnt:
-                    learnt[key] = await self._learnt_for(row)
+                    learnt[key] = await self._learnt_for(s, row)
         now = time.time()
         return [
             self._to_status(
@@ -296,25 +323,25 @@ class JobStore:
         )
         return [dict(json.loads(r["parameters"])) for r in found]
 
-    def _group(self, row: sqlite3.Row) -> str:
+    def _group(self, row: Row) -> str:
         spec = self.kinds.get(row["kind"])
         return spec.eta_group(json.loads(row["parameters"])) if spec is not None else ""
 
-    async def _learnt_for(self, row: sqlite3.Row) -> dict[str, float]:
+    async def _learnt_for(self, s: Session, row: Row) -> dict[str, float]:
         # The newest few per (stage, group) of this kind is all the estimate reads.
-        async with self.db.execute(
+        found = await s.fetchall(
             """SELECT stage, eta_group, seconds FROM (
                    SELECT stage, eta_group, seconds, id,
                           ROW_NUMBER() OVER (PARTITION BY stage, eta_group ORDER BY id DESC) AS n
-                   FROM stage_times WHERE kind = ?)
+                   FROM stage_times WHERE kind = ?) AS recent
                WHERE n <= ? ORDER BY id DESC""",
             (row["kind"], eta.LAST_N),
-        ) as cur:
-            samples = [(r["stage"], r["eta_group"], r["seconds"]) for r in await cur.fetchall()]
+        )
+        samples = [(r["stage"], r["eta_group"], r["seconds"]) for r in found]
         return eta.medians(samples, self._group(row))
 
     def _to_status(
-        self, row: sqlite3.Row, now: float, learnt: dict[str, float], queue_position: int | None, running: int
+        self, row: Row, now: float, learnt: dict[str, float], queue_position: int | None, running: int
     ) -> JobStatus:
         parameters = json.loads(row["parameters"])
         result = json.loads(row["result"]) if row["result"] else None
@@ -330,7 +357,10 @@ class JobStore:
                 # the workers (a server kind's run one at a time).
                 slots = self.workers if spec.runs_in == WORKER_LANE else 1
                 eta_s = round(eta_s * (1 + (queue_position - 1 + running) // max(1, slots)), 2)
-        previews = spec.previews(row["id"], result) if spec is not None else None
+        # A distributed worker records what its kind previews (files on its machine, served by name);
+        # elsewhere the kind looks at this machine's files.
+        seen = json.loads(row["previews"]) if row["previews"] else None
+        previews = Previews(**seen) if seen is not None else spec.previews(row["id"], result) if spec else None
         return JobStatus(
             job_id=row["id"],
             kind=row["kind"],
@@ -368,7 +398,8 @@ class JobStore:
         found = await self._rows(
             f"""UPDATE jobs SET status = 'running', worker_pid = ?, started_at = ?, updated_at = ?,
                     message = 'Starting', stage_index = -1, stage_started_at = NULL
-                WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind IN ({marks}) ORDER BY seq LIMIT 1)
+                WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind IN ({marks}) ORDER BY seq LIMIT 1
+                            {self._skip_locked})
                   AND status = 'queued'
                 RETURNING id""",
             (worker_pid, now, now, *kinds),
@@ -400,15 +431,9 @@ class JobStore:
         statements = rows.complete(
             job.job_id, job.kind, result, spec.steps, stage_times, spec.eta_group(job.parameters)
         )
-        async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    await self.db.execute(sql, params)
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
+        async with self.sql.transaction() as tx:
+            for sql, params in statements:
+                await tx.execute(sql, params)
 
     async def mark_failed(self, job_id: str, error: JobError, *, resumable: bool) -> None:
         """Fail a running job (no effect once it has ended otherwise)."""
@@ -423,16 +448,20 @@ class JobStore:
         Raises NotFound.
         """
         now = time.time()
-        await self._rows(
-            """UPDATE jobs SET status = 'stopped', message = 'Stopped before it started', finished_at = ?,
-                   updated_at = ? WHERE id = ? AND status = 'queued'""",
-            (now, now, job_id),
-        )
-        await self._rows(
-            """UPDATE jobs SET stop_requested = 1, message = 'Stopping', updated_at = ?
-               WHERE id = ? AND status = 'running'""",
-            (now, job_id),
-        )
+        async with self.sql.transaction() as tx:
+            before = await tx.fetchall(
+                """UPDATE jobs SET status = 'stopped', message = 'Stopped before it started', finished_at = ?,
+                       updated_at = ? WHERE id = ? AND status = 'queued' RETURNING task_id""",
+                (now, now, job_id),
+            )
+            during = await tx.fetchall(
+                """UPDATE jobs SET stop_requested = TRUE, message = 'Stopping', updated_at = ?
+                   WHERE id = ? AND status = 'running' RETURNING task_id""",
+                (now, job_id),
+            )
+            for row in (*before, *during):
+                if self.dispatch is not None and row["task_id"] is not None:
+                    await self.dispatch.stopped(tx, int(row["task_id"]), running=bool(during))
         return await self.get(job_id, metrics=False)
 
     async def recover(self) -> RecoveryReport:
@@ -472,3 +501,10 @@ class JobStore:
                WHERE id = ? AND status = 'running'""",
             (time.time(), job_id),
         )
+
+
+async def _scalar(s: Session, sql: str, params: tuple[object, ...] = ()) -> int:
+    """The one value a statement selects `AS n`."""
+    row = await s.fetchone(sql, params)
+    assert row is not None
+    return int(row["n"])

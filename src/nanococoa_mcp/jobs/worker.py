@@ -2,7 +2,8 @@
 browser or a model, stays warm between jobs) and runs the jobs the pool sends it by id, whatever their kind.
 
 Progress goes straight to SQLite; a requested stop is noticed at the next progress report, or at the next
-stop point inside a stage (jobs.cancel.checkpoint).
+stop point inside a stage (jobs.cancel.checkpoint). `run_job` records through any `JobRecorder`: the embedded
+worker's JobWriter here, a distributed worker's recorder in remote.py.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, Protocol
 
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput, NanococoaError
 from nanococoa_mcp.jobs.cancel import JobStopped, stop_checks
 from nanococoa_mcp.jobs.kinds import WorkerKind, WorkerKindsFactory
-from nanococoa_mcp.jobs.models import JobError, JobTicket
+from nanococoa_mcp.jobs.models import JobError, JobTicket, ProgressUpdate
 from nanococoa_mcp.jobs.progress import ProgressTracker
 from nanococoa_mcp.jobs.writer import JobWriter
 from nanococoa_mcp.settings import Settings
@@ -31,11 +33,34 @@ DONE = "done"  # worker → pool: ("done", job_id) once the job's outcome is rec
 WORKER_NICE = 10
 
 
+class JobRecorder(Protocol):
+    """Where a worker reads the job it runs and records how it goes."""
+
+    def load(self, job_id: str) -> JobTicket: ...
+
+    def progress(self, job_id: str, update: ProgressUpdate) -> None: ...
+
+    def stop_requested(self, job_id: str) -> bool: ...
+
+    def mark_completed(
+        self,
+        job: JobTicket,
+        result: dict[str, Any],
+        steps: Sequence[str],
+        stage_times: Sequence[tuple[str, float]],
+        group: str,
+    ) -> None: ...
+
+    def mark_failed(self, job_id: str, error: JobError, *, resumable: bool) -> None: ...
+
+    def mark_stopped(self, job_id: str) -> None: ...
+
+
 class WorkerContext:
     """A job's JobContext in a worker: throttled progress writes, and stop checks that raise JobStopped."""
 
     def __init__(
-        self, job: JobTicket, tracker: ProgressTracker, writer: JobWriter, data_dir: Path,
+        self, job: JobTicket, tracker: ProgressTracker, writer: JobRecorder, data_dir: Path,
         interval_s: float = PROGRESS_INTERVAL_S,
     ) -> None:
         self.job = job
@@ -44,6 +69,7 @@ class WorkerContext:
         self._data_dir = data_dir
         self.interval_s = interval_s
         self._written_at = 0.0
+        self._step: str | None = None
         self._checked_at = 0.0
 
     @property
@@ -52,8 +78,10 @@ class WorkerContext:
 
     def report(self, percent: float, step: str, sub_step: str | None, message: str) -> None:
         self.tracker.report(percent, step, sub_step, message)
-        if time.time() - self._written_at >= self.interval_s:
+        # A new step is written at once: the finished one is then on record (a retry resumes after it).
+        if step != self._step or time.time() - self._written_at >= self.interval_s:
             self.flush()
+        self._step = step
         self.check(force=True)
 
     def should_stop(self) -> bool:
@@ -75,7 +103,7 @@ class WorkerContext:
             self._written_at = time.time()
 
 
-def run_job(job_id: str, kinds: Mapping[str, WorkerKind], writer: JobWriter, settings: Settings) -> None:
+def run_job(job_id: str, kinds: Mapping[str, WorkerKind], writer: JobRecorder, settings: Settings) -> None:
     """Run one claimed job to a recorded outcome: completed, stopped or failed (typed error)."""
     resumable = False
     try:

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from nanococoa_mcp import __version__
 from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
-from nanococoa_mcp.settings import Settings, get_settings
+from nanococoa_mcp.service import current_service
+from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
 
@@ -36,6 +37,9 @@ INSTRUCTIONS = (
     "the finished ad. list_styles names the scene and text styles. Results carry file paths, a small "
     "preview and a quality report (product pixels unchanged, copy never over the product, contrast >= 4.5). "
     "To change only the copy, re-run a finished job with parent_id and start_step=2. "
+    "If you can see the photo and it is cluttered or holds several objects, pass product_box [x0, y0, x1, y1] "
+    "around the product (pixels, or fractions 0-1); an ad that came back as a photo_card or with low cut-out "
+    "confidence gets a cut-out when re-run with parent_id, start_step=1 and a product_box. "
     "For a shop's website: save the shop with create_store (its record and product photos), then "
     "generate_homepage(store_id) starts a job like an ad's; its result names the site's folder and pages."
 )
@@ -94,25 +98,37 @@ def _job_resource_uri(path: str) -> str | None:
     return f"nanococoa://{p.parent.parent.name}/{p.parent.name}/{p.name}"
 
 
-def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
+async def _read(path: str) -> bytes | None:
+    """A job's file named by its path (`…/jobs/ID/NAME`, `…/steps/ID/NAME`), read from the job service's
+    blob store, so any replica reads what any worker made; None when there is no such file."""
+    p = Path(path)
+    service = current_service()
+    if service is None or p.parent.parent.name not in ("jobs", "steps"):
+        return None
+    try:
+        return await service.files.read(p.parent.name, p.name)
+    except NotFound:
+        return None
+
+
+async def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
     """A ≤512 px preview inline (never the full image), and links to the full files."""
     blocks: list[mt.ContentBlock] = []
     structured = structured.get("result") or structured  # a job's status carries its result.json
     previews = [v["preview_path"] for v in structured.get("variants", [])]
     if structured.get("preview_path"):  # a cut-out's (null while its job runs)
         previews.append(structured["preview_path"])
-    for i, path in enumerate(previews):
-        p = Path(path)
-        if i < 2 and p.is_file():  # two previews at most: enough to choose, small for the context window
-            blocks.append(
-                mt.ImageContent(type="image", data=base64.b64encode(p.read_bytes()).decode(), mime_type="image/jpeg")
-            )
+    shown = 0
+    for path in previews:
+        data = await _read(path) if shown < 2 else None  # two at most: enough to choose, small for the context
+        if data is not None:
+            shown += 1
+            blocks.append(mt.ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type="image/jpeg"))
     files = [v["image_path"] for v in structured.get("variants", [])]
     files += [structured[k] for k in ("cutout_path",) if structured.get(k)]
     step1 = structured.get("step1_result")
-    if not previews and step1 and Path(step1).is_file():  # a running job: what step 1 made so far
-        data = base64.b64encode(Path(step1).read_bytes()).decode()
-        blocks.append(mt.ImageContent(type="image", data=data, mime_type="image/jpeg"))
+    if not previews and step1 and (data := await _read(step1)) is not None:  # a running job: step 1 so far
+        blocks.append(mt.ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type="image/jpeg"))
         files.append(step1)
     for path in files:
         uri = _job_resource_uri(path)
@@ -144,7 +160,7 @@ class NanococoaMiddleware(Middleware):
             progress_sink.reset(token)
             await sink.drain()  # every progress notification goes out before the result, never after
         if spec is not None and spec.makes_images and result.structured_content:
-            result.content = list(result.content) + _image_blocks(result.structured_content)
+            result.content = list(result.content) + await _image_blocks(result.structured_content)
         return result
 
 
@@ -214,23 +230,27 @@ def build_server(settings: Settings | None = None, lifespan: Lifespan | None = N
         mime_type="image/png",
         description="A result file of a job (final_N.png, step1_N.png, cutout.png, preview_N.jpg).",
     )
-    def job_file(job_id: str, filename: str) -> bytes:
-        return _read_job_file(settings or get_settings(), "jobs", job_id, filename)
+    async def job_file(job_id: str, filename: str) -> bytes:
+        return await _read_job_file(job_id, filename)
 
     @server.resource(
         "nanococoa://steps/{job_id}/{filename}",
         mime_type="image/jpeg",
         description="A preview of a job's finished step (step1_N.jpg), readable while the job still runs.",
     )
-    def step_file(job_id: str, filename: str) -> bytes:
-        return _read_job_file(settings or get_settings(), "steps", job_id, filename)
+    async def step_file(job_id: str, filename: str) -> bytes:
+        return await _read_job_file(job_id, filename)
 
     return server
 
 
-def _read_job_file(settings: Settings, kind: str, job_id: str, filename: str) -> bytes:
-    root = (settings.data_dir / kind).resolve()
-    path = (root / job_id / filename).resolve()
-    if path.parent.parent != root or not path.is_file() or path.suffix not in (".png", ".jpg", ".json"):
-        raise NotFound(f"no file {filename} in job {job_id}", field="uri", accepted="a link from a tool result")
-    return path.read_bytes()
+async def _read_job_file(job_id: str, filename: str) -> bytes:
+    """From the job service's blob store, whichever machine made it. Raises NotFound."""
+    service = current_service()
+    try:
+        if service is None:
+            raise NotFound("no job service runs here")
+        return await service.files.read(job_id, filename)
+    except NotFound:
+        missing = f"no file {filename} in job {job_id}"
+        raise NotFound(missing, field="uri", accepted="a link from a tool result") from None

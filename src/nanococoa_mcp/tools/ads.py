@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from nanococoa_mcp.ad.catalog.sizes import DEFAULT_SIZE
 from nanococoa_mcp.ad.catalog.styles import guess_style
 from nanococoa_mcp.ad.catalog.text_styles import guess_text_style
+from nanococoa_mcp.ad.hints import ProductPoint, hints_from_request
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.kind import input_file
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.jobs.models import JobState, JobStatus
 from nanococoa_mcp.service import Service, get_service
-from nanococoa_mcp.tools.common import read_image_input
+from nanococoa_mcp.tools.common import ProductBox, ProductPoints, read_image_input
 from nanococoa_mcp.tools.context import progress_sink
 
 JobId = Annotated[
@@ -24,6 +25,7 @@ JobId = Annotated[
     Field(description="A job id from generate_ad_image, generate_homepage or list_jobs.", min_length=1, max_length=64),
 ]
 SCENE_FIELDS = ("style", "size", "variants", "seed")
+HINT_FIELDS = {"product_box", "product_points"}
 # The kinds of job the tools start (app.py registers each one with the job runtime).
 JobKindName = Literal["ad", "homepage", "cutout", "analysis"]
 
@@ -41,6 +43,8 @@ class AdFields(BaseModel):
     variants: int | None = None
     seed: int | None = None
     text_position: TextPosition | None = None
+    product_box: list[float] | None = None
+    product_points: list[ProductPoint] | None = None
 
 
 async def submit_ad(
@@ -58,7 +62,8 @@ async def submit_ad(
     From step 2 the scene (style, size, variants, seed) is the parent's and the copy fields are new;
     from step 3 everything is the parent's (the stored text layer is composited again).
     """
-    given = {k: v for k, v in {**fields.model_dump(), **(extras or {})}.items() if v is not None}
+    given = {k: v for k, v in {**fields.model_dump(exclude=HINT_FIELDS), **(extras or {})}.items() if v is not None}
+    hints_given = fields.product_box is not None or fields.product_points is not None
     if given.get("test_mode"):  # asked of this request only: a stored job keeps the flag it was given
         raise InvalidInput(
             "test_mode=true is not supported: the seed sends this flag but never says what a test run does",
@@ -74,12 +79,21 @@ async def submit_ad(
             raise InvalidInput("the ad copy is missing", field="copy", accepted="1-40 characters of Korean copy")
         if image is None:
             raise InvalidInput("no product photo was given", field="product_image", accepted="an image")
-        request = AdRequest.model_validate(given)
+        request = AdRequest.model_validate({**given, **_hints(fields, image, None)})
     else:
         if not 1 <= start_step <= 3:
             raise InvalidInput(f"start_step {start_step} does not exist", field="start_step", accepted="1, 2 or 3")
         parent = await service.status(parent_id, metrics=False)
         inherited: dict[str, Any] = dict(parent.parameters)
+        if start_step == 1:
+            inherited.update(_hints(fields, image, inherited) if hints_given or image is not None else {})
+        elif hints_given:
+            raise InvalidInput(
+                "the product box and points shape the cut-out of step 1, which a re-run from step "
+                f"{start_step} keeps from the parent",
+                field="product_box" if fields.product_box is not None else "product_points",
+                accepted="leave them out, or re-run from start_step 1",
+            )
         if start_step == 2:
             clash = [k for k in SCENE_FIELDS if k in given and given[k] != inherited.get(k)]
             if clash:
@@ -96,6 +110,22 @@ async def submit_ad(
     return await service.submit(
         "ad", request.model_dump(mode="json"), input_file=upload, parent_id=parent_id, start_step=start_step
     )
+
+
+def _hints(fields: AdFields, image: DecodedImage | None, parent: dict[str, Any] | None) -> dict[str, Any]:
+    """The hints a step-1 job keeps, in pixels of its photo, with that photo's size: the request's, checked
+    against its photo (`image`, else the parent's photo, whose size the parent kept). A new photo without
+    hints has none: the parent's were pixels of another photo. Raises InvalidInput naming the hint."""
+    if image is not None:
+        h, w = image.rgba.shape[:2]
+    elif parent is not None and parent.get("photo_size"):
+        w, h = parent["photo_size"]
+    else:  # a parent stored before its photo's size was kept
+        raise InvalidInput(
+            "new hints for the parent's photo need the photo again", field="product_image", accepted="the photo"
+        )
+    hints = hints_from_request(fields.product_box, fields.product_points, w, h)
+    return {**hints.model_dump(mode="json"), "photo_size": [w, h]}
 
 
 async def generate_ad_image(
@@ -124,6 +154,8 @@ async def generate_ad_image(
     text_position: Annotated[
         TextPosition | None, Field(description="Where the copy goes; auto (default) picks the best empty space.")
     ] = None,
+    product_box: ProductBox = None,
+    product_points: ProductPoints = None,
     parent_id: Annotated[
         str | None, Field(description="Re-run a finished (or resumable) job from start_step, as a new job.")
     ] = None,
@@ -170,7 +202,10 @@ async def generate_ad_image(
     """Start a finished ad: cut the product out, set it in a new scene with a shadow, typeset the copy
     where it reads best (never over the product), and check the result. Returns the job at once (poll
     check_generation_status), or with wait=true the finished job: file paths, a quality report per
-    variant and the layout analysis."""
+    variant and the layout analysis. If you can see the photo and it is cluttered or holds several
+    objects, give product_box around the product. When a result's quality report says
+    layout_mode=photo_card (or cutout_low_confidence), re-run it with parent_id, start_step=1 and a
+    product_box to get the product cut out instead."""
     service = get_service()
     settings = service.settings
     copy = _one_of("copy", copy, "text_content", text_content)
@@ -190,6 +225,8 @@ async def generate_ad_image(
         variants=variants,
         seed=seed,
         text_position=text_position,
+        product_box=product_box,
+        product_points=product_points,
     )
     image = None
     if start_step == 1 and (product_image_path or product_image or parent_id is None):

@@ -1,17 +1,31 @@
-"""What the tools share: the one base64 / data-URL decoder every door reads images with, and reading an image
-from a path or base64."""
+"""What the tools share: the one base64 / data-URL decoder every door reads images with, reading an image
+from a path or base64, and the cut-out hints' arguments (product_box, product_points) and their check against
+the decoded photo."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from nanococoa_mcp.ad.hints import BOX_DESCRIPTION, POINTS_DESCRIPTION, CutoutHints, ProductPoint, hints_from_request
 from nanococoa_mcp.ad.images import ACCEPTED_TEXT, DecodedImage, decode_image
+from nanococoa_mcp.ad.stages.cutout import MAX_POINTS
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.settings import Settings
+
+ProductBox = Annotated[list[float] | None, Field(min_length=4, max_length=4, description=BOX_DESCRIPTION)]
+ProductPoints = Annotated[list[ProductPoint] | None, Field(max_length=MAX_POINTS, description=POINTS_DESCRIPTION)]
+
+
+def photo_hints(box: list[float] | None, points: list[ProductPoint] | None, image: DecodedImage) -> CutoutHints:
+    """The hints in pixels of `image` (as stored, after EXIF rotation). Raises InvalidInput naming
+    product_box or product_points."""
+    h, w = image.rgba.shape[:2]
+    return hints_from_request(box, points, w, h)
 
 
 class Preview(BaseModel):

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nanococoa_mcp.ad.hints import ProductPoint
 from nanococoa_mcp.ad.kind import input_file
 from nanococoa_mcp.ad.results import StoredAnalysis, StoredCutout
 from nanococoa_mcp.errors import NanococoaError
 from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.jobs.models import JobState, JobStatus
 from nanococoa_mcp.service import get_service
-from nanococoa_mcp.tools.common import read_image_input
+from nanococoa_mcp.tools.common import ProductBox, ProductPoints, photo_hints, read_image_input
 
 Wait = Annotated[bool, Field(description="Wait for the result (default) instead of returning the queued job.")]
 WaitTimeout = Annotated[
@@ -39,6 +40,7 @@ class CutoutResult(BaseModel):
         default=None, description="alpha-channel (the photo was already cut out), matting or birefnet."
     )
     bbox: list[int] | None = Field(default=None, description="[x0, y0, x1, y1] of the product in the cut-out.")
+    hint_used: bool | None = Field(default=None, description="product_box / product_points shaped the cut-out.")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -63,13 +65,20 @@ class AnalysisResult(BaseModel):
 
 
 async def _run_image_job(
-    kind: str, image_path: str | None, image: str | None, wait: bool, timeout_s: float
+    kind: str,
+    image_path: str | None,
+    image: str | None,
+    wait: bool,
+    timeout_s: float,
+    hints: tuple[list[float] | None, list[ProductPoint] | None] | None = None,
 ) -> JobStatus:
-    """Queue a one-photo job and (with `wait`) follow it. Raises InvalidInput for the photo, QueueFull, and
-    the job's own error when it fails (JobStopped when it was stopped)."""
+    """Queue a one-photo job (with the cut-out's hints, checked against the photo) and (with `wait`) follow
+    it. Raises InvalidInput for the photo or the hints before any job exists, QueueFull, and the job's own
+    error when it fails (JobStopped when it was stopped)."""
     service = get_service()
     decoded = await asyncio.to_thread(read_image_input, image_path, image, service.settings, "image")
-    status = await service.submit(kind, {}, input_file=input_file(decoded))
+    parameters = photo_hints(*hints, decoded).model_dump(mode="json") if hints is not None else {}
+    status = await service.submit(kind, parameters, input_file=input_file(decoded))
     if not wait:
         return status
     done = await service.wait(status.job_id, min(timeout_s, service.settings.max_wait_sec))
@@ -83,13 +92,18 @@ async def _run_image_job(
 async def remove_background(
     image_path: Annotated[str | None, Field(description="Path of the photo on this machine.")] = None,
     image: Annotated[str | None, Field(description="The photo as base64 (data: URL ok).")] = None,
+    product_box: ProductBox = None,
+    product_points: ProductPoints = None,
     wait: Wait = True,
     wait_timeout_sec: WaitTimeout = 120.0,
 ) -> CutoutResult:
     """Cut the product out of its photo: an RGBA PNG with a soft, clean edge and a confidence figure.
-    A photo that already has transparency keeps its own alpha. Runs as a job: waited on by default; with
-    wait=false (or when the wait runs out) the job id comes back to follow with check_generation_status."""
-    job = await _run_image_job("cutout", image_path, image, wait, wait_timeout_sec)
+    A photo that already has transparency keeps its own alpha. If you can see the photo and it is cluttered
+    or holds several objects, give product_box around the product (and product_points to keep or drop a
+    part); do the same when a cut-out comes back with confidence below 0.6. Runs as a job: waited on by
+    default; with wait=false (or when the wait runs out) the job id comes back to follow with
+    check_generation_status."""
+    job = await _run_image_job("cutout", image_path, image, wait, wait_timeout_sec, (product_box, product_points))
     if job.status != "completed" or job.result is None:
         return CutoutResult(job_id=job.job_id, status=job.status)
     return CutoutResult(status=job.status, **StoredCutout.model_validate(job.result).model_dump())

@@ -40,6 +40,10 @@
   // The server names the field it refused; several names mean the same box on this page.
   const FIELD_OF = {
     product_image: "product_image",
+    photo: "product_image",
+    image: "product_image",
+    product_box: "product_box",
+    product_points: "product_points",
     ad_text: "copy",
     text_content: "copy",
     copy: "copy",
@@ -50,6 +54,9 @@
     size: "size",
     variants: "variants",
   };
+
+  // "product_points.2.label" names the points; the page shows it beside them.
+  const fieldOf = (name) => FIELD_OF[String(name || "").split(".")[0]] || null;
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -171,7 +178,20 @@
         if (msg.includes("too small")) return "사진이 너무 작아요. 가로·세로 64픽셀 이상인 사진을 올려 주세요.";
         if (msg.includes("megapixel")) return "사진 해상도가 너무 커요. 조금 줄여서 올려 주세요.";
         if (msg.includes("damaged") || msg.includes("truncated")) return "사진 파일이 손상됐어요. 다른 사진을 올려 주세요.";
-        return "사진으로 읽을 수 없는 파일이에요. JPG, PNG, WebP, HEIC 사진을 올려 주세요.";
+        if (msg.includes("not an image") || msg.includes("unsupported") || msg.includes("format")) {
+          return "사진으로 읽을 수 없는 파일이에요. JPG, PNG, WebP, HEIC 사진을 올려 주세요.";
+        }
+        return "이 사진을 처리하지 못했어요. 아래 서버 메시지를 확인해 주세요.";
+      case "product_box":
+        if (msg.includes("inverted")) return "네모의 시작과 끝이 뒤바뀌었어요. 네모를 다시 그려 주세요.";
+        if (msg.includes("outside")) return "네모가 사진 밖으로 나갔어요. 사진 안에 다시 그려 주세요.";
+        if (msg.includes("too small")) return "네모가 너무 작아요. 상품 전체를 감싸도록 크게 그려 주세요.";
+        return "상품 네모를 쓸 수 없어요. 상품 둘레에 다시 그려 주세요.";
+      case "product_points":
+        if (msg.includes("product box")) return "상품 점은 네모 안에 찍어 주세요.";
+        if (msg.includes("at most")) return "점이 너무 많아요. 몇 개를 지우고 다시 눌러 주세요.";
+        if (msg.includes("outside")) return "사진 밖에 찍힌 점이 있어요. 점을 지우고 다시 찍어 주세요.";
+        return "찍은 점을 쓸 수 없어요. 점을 지우고 다시 찍어 주세요.";
       case "copy":
         if (msg.includes("characters")) return `메인 문구는 ${MAX_COPY}자까지 쓸 수 있어요. 자세한 내용은 보조 문구에 넣어 주세요.`;
         return "광고 문구를 입력해 주세요.";
@@ -202,8 +222,8 @@
     if (box) box.classList.add("has-error");
   }
 
-  function showProblem(problem, fieldMap = FIELD_OF) {
-    const field = fieldMap[problem.field] || "form";
+  function showProblem(problem) {
+    const field = fieldOf(problem.field) || "form";
     showError(field, koreanMessage(field, problem), problem.message);
     const box = document.querySelector(`[data-field="${field}"]`);
     const focusable = box && box.querySelector("input:not([type=radio]), select, input:checked");
@@ -222,6 +242,17 @@
     if (box) box.classList.remove("has-error");
   }
 
+  // What the cut-out preview (cutout.js) needs of this page's error handling.
+  const cutout = window.nanococoaCutout({
+    read: readProblem,
+    field: fieldOf,
+    korean: koreanMessage,
+    clear: clearError,
+    show(field, problem) {
+      showError(field, koreanMessage(field, problem), problem.message);
+    },
+  });
+
   // ---------------------------------------------------------------- photo upload
 
   function setFile(file) {
@@ -229,6 +260,7 @@
     if (!file) return;
     if (file.type && !file.type.startsWith("image/")) {
       state.file = null;
+      cutout.reset();
       showError("product_image", "사진 파일만 올릴 수 있어요. JPG, PNG, WebP, HEIC 사진을 골라 주세요.");
       return;
     }
@@ -240,6 +272,7 @@
     el.photoName.textContent = file.name || "붙여 넣은 사진";
     el.dropzone.querySelector(".drop-empty").hidden = true;
     el.dropzone.querySelector(".drop-preview").hidden = false;
+    cutout.setPhoto(file, state.previewUrl);
   }
 
   function bindUpload() {
@@ -398,6 +431,7 @@
       ["text_style", picked("text_style")],
       ["size", el.size.value],
       ["variants", el.variants.value],
+      ...Object.entries(cutout.adFields()),
     ]) {
       if (value) data.append(key, value);
     }
@@ -442,7 +476,7 @@
       });
       if (!response.ok) {
         const problem = await readProblem(response);
-        const field = FIELD_OF[problem.field] || "form";
+        const field = fieldOf(problem.field) || "form";
         showError("rerun_copy", koreanMessage(field, problem), problem.message);
         return;
       }
@@ -599,7 +633,15 @@
       [quality.product_pixels_changed === 0, quality.product_pixels_changed === 0 ? "상품 사진은 그대로예요" : "상품 일부가 바뀌었어요"],
       [quality.inside_safe_area, quality.inside_safe_area ? "문구가 잘리지 않는 안전 영역 안에 있어요" : "문구가 가장자리에 가까워요"],
     ];
-    if (quality.cutout_low_confidence) items.push([false, "누끼가 정확하지 않을 수 있어요. 배경이 단순한 사진이 더 좋아요"]);
+    if (quality.layout_mode === "photo_card") {
+      items.push([false, "누끼가 확실하지 않아 사진을 카드처럼 넣었어요. 사진 위에 상품 네모를 그리고 다시 만들면 누끼로 만들어요"]);
+    } else if (quality.cutout_low_confidence && quality.hint_used) {
+      items.push([false, "표시한 네모와 점으로 누끼를 땄지만 확실하지 않아요. 상품 가장자리를 확인해 보세요"]);
+    } else if (quality.cutout_low_confidence) {
+      items.push([false, "누끼가 정확하지 않을 수 있어요. 사진 위에 상품 네모를 그려 다시 만들어 보세요"]);
+    } else if (quality.hint_used) {
+      items.push([true, "표시한 네모와 점대로 누끼를 땄어요"]);
+    }
     if (quality.missing_glyphs && quality.missing_glyphs.length) {
       items.push([false, `글꼴에 없는 글자: ${quality.missing_glyphs.join(" ")}`]);
     }
@@ -650,7 +692,7 @@
     el.failed.classList.toggle("stopped", stopped);
     el.failedTitle.textContent = stopped ? "만들기를 중지했어요" : "광고를 만들지 못했어요";
     const err = st.error || {};
-    const field = FIELD_OF[err.field];
+    const field = fieldOf(err.field);
     let detail = stopped ? "필요하면 다시 만들기를 눌러 주세요." : "잠시 후 다시 시도해 주세요.";
     if (!stopped && field) detail = koreanMessage(field, { ...err, status: 422 });
     el.failedDetail.textContent = err.message && !stopped ? `${detail} (서버 메시지: ${err.message})` : detail;
@@ -708,7 +750,7 @@
     } else {
       thumb.textContent = STATUS_WORDS[job.status] || job.status;
     }
-    const button = make("button", { type: "button", "aria-label": `${job.text_content} (${STATUS_WORDS[job.status] || job.status}) 보기` }, [
+    const button = make("button", { type: "button" }, [
       thumb,
       make("span", { class: "recent-info" }, [
         make("span", { class: "recent-copy", text: job.text_content || "(문구 없음)" }),

@@ -111,6 +111,11 @@ async def test_the_docs_page_is_fastapis_interactive_page_for_this_document(api_
     page = await api_client.get("/docs")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "swagger-ui" in page.text and "/openapi.json" in page.text and "nanococoa" in page.text
+    assert "cdn" not in page.text.lower(), "Swagger UI is served from this port"
+    for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"):
+        assert asset in page.text
+        served = await api_client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 10_000, asset
 
 
 @pytest.mark.parametrize(

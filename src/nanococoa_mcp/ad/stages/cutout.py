@@ -21,6 +21,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
+from threadpoolctl import threadpool_limits
 
 from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
@@ -130,7 +131,11 @@ def run(inp: CutoutInput, params: CutoutParams | None = None, settings: Settings
             reason = registry.fallback_reason(spec, exc)
             log.warning("the cut-out fell back to the studio backend: %s", reason)
     studio: EmbeddedBackend = registry.load(registry.embedded("cutout"))
-    return dataclasses.replace(studio(inp, params), fallback_reason=reason)
+    # Its vectors are too short for BLAS threads to pay: on a busy machine (other workers, other jobs) their
+    # spin-waiting made the edge matting four times slower than one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        out = studio(inp, params)
+    return dataclasses.replace(out, fallback_reason=reason)
 
 
 def from_alpha(image: npt.NDArray[np.uint8]) -> CutoutOutput:
@@ -155,31 +160,35 @@ def check_hints(inp: CutoutInput) -> None:
     under MIN_BOX px on a side; a point outside the photo (or a product point outside the box), an
     unknown label, or more than MAX_POINTS points."""
     h, w = inp.image.shape[:2]
-    if inp.box is not None:
-        x0, y0, x1, y1 = inp.box
+    check_hints_for(inp.box, inp.points, w, h)
+
+
+def check_hints_for(box: Box | None, points: Sequence[Point], w: int, h: int) -> None:
+    """check_hints for a photo of w × h px, without the photo."""
+    if box is not None:
+        x0, y0, x1, y1 = box
         accepted = f"[x0, y0, x1, y1] with 0 <= x0 < x1 <= {w}, 0 <= y0 < y1 <= {h}, at least {MIN_BOX} px a side"
         if x1 <= x0 or y1 <= y0:
-            raise InvalidInput(f"the product box {list(inp.box)} is inverted: x1 must exceed x0 and y1 exceed y0",
+            raise InvalidInput(f"the product box {list(box)} is inverted: x1 must exceed x0 and y1 exceed y0",
                                field="product_box", accepted=accepted)
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-            raise InvalidInput(f"the product box {list(inp.box)} reaches outside the {w}×{h} px photo",
+            raise InvalidInput(f"the product box {list(box)} reaches outside the {w}×{h} px photo",
                                field="product_box", accepted=accepted)
         if x1 - x0 < MIN_BOX or y1 - y0 < MIN_BOX:
-            raise InvalidInput(f"the product box {list(inp.box)} is {x1 - x0}×{y1 - y0} px: too small to hold a "
+            raise InvalidInput(f"the product box {list(box)} is {x1 - x0}×{y1 - y0} px: too small to hold a "
                                "product", field="product_box", accepted=accepted)
-    if len(inp.points) > MAX_POINTS:
-        raise InvalidInput(f"{len(inp.points)} points given; at most {MAX_POINTS}", field="product_points",
+    if len(points) > MAX_POINTS:
+        raise InvalidInput(f"{len(points)} points given; at most {MAX_POINTS}", field="product_points",
                            accepted=f"up to {MAX_POINTS} points")
-    for i, p in enumerate(inp.points):
+    for i, p in enumerate(points):
         if p.label not in POINT_LABELS:
             raise InvalidInput(f"point {i} has label {p.label!r}", field=f"product_points.{i}.label",
                                accepted=" or ".join(POINT_LABELS))
         if not (0 <= p.x < w and 0 <= p.y < h):
             raise InvalidInput(f"point {i} ({p.x}, {p.y}) lies outside the {w}×{h} px photo",
                                field=f"product_points.{i}", accepted=f"0 <= x < {w}, 0 <= y < {h}")
-        if inp.box is not None and p.label == "product" and not (
-                inp.box[0] <= p.x < inp.box[2] and inp.box[1] <= p.y < inp.box[3]):
-            raise InvalidInput(f"product point {i} ({p.x}, {p.y}) lies outside the product box {list(inp.box)}",
+        if box is not None and p.label == "product" and not (box[0] <= p.x < box[2] and box[1] <= p.y < box[3]):
+            raise InvalidInput(f"product point {i} ({p.x}, {p.y}) lies outside the product box {list(box)}",
                                field=f"product_points.{i}", accepted="product points inside product_box")
 
 
@@ -195,7 +204,7 @@ def box_from_request(values: Sequence[float], width: int, height: int) -> Box:
                round(values[3] * height))
     else:
         box = (round(values[0]), round(values[1]), round(values[2]), round(values[3]))
-    check_hints(CutoutInput(image=np.zeros((height, width, 4), np.uint8), has_alpha=False, box=box))
+    check_hints_for(box, (), width, height)
     return box
 
 
@@ -206,9 +215,20 @@ def scale_hints(inp: CutoutInput, image: npt.NDArray[np.uint8]) -> CutoutInput:
     box = None
     if inp.box is not None:
         x0, y0, x1, y1 = inp.box
-        box = (math.floor(x0 * sx), math.floor(y0 * sy), min(w, math.ceil(x1 * sx)), min(h, math.ceil(y1 * sy)))
+        bx0, bx1 = _at_least(math.floor(x0 * sx), min(w, math.ceil(x1 * sx)), w)
+        by0, by1 = _at_least(math.floor(y0 * sy), min(h, math.ceil(y1 * sy)), h)
+        box = (bx0, by0, bx1, by1)
     points = tuple(Point(min(w - 1, int(p.x * sx)), min(h - 1, int(p.y * sy)), p.label) for p in inp.points)
     return CutoutInput(image=image, has_alpha=inp.has_alpha, box=box, points=points)
+
+
+def _at_least(lo: int, hi: int, size: int) -> tuple[int, int]:
+    """[lo, hi) widened to MIN_BOX within [0, size): a box the door accepted on a larger photo stays one the
+    stage accepts on its smaller working copy."""
+    grow = max(0, MIN_BOX - (hi - lo))
+    lo = max(0, lo - grow // 2)
+    hi = min(size, max(hi, lo + MIN_BOX))
+    return max(0, min(lo, hi - MIN_BOX)), hi
 
 
 def check_image(image: npt.NDArray[np.uint8]) -> None:

@@ -50,6 +50,11 @@ class QualityReport(BaseModel):
     layout_mode_reason: str | None = Field(
         default=None, description="Why the photo card was used, and how to get a cut-out instead."
     )
+    hint_used: bool = Field(
+        default=False,
+        description="A product box or points from the request shaped the cut-out (then it is kept whatever its "
+        "confidence: the person said where the product is).",
+    )
     passed: bool = Field(description="All non-negotiables hold.")
     notes: list[str] = Field(default_factory=list)
 

@@ -25,7 +25,8 @@ from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.pipeline import TextPosition
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.jobs.models import TERMINAL, JobState, JobStatus
-from nanococoa_mcp.server.rest.bodies import UploadBody, UploadRoute
+from nanococoa_mcp.server.rest.bodies import FormBox, FormPoints, UploadBody, UploadRoute
+from nanococoa_mcp.server.rest.cutout import CutoutFields, cutout_fields
 from nanococoa_mcp.server.rest.files import WEB_DIR, file_url
 from nanococoa_mcp.server.rest.problems import problem_responses
 from nanococoa_mcp.service import get_service
@@ -74,6 +75,8 @@ class SeedGenerateRequest(UploadBody):
     size: str | None = None
     variants: int | None = Field(default=None, ge=1, le=4)
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    product_box: FormBox = None
+    product_points: FormPoints = None
 
 
 class BackendGenerateRequest(UploadBody):
@@ -90,6 +93,8 @@ class BackendGenerateRequest(UploadBody):
     variants: int | None = Field(default=None, ge=1, le=4)
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     text_position: TextPosition | None = None
+    product_box: FormBox = None
+    product_points: FormPoints = None
 
 
 class Accepted(BaseModel):
@@ -109,8 +114,9 @@ class StopResult(BaseModel):
     status: JobState
 
 
-class RestJobStatus(JobStatus):
-    """A job's status over HTTP: the same fields, with URLs for its images."""
+class RestJobStatus(JobStatus, CutoutFields):
+    """A job's status over HTTP: the same fields, with URLs for its images; a completed cut-out job's figures
+    as POST /api/cutout gives them."""
 
     step1_result_url: str | None = None
     final_result_url: str | None = None
@@ -187,6 +193,7 @@ def rest_status(st: JobStatus) -> RestJobStatus:
         step1_result_url=file_url(st.step1_result),
         final_result_url=file_url(st.final_result),
         image_urls=images,
+        **cutout_fields(st.kind, st.result if st.status == "completed" else None),
     )
 
 
@@ -235,6 +242,8 @@ async def seed_generate(body: SeedGenerateRequest, response: Response) -> Accept
         variants=body.variants,
         seed=body.seed,
         text_position=body.text_position,
+        product_box=body.product_box,
+        product_points=body.product_points,
     )
     extras = {
         "bg_prompt": body.bg_prompt,
@@ -270,6 +279,8 @@ async def api_generate(body: BackendGenerateRequest, response: Response) -> Acce
         variants=body.variants,
         seed=body.seed,
         text_position=body.text_position,
+        product_box=body.product_box,
+        product_points=body.product_points,
     )
     image = await _image(body.product_image)
     with _rest_field_names(BACKEND_FIELD_NAMES):
@@ -380,5 +391,5 @@ async def job_events(first: Annotated[JobStatus, Depends(_job_to_follow)]) -> As
         if st.status in TERMINAL:
             yield ServerSentEvent(raw_data=json.dumps({"job_id": st.job_id, "status": st.status}), event="end")
             return
-        await asyncio.sleep(EVENT_POLL_S)
+        await service.changed(first.job_id, EVENT_POLL_S)  # a change announced by the database, or a poll
         st = None

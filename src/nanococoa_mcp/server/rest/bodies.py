@@ -1,7 +1,9 @@
 """Request bodies that carry images and may come two ways, as the seed's clients send them: JSON with each
 image as base64, or a form (multipart/form-data or urlencoded) with the same fields as parts and each image
 as a file part. FastAPI reads one media type per route, so `UploadRoute` reads a form into the JSON object
-its model validates: one model, one validation, one OpenAPI entry for both.
+its model validates: one model, one validation, one OpenAPI entry for both. The cut-out hints, which a form
+can only send as text (`product_box` as "x0,y0,x1,y1" or a JSON array, `product_points` as a JSON array),
+are read back into their JSON shape here too.
 """
 
 from __future__ import annotations
@@ -10,23 +12,69 @@ import base64
 import json
 import types
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
 
+from nanococoa_mcp.ad.hints import BOX_DESCRIPTION, POINTS_DESCRIPTION, ProductPoint
 from nanococoa_mcp.ad.images import ACCEPTED_TEXT
+from nanococoa_mcp.ad.stages.cutout import MAX_POINTS
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.service import get_service
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 MAX_FORM_FIELDS = 40
 JSON_OVERHEAD = 64 * 1024  # what a body holds besides its images
+
+
+def _box_from_text(value: Any) -> Any:
+    """A form's product_box ("x0,y0,x1,y1" or "[x0, y0, x1, y1]", one part) as the list it stands for."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0]
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return _json(text, "a JSON array [x0, y0, x1, y1]")
+    return [part.strip() for part in text.split(",")]
+
+
+def _points_from_text(value: Any) -> Any:
+    """A form's product_points (a JSON array of {x, y, label}, in one part or one point per part) as a list."""
+    parts = value if isinstance(value, list) else [value]
+    if not any(isinstance(p, str) for p in parts):
+        return value
+    points: list[Any] = []
+    for part in parts:
+        got = _json(part, "a JSON array of {x, y, label}") if isinstance(part, str) else part
+        points.extend(got if isinstance(got, list) else [got])
+    return points
+
+
+def _json(text: str, accepted: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"not JSON: expected {accepted}") from None
+
+
+FORM_NOTE = " In a form: product_box as text \"x0,y0,x1,y1\" or a JSON array; product_points as a JSON array."
+FormBox = Annotated[
+    Annotated[list[float], Field(min_length=4, max_length=4)] | None,
+    BeforeValidator(_box_from_text),
+    Field(description=BOX_DESCRIPTION + FORM_NOTE),
+]
+FormPoints = Annotated[
+    Annotated[list[ProductPoint], Field(max_length=MAX_POINTS)] | None,
+    BeforeValidator(_points_from_text),
+    Field(description=POINTS_DESCRIPTION + FORM_NOTE),
+]
 
 
 class UploadBody(BaseModel):
@@ -138,6 +186,8 @@ async def _read_form(request: Request, model: type[UploadBody], max_bytes: int) 
 
 
 def _is_list(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        return _is_list(get_args(annotation)[0])
     if get_origin(annotation) in (Union, types.UnionType):
         return any(_is_list(a) for a in get_args(annotation))
     return get_origin(annotation) is list

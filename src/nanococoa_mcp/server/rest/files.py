@@ -1,20 +1,21 @@
 """Files over HTTP: a job's result images (`/files/{job_id}/{name}`, `?download=1` to save one) and the web
 page at `/` (its scripts, styles and thumbnails are mounted at `/static`). Nothing outside the job folders
-and the page's own folder is ever served."""
+and the page's own folder is ever served. A job's files come from the blob store (jobs/files.py), so every
+replica serves every job's: a file under the data dir, streamed from S3, or a redirect to a presigned URL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi import APIRouter
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from nanococoa_mcp.blobs import FileBlobs
 from nanococoa_mcp.errors import NotFound
 from nanococoa_mcp.server.rest.problems import problem_responses
 from nanococoa_mcp.service import get_service
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
-RESULT_SUFFIXES = (".png", ".jpg", ".json")
 router = APIRouter()
 
 
@@ -39,22 +40,25 @@ def page(name: str) -> FileResponse:
     summary="A job's result file (final_N.png, step1_N.jpg, cutout.png, previews)",
     response_class=FileResponse,
     responses=problem_responses(
-        404, 422, ok={"content": {"image/png": {}, "image/jpeg": {}}, "description": "the image"}
+        404, 422, 503, ok={"content": {"image/png": {}, "image/jpeg": {}}, "description": "the image"}
     ),
 )
-async def result_file(job_id: str, name: str, download: bool = False) -> FileResponse:
-    """With `download=1` the browser saves it under a name that says which job it came from."""
-    data_dir = get_service().settings.data_dir.resolve()
-    for root in (data_dir / "jobs", data_dir / "steps"):
-        path = (root / job_id / name).resolve()
-        if root in path.parents and path.parent.parent == root and path.is_file() and not name.startswith("."):
-            if path.suffix not in RESULT_SUFFIXES:
-                break
-            headers = {"Cache-Control": "private, max-age=3600"}
-            if download:
-                headers["Content-Disposition"] = f'attachment; filename="nanococoa-{job_id[:8]}-{name}"'
-            return FileResponse(path, headers=headers)
-    raise NotFound(f"no file {name!r} in job {job_id!r}", field="name", accepted="a file listed in the job")
+async def result_file(job_id: str, name: str, download: bool = False) -> Response:
+    """With `download=1` the browser saves it under a name that says which job it came from. Where the blob
+    store hands out presigned URLs (S3 with presign=1), a redirect to one."""
+    files = get_service().files
+    key = await files.locate(job_id, name)
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="nanococoa-{job_id[:8]}-{name}"'
+    if not download and (url := await files.url(key)) is not None:
+        return RedirectResponse(url, status_code=307)
+    if isinstance(files.blobs, FileBlobs):
+        return FileResponse(files.blobs.local_path(key), headers=headers)
+    info = await files.blobs.head(key)
+    media = {".png": "image/png", ".jpg": "image/jpeg", ".json": "application/json"}[Path(name).suffix]
+    headers["Content-Length"] = str(info.size)
+    return StreamingResponse(files.blobs.stream(key), media_type=media, headers=headers)
 
 
 @router.get("/", include_in_schema=False)

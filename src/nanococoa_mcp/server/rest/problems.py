@@ -19,12 +19,12 @@ from starlette.responses import JSONResponse, Response
 
 from nanococoa_mcp.errors import BackendUnavailable, Conflict, InvalidInput, JobFailed, NanococoaError, NotFound
 from nanococoa_mcp.jobs.models import QueueFull
-from nanococoa_mcp.storage import StorageError
+from nanococoa_mcp.storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 SOURCES = ("body", "query", "path", "header", "cookie")  # where FastAPI says a refused value came from
-RETRY_AFTER_S = "5"  # a full queue or a missing backend: worth asking again shortly
+RETRY_AFTER_S = "5"  # a full queue, a missing backend or a database restarting: worth asking again shortly
 
 
 class ProblemDetail(BaseModel):
@@ -74,7 +74,7 @@ def status_code(exc: NanococoaError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
-    if isinstance(exc, BackendUnavailable):
+    if isinstance(exc, BackendUnavailable | StorageUnavailable):
         return 503
     if isinstance(exc, StorageError):
         return 507

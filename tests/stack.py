@@ -1,0 +1,152 @@
+"""The distributed stack for tests: as separate processes (`nanococoa serve` replicas and `nanococoa worker`s on
+one PostgreSQL database and one S3 bucket of tests/realservers.py, each process's output in a log file under
+the stack's directory, each stopped by its own pid: SIGTERM, or SIGKILL to play a crash), or as the settings of
+an in-process service on a fresh database and bucket."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from nanococoa_mcp.settings import Settings
+from tests.jobs.backends import database_name, fresh_migrated_database
+from tests.realservers import PostgresServer, S3Server, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    port: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class Stack:
+    """Processes of one distributed stack. `env` holds its URLs, keys and timings (NANOCOCOA_*, AWS_*)."""
+
+    base: Path
+    env: dict[str, str]
+    procs: list[Proc] = field(default_factory=list)
+
+    def _start(self, name: str, argv: list[str], port: int | None = None) -> Proc:
+        data_dir = self.base / name
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, "NANOCOCOA_DATA_DIR": str(data_dir),
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+        log = self.base / f"{name}.{sum(p.name == name for p in self.procs) + 1}.log"  # one per start
+        with log.open("ab") as out:
+            popen = subprocess.Popen([sys.executable, "-m", "nanococoa_mcp.cli", *argv], env=env, stdout=out,
+                                     stderr=subprocess.STDOUT, cwd=data_dir)
+        proc = Proc(name, popen, log, port)
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, name: str, *args: str) -> Proc:
+        return self._start(name, ["worker", *args])
+
+    def serve(self, name: str, *args: str, timeout: float = 60.0) -> Proc:
+        """A replica on a free loopback port, once it answers /health."""
+        port = free_port()
+        proc = self._start(name, ["serve", "--port", str(port), *args], port)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(f"{proc.url}/health", timeout=2.0)
+                return proc
+            except httpx.HTTPError:
+                if not proc.alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start:\n{proc.tail()}") from None
+                time.sleep(0.2)
+
+    def wait_log(self, proc: Proc, text: str, timeout: float = 60.0) -> None:
+        """Until `text` appears in the process's log (a worker says `worker ready`)."""
+        deadline = time.monotonic() + timeout
+        while text not in proc.log.read_text(errors="replace"):
+            if not proc.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{proc.name} never said {text!r}:\n{proc.tail()}")
+            time.sleep(0.1)
+
+    def stop(self, proc: Proc, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the process by its pid and reap it (SIGKILL after `timeout`); its exit code."""
+        if proc.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
+        try:
+            return proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            return proc.popen.wait(10)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.alive():
+                self.stop(proc, timeout=15.0)
+        self.procs = []
+
+
+def stack_env(database_url: str, s3_env: dict[str, str], blob_url: str, **extra: Any) -> dict[str, str]:
+    """The variables every process of a stack shares; short heartbeats so a dead worker is noticed quickly."""
+    env = {**s3_env, "NANOCOCOA_DATABASE_URL": database_url, "NANOCOCOA_BLOB_URL": blob_url,
+           "NANOCOCOA_HEARTBEAT_SEC": "0.5", "NANOCOCOA_STALLED_AFTER_SEC": "3", "NANOCOCOA_STOP_GRACE_SEC": "10"}
+    env.update({f"NANOCOCOA_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+_buckets = itertools.count(1)
+
+
+@contextlib.contextmanager
+def distributed_settings(
+    postgres: PostgresServer, s3: S3Server, data_dir: Path, *, presign: bool = False, **fields: Any
+) -> Iterator[Settings]:
+    """Settings of an in-process service on the distributed stack: a fresh migrated database and a fresh bucket
+    (dropped afterwards; presigned downloads with `presign`), S3 keys from the standard AWS_* variables, short
+    heartbeats; `fields` on top."""
+    database = fresh_migrated_database(postgres)
+    bucket = s3.create_bucket(f"distributed-{os.getpid()}-{next(_buckets)}")
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in s3.env().items():
+            env.setenv(key, value)
+        settings = Settings(**{
+            "data_dir": data_dir, "database_url": database, "heartbeat_sec": 0.5,
+            "blob_url": s3.blob_url(bucket) + ("&presign=1" if presign else ""),
+            "stalled_after_sec": 3.0, **fields,
+        })
+    try:
+        yield settings
+    finally:
+        s3.delete_bucket(bucket)
+        postgres.drop_database(database_name(database))
