@@ -19,7 +19,7 @@ The studio-shot categories (plain backdrop, one product) are STUDIO_SHOTS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -143,7 +143,15 @@ def build_case(kind: Category, index: int, seed: int = 0) -> AlphaCase:
 def build_full_set(per_category: int | None = None, seed: int = 0,
                    categories: tuple[Category, ...] = CATEGORIES) -> list[AlphaCase]:
     """Every category's cases (`per_category` each, default DEFAULT_COUNTS), category by category."""
-    return [case for kind in categories for case in build_alpha_set(kind, per_category, seed)]
+    return list(iter_full_set(per_category, seed, categories))
+
+
+def iter_full_set(per_category: int | None = None, seed: int = 0,
+                  categories: tuple[Category, ...] = CATEGORIES) -> Iterator[AlphaCase]:
+    """build_full_set one case at a time (a seed's set holds over a gigabyte of pixels)."""
+    for kind in categories:
+        for index in range(DEFAULT_COUNTS[kind] if per_category is None else per_category):
+            yield build_case(kind, index, seed)
 
 
 # --- the first set: one object on paper or a texture --------------------------------------------

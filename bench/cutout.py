@@ -1,8 +1,8 @@
 """The cut-out benchmark: the exact-alpha set (bench/alpha_set.py) cut out without hints and with a box (the
 true box + 4 % margin), per category: IoU mean and min each way, time per megapixel (warm, median); the
-confidence calibration table (IoU bands × confidence bands) and the rule it must keep (no cut-out under
-IoU 0.85 at confidence 0.6 or above, most over 0.95 there); with --sheet, a contact sheet of the real
-sample photos' cut-outs.
+confidence calibration table (IoU bands × confidence bands), without hints and with a box, and the rule it
+must keep (no cut-out under IoU 0.85 at confidence 0.6 or above, most over 0.95 there); with --sheet, a
+contact sheet of the real sample photos' cut-outs.
 
     .venv/bin/python -m bench.cutout [--categories light,cluttered] [--per-category 4] [--seed 0,1,2,3,4,5]
                                      [--no-box] [--cases] [--fit --fit-seeds 0,1,2,3] [--dump runs.json]
@@ -11,7 +11,8 @@ sample photos' cut-outs.
 --fit fits the studio cut-out's confidence (logistic, from the evidence each cut-out reports: the
 CALIBRATION recipe of ad/backends/studio/cutout_confidence.py) on the runs of --fit-seeds (default: all),
 prints it as code, and prints the calibration the refitted model gives on the other seeds (held out).
---dump writes every run; --load reads such a file instead of cutting again (for refitting).
+--dump writes every run; --load reads such a file instead of cutting again (for refitting, or for the
+tables of some seeds only: --load runs.json --seed 4,5 gives the held-out figures).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
-from bench.alpha_set import CATEGORIES, STUDIO_SHOTS, AlphaCase, alpha_error, build_full_set, iou
+from bench.alpha_set import CATEGORIES, STUDIO_SHOTS, AlphaCase, Category, alpha_error, iou, iter_full_set
 from nanococoa_mcp.ad.backends.studio.cutout_confidence import HELD_DOWN, WEIGHTS, held_down
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.stages import cutout
@@ -241,6 +242,19 @@ def samples_sheet(path: Path, console: Console) -> None:
     console.print(f"contact sheet: {path}")
 
 
+def _cut_all(seeds: Sequence[int], per_category: int | None, kinds: tuple[Category, ...], box: bool) -> list[Run]:
+    """Every case of every seed cut without a hint and, with `box`, with one; each case built when it is cut."""
+    runs: list[Run] = []
+    for seed in seeds:
+        for case in iter_full_set(per_category, seed, kinds):
+            if not runs:
+                cut(case, False)  # warm: imports, first allocations
+            runs.append(cut(case, False, seed))
+            if box:
+                runs.append(cut(case, True, seed))
+    return runs
+
+
 def _load(paths: Sequence[Path]) -> list[Run]:
     runs = []
     for path in paths:
@@ -258,8 +272,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--categories", default=",".join(CATEGORIES), help="comma-separated categories")
     parser.add_argument("--per-category", type=int, default=None, help="cases per category (default: all)")
-    parser.add_argument("--seed", default="0", help="another seed builds other photos of each category; "
-                                                    "several (0,1) build several sets")
+    parser.add_argument("--seed", default=None, help="another seed builds other photos of each category; "
+                                                     "several (0,1) build several sets (default 0; with --load, "
+                                                     "the seeds read, default all)")
     parser.add_argument("--no-box", action="store_true", help="skip the runs with a box")
     parser.add_argument("--cases", action="store_true", help="print every case")
     parser.add_argument("--evidence", action="store_true", help="with --cases: the confidence's evidence too")
@@ -274,19 +289,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     kinds = tuple(k for k in CATEGORIES if k in args.categories.split(","))
     console = Console(width=170)
     if args.load:
-        runs = [r for r in _load(args.load) if r.category in kinds and not (args.no_box and r.hinted)]
+        seeds = {int(s) for s in args.seed.split(",")} if args.seed else None
+        runs = [r for r in _load(args.load) if r.category in kinds and not (args.no_box and r.hinted)
+                and (seeds is None or r.seed in seeds)]
     else:
-        seeds = [int(s) for s in args.seed.split(",")]
-        cases = [(seed, case) for seed in seeds for case in build_full_set(args.per_category, seed, kinds)]
-        cut(cases[0][1], False)  # warm: imports, first allocations
-        runs = [cut(case, False, seed) for seed, case in cases]
-        if not args.no_box:
-            runs += [cut(case, True, seed) for seed, case in cases]
+        runs = _cut_all([int(s) for s in (args.seed or "0").split(",")], args.per_category, kinds, not args.no_box)
     console.print(quality_table(runs, kinds))
-    scored = [(r.iou, r.confidence) for r in runs]
-    console.print(calibration_table(scored, "calibration: cut-outs by IoU band (rows) and reported confidence "
-                                            "(columns), all runs"))
-    console.print(rule_line(scored))
+    for hinted, how in ((False, "without hints"), (True, "with the true box + 4 %")):
+        scored = [(r.iou, r.confidence) for r in runs if r.hinted == hinted]
+        if scored:
+            console.print(calibration_table(scored, f"calibration {how}: cut-outs by IoU band (rows) and "
+                                                    "reported confidence (columns)"))
+            console.print(f"{how}: " + rule_line(scored))
     if args.cases:
         console.print(cases_table(runs, args.evidence))
     if args.fit:
