@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.alpha_set import CATEGORIES, STUDIO_SHOTS, AlphaCase, Category, alpha_error, iou, iter_full_set
-from nanococoa_mcp.ad.backends.studio.cutout_confidence import HELD_DOWN, WEIGHTS, held_down
+from nanococoa_mcp.ad.backends.studio.cutout_confidence import FEATURES, Logistic, confidence_of, held_down
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.stages import cutout
 from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput
@@ -158,27 +158,13 @@ def cases_table(runs: list[Run], evidence: bool) -> Table:
     return table
 
 
-@dataclass(frozen=True, slots=True)
-class Model:
-    weights: dict[str, float]
-    bias: float
-
-    def confidence(self, run: Run) -> float:
-        """What the studio cut-out reports for `run`'s evidence under this model (assess's arithmetic)."""
-        values = dict(run.evidence)
-        p = 1.0 / (1.0 + math.exp(-(self.bias + sum(w * values[n] for n, w in self.weights.items()))))
-        p = min(0.95, p)
-        return min(p, HELD_DOWN) if held_down(values) is not None else p
-
-
-def fit_confidence(runs: Sequence[Run]) -> Model:
+def fit_confidence(runs: Sequence[Run]) -> Logistic:
     """The studio cut-out's CALIBRATION recipe (ad/backends/studio/cutout_confidence.py): logistic
     regression of "IoU >= 0.95" on the evidence, standardised (IRLS, ridge 1), mapped back to raw units;
     then the bias lowered until the best-scored run with IoU < 0.85 (not already held down: held_down)
     sits FIT_MARGIN logit under LOW_CONFIDENCE."""
     usable = [r for r in runs if r.evidence and not r.failed]
-    names = list(WEIGHTS)
-    x = np.array([[dict(r.evidence)[n] for n in names] for r in usable], np.float64)
+    x = np.array([[dict(r.evidence)[n] for n in FEATURES] for r in usable], np.float64)
     y = np.array([r.iou >= GOOD for r in usable], np.float64)
     mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
     z = np.hstack([np.ones((len(x), 1)), (x - mean) / std])
@@ -196,22 +182,27 @@ def fit_confidence(runs: Sequence[Run]) -> Model:
     if bad.any():
         line = math.log(cutout.LOW_CONFIDENCE / (1 - cutout.LOW_CONFIDENCE))
         bias -= max(0.0, float((x[bad] @ coef + bias).max()) - line + FIT_MARGIN)
-    return Model(dict(zip(names, (float(c) for c in coef), strict=True)), bias)
+    return Logistic(tuple(round(float(c), 4) for c in coef), round(bias, 4))
 
 
 def report_fit(runs: list[Run], fit_seeds: set[int], console: Console) -> None:
-    fitting = [r for r in runs if r.seed in fit_seeds]
+    fitting = [r for r in runs if r.seed in fit_seeds and not r.failed]
     held_out = [r for r in runs if r.seed not in fit_seeds and not r.failed]
     model = fit_confidence(fitting)
-    console.print(f"fitted on seeds {sorted(fit_seeds)} ({len(fitting)} cut-outs): "
-                  + rule_line([(r.iou, model.confidence(r)) for r in fitting if not r.failed]))
-    console.print("WEIGHTS = {" + ", ".join(f'"{n}": {c:.4g}' for n, c in model.weights.items()) + "}")
-    console.print(f"BIAS = {model.bias:.4g}")
-    if held_out:
-        scored = [(r.iou, model.confidence(r)) for r in held_out]
-        seeds = ",".join(map(str, sorted({r.seed for r in held_out})))
-        console.print(calibration_table(scored, f"calibration of the refitted model on held-out seeds {seeds}"))
-        console.print("held out: " + rule_line(scored))
+    console.print(f"MODEL = Logistic(({', '.join(f'{c:.4g}' for c in model.weights)}), {model.bias:.4g})")
+
+    def scored(some: list[Run]) -> list[tuple[float, float]]:
+        return [(r.iou, confidence_of(dict(r.evidence), model)[0]) for r in some]
+
+    seeds = ",".join(map(str, sorted({r.seed for r in held_out})))
+    for hinted, how in ((False, "without hints"), (True, "with a box")):
+        mine = scored([r for r in fitting if r.hinted == hinted])
+        console.print(f"fitted on seeds {sorted(fit_seeds)}, {how}: " + rule_line(mine))
+        out = scored([r for r in held_out if r.hinted == hinted])
+        if out:
+            console.print(calibration_table(out, f"calibration of the refitted model on held-out seeds {seeds}, "
+                                                 f"{how}"))
+            console.print(f"held out, {how}: " + rule_line(out))
 
 
 def samples_sheet(path: Path, console: Console) -> None:
