@@ -1,15 +1,19 @@
 """Who a bearer credential is: the shared NANOCOCOA_TOKEN (the local tenant), a tenant's API key (keys.py, looked
 up on every use) or an OAuth access token from NANOCOCOA_AUTH_ISSUER, a JWT checked against the issuer's JWKS by
-FastMCP's JWTVerifier (signature, `iss`, `aud`, `exp`, `nbf`; keys cached, fetched again for an unknown `kid` at
-most every `auth_jwks_refresh_sec`). What it lacks is added here: an `exp` is required, the scope is checked
-apart so a token without it is told `insufficient_scope` (403) rather than `invalid_token`, and the algorithm
-comes from an allow-list of asymmetric ones (one verifier each: JWTVerifier takes one)."""
+FastMCP's JWTVerifier (signature, `iss`, `aud` as a string or a list, `exp`, `nbf` with 30 s of clock skew, the
+scope from `scope` or `scp`; keys cached, fetched again for an unknown `kid` at most every `auth_jwks_refresh_sec`;
+a token without `kid` is checked with the one key there is). What it lacks is added here: an `exp` is required, the
+scope is checked apart so a token without it is told `insufficient_scope` (403) rather than `invalid_token`, the
+algorithm comes from an allow-list of asymmetric ones (one verifier each: JWTVerifier takes one), a `typ` naming
+another kind of JWT is refused, JWKS entries meant for encryption or for another algorithm are left out, and the
+issuer matches with or without a trailing slash."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastmcp.server.auth import AccessToken
 from fastmcp.server.auth.providers.jwt import JWTVerifier
@@ -23,6 +27,10 @@ from nanococoa_mcp.tenancy import LOCAL_TENANT, Caller
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 API_KEY_ISSUER = "nanococoa:api-key"  # the `iss` an API key's principal carries (MCP sessions are bound to it)
 SHARED_TOKEN_ISSUER = "nanococoa:token"
+# An access token's `typ` (RFC 9068 §2.1), or the generic JWT one most issuers still send (RFC 7519 §5.1); another
+# (an ID token's, a logout token's, DPoP's) is not an access token. Compared without case.
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt", "application/jwt"})
+SAME_ALGORITHM = {"Ed25519": "EdDSA"}  # RFC 9864's name for what a JWKS may still call EdDSA
 
 
 class Refusal(Exception):
@@ -49,12 +57,42 @@ def public_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
+def issuers(issuer: str) -> list[str]:
+    """The `iss` values taken for the configured issuer: as written, and with or without its trailing slash (an
+    issuer's identifier may end in one, and settings are typed by hand)."""
+    bare = issuer.rstrip("/")
+    return list(dict.fromkeys([issuer, bare, bare + "/"]))
+
+
 def audiences(settings: Settings) -> list[str]:
     """The `aud` values a token may name: the setting, else this server's resource URLs (RFC 8707)."""
     if settings.auth_audience:
         return [settings.auth_audience]
     base = public_url(settings)
-    return [base, f"{base}/", f"{base}/mcp", f"{base}/sse"]
+    return [base, f"{base}/", f"{base}/mcp", f"{base}/mcp/", f"{base}/sse", f"{base}/sse/"]
+
+
+class IssuerKeys(JWTVerifier):
+    """JWTVerifier for one algorithm, reading only the JWKS entries that can sign with it: an entry for encryption
+    (`use: enc`, `key_ops` without `verify`) or naming another `alg` is left out, so that a token without `kid`
+    still finds the one signing key among them. Entries without `use`, `key_ops` or `alg` are kept."""
+
+    async def _fetch_jwks(self) -> dict[str, Any]:
+        document = await super()._fetch_jwks()
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            return {"keys": []}
+        return {**document, "keys": [e for e in entries if isinstance(e, dict) and _signs_with(e, self.algorithm)]}
+
+
+def _signs_with(entry: dict[str, Any], algorithm: str) -> bool:
+    if entry.get("use", "sig") != "sig":
+        return False
+    ops = entry.get("key_ops")
+    if isinstance(ops, list) and "verify" not in ops:
+        return False
+    declared = entry.get("alg")
+    return declared is None or SAME_ALGORITHM.get(declared, declared) == SAME_ALGORITHM.get(algorithm, algorithm)
 
 
 class Credentials:
@@ -66,7 +104,7 @@ class Credentials:
         self.scope = settings.auth_scope
         self.tenant_claim = settings.auth_tenant_claim
         self.keys = keys
-        self.verifiers: dict[str, JWTVerifier] = {}
+        self.verifiers: dict[str, IssuerKeys] = {}
         if not settings.auth_issuer:
             return
         if not settings.auth_jwks_url:
@@ -80,9 +118,9 @@ class Credentials:
                     f"{alg!r} is not accepted for access tokens", field="auth_algorithms",
                     accepted=f"asymmetric JWS algorithms: {', '.join(ASYMMETRIC)}",
                 )
-            self.verifiers[alg] = JWTVerifier(
+            self.verifiers[alg] = IssuerKeys(
                 jwks_uri=settings.auth_jwks_url,
-                issuer=settings.auth_issuer,
+                issuer=issuers(settings.auth_issuer),
                 audience=audiences(settings),
                 algorithm=alg,
                 jwks_refresh_interval=settings.auth_jwks_refresh_sec,
@@ -118,9 +156,15 @@ class Credentials:
 
     async def _jwt(self, credential: str) -> Verified:
         try:
-            alg = decode_jwt_header(credential).get("alg")
+            header = decode_jwt_header(credential)
         except ValueError:
-            raise Refusal("the bearer token is not a JWT, an API key or the shared token") from None
+            header = None
+        if not isinstance(header, dict):  # not three base64url parts, or a header that is no JSON object
+            raise Refusal("the bearer token is not a JWT, an API key or the shared token")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES):
+            raise Refusal(f"a token of type {typ!r} is not an access token (accepted typ: at+jwt or JWT)")
+        alg = header.get("alg")
         verifier = self.verifiers.get(alg) if isinstance(alg, str) else None
         if verifier is None:
             raise Refusal(f"tokens signed with {alg!r} are not accepted (accepted: {', '.join(self.verifiers)})")
