@@ -37,16 +37,22 @@ class LoopbackIssuer:
         self.keys: dict[str, PrivateKey] = {}
         self.entries: dict[str, dict[str, Any]] = {}
         self.published: list[str] = []
-        self.fetches = 0
+        self.metadata: dict[str, dict[str, Any]] = {}  # served path -> authorization server metadata
+        self.fetches = self.metadata_fetches = 0
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path != "/jwks.json":
+                if self.path in issuer.metadata:
+                    issuer.metadata_fetches += 1
+                    document: dict[str, Any] = issuer.metadata[self.path]
+                elif self.path == "/jwks.json":
+                    issuer.fetches += 1
+                    document = issuer.jwks()
+                else:
                     self.send_error(404)
                     return
-                issuer.fetches += 1
-                body = json.dumps(issuer.jwks()).encode()
+                body = json.dumps(document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -62,6 +68,11 @@ class LoopbackIssuer:
         self.jwks_url = f"{origin}/jwks.json"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def serve_metadata(self, path: str, **changes: Any) -> None:
+        """Answer `path` with this issuer's metadata (RFC 8414 / OpenID Connect discovery), changed by `changes`."""
+        self.metadata[path] = {"issuer": self.url, "jwks_uri": self.jwks_url,
+                               "token_endpoint": f"{self.url}/token", **changes}  # fmt: skip
 
     def close(self) -> None:
         self.httpd.shutdown()

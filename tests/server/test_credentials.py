@@ -177,3 +177,34 @@ async def test_a_bearer_that_is_no_jwt_object_is_refused_not_an_error(issuer: Lo
     check = credentials(issuer)
     for token in ("WzFd.e30.c2ln", "NQ.e30.c2ln", "bnVsbA.e30.c2ln", "!!.e30.c2ln", "a.b"):  # [1], 5, null, junk
         assert await tenant(check, token) == "invalid_token", token
+
+
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [("", "/.well-known/oauth-authorization-server"), ("", "/.well-known/openid-configuration"),
+     ("/realms/shops", "/.well-known/oauth-authorization-server/realms/shops"),
+     ("/realms/shops/", "/realms/shops/.well-known/openid-configuration"),
+     ("/realms/shops", "/.well-known/openid-configuration/realms/shops")],
+)  # fmt: skip
+async def test_without_a_jwks_url_the_key_set_is_the_one_the_issuers_metadata_names(path: str, served: str) -> None:
+    issuer = LoopbackIssuer(audience=BASE, path=path)
+    try:
+        issuer.add_key("k1")
+        issuer.serve_metadata(served)
+        check = credentials(issuer, auth_jwks_url=None)
+        assert await tenant(check, issuer.mint()) == "shop-a"
+        assert await tenant(check, issuer.mint(sub="shop-b")) == "shop-b"
+        assert (issuer.metadata_fetches, issuer.fetches) == (1, 1)  # looked up once, then cached with the keys
+    finally:
+        issuer.close()
+
+
+async def test_metadata_naming_another_issuer_or_no_keys_lends_no_keys(issuer: LoopbackIssuer) -> None:
+    issuer.add_key("k1")
+    issuer.serve_metadata("/.well-known/oauth-authorization-server", issuer="http://127.0.0.1:1/someone-else")
+    check = credentials(issuer, auth_jwks_url=None)
+    assert await tenant(check, issuer.mint()) == "invalid_token" and issuer.fetches == 0
+    issuer.serve_metadata("/.well-known/oauth-authorization-server", jwks_uri=None)
+    assert await tenant(credentials(issuer, auth_jwks_url=None), issuer.mint()) == "invalid_token"
+    issuer.serve_metadata("/.well-known/oauth-authorization-server")  # fixed: the next fetch finds the keys
+    assert await tenant(check, issuer.mint()) == "shop-a" and issuer.fetches == 1

@@ -5,16 +5,20 @@ scope from `scope` or `scp`; keys cached, fetched again for an unknown `kid` at 
 a token without `kid` is checked with the one key there is). What it lacks is added here: an `exp` is required, the
 scope is checked apart so a token without it is told `insufficient_scope` (403) rather than `invalid_token`, the
 algorithm comes from an allow-list of asymmetric ones (one verifier each: JWTVerifier takes one), a `typ` naming
-another kind of JWT is refused, JWKS entries meant for encryption or for another algorithm are left out, and the
-issuer matches with or without a trailing slash."""
+another kind of JWT is refused, JWKS entries meant for encryption or for another algorithm are left out, the
+issuer matches with or without a trailing slash, and without NANOCOCOA_AUTH_JWKS_URL the key set is the one the
+issuer's metadata names (RFC 8414 or OpenID Connect discovery), looked up on first use."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from fastmcp.server.auth import AccessToken
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.utilities.auth import decode_jwt_header
@@ -31,6 +35,9 @@ SHARED_TOKEN_ISSUER = "nanococoa:token"
 # (an ID token's, a logout token's, DPoP's) is not an access token. Compared without case.
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt", "application/jwt"})
 SAME_ALGORITHM = {"Ed25519": "EdDSA"}  # RFC 9864's name for what a JWKS may still call EdDSA
+METADATA_TIMEOUT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class Refusal(Exception):
@@ -72,12 +79,54 @@ def audiences(settings: Settings) -> list[str]:
     return [base, f"{base}/", f"{base}/mcp", f"{base}/mcp/", f"{base}/sse", f"{base}/sse/"]
 
 
+def metadata_urls(issuer: str) -> list[str]:
+    """Where an issuer's metadata may be, in the order tried: RFC 8414 §3.1 (the well-known path inserted before
+    the issuer's own path), OpenID Connect Discovery (appended to it), and RFC 8414 §5's OpenID form."""
+    bare = issuer.rstrip("/")
+    parts = urlsplit(bare)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return list(dict.fromkeys([
+        f"{origin}/.well-known/oauth-authorization-server{parts.path}",
+        f"{bare}/.well-known/openid-configuration",
+        f"{origin}/.well-known/openid-configuration{parts.path}",
+    ]))
+
+
+async def discover_jwks_url(issuer: str) -> str:
+    """The `jwks_uri` of the first metadata document of `issuer` that answers. Raises ValueError when none does,
+    or when one names another issuer (RFC 8414 §3.3): the token at hand is refused, and the lookup is tried again
+    at the next fetch of the keys."""
+    async with httpx.AsyncClient(timeout=METADATA_TIMEOUT_S) as client:
+        for url in metadata_urls(issuer):
+            try:
+                response = await client.get(url)
+                document = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                continue
+            if not isinstance(document, dict):
+                continue
+            named = document.get("issuer")
+            if named not in issuers(issuer):
+                log.warning("%s names the issuer %r, not %r: its keys are not used", url, named, issuer)
+                raise ValueError(f"{url} names another issuer")
+            if isinstance(document.get("jwks_uri"), str) and document["jwks_uri"]:
+                return str(document["jwks_uri"])
+    log.warning("no metadata of %s names its keys (jwks_uri); set NANOCOCOA_AUTH_JWKS_URL", issuer)
+    raise ValueError(f"no metadata of {issuer} names a jwks_uri")
+
+
 class IssuerKeys(JWTVerifier):
     """JWTVerifier for one algorithm, reading only the JWKS entries that can sign with it: an entry for encryption
     (`use: enc`, `key_ops` without `verify`) or naming another `alg` is left out, so that a token without `kid`
-    still finds the one signing key among them. Entries without `use`, `key_ops` or `alg` are kept."""
+    still finds the one signing key among them. Entries without `use`, `key_ops` or `alg` are kept. With
+    `discover_from` set (no JWKS URL configured), the first fetch looks the key set up in that issuer's metadata."""
+
+    discover_from: str | None = None
 
     async def _fetch_jwks(self) -> dict[str, Any]:
+        if self.discover_from is not None:
+            self.jwks_uri = await discover_jwks_url(self.discover_from)
+            self.discover_from = None
         document = await super()._fetch_jwks()
         entries = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(entries, list):
@@ -99,7 +148,7 @@ class Credentials:
     """Checks a bearer credential. `keys` gives the running service's key book (None when none runs)."""
 
     def __init__(self, settings: Settings, keys: Callable[[], KeyBook | None]) -> None:
-        """Raises InvalidInput for an issuer without a JWKS URL or an algorithm outside the asymmetric ones."""
+        """Raises InvalidInput for an algorithm outside the asymmetric ones."""
         self.shared = settings.token.encode() if settings.token else None
         self.scope = settings.auth_scope
         self.tenant_claim = settings.auth_tenant_claim
@@ -107,24 +156,22 @@ class Credentials:
         self.verifiers: dict[str, IssuerKeys] = {}
         if not settings.auth_issuer:
             return
-        if not settings.auth_jwks_url:
-            raise InvalidInput(
-                "an issuer is set without its signing keys", field="auth_jwks_url",
-                accepted="NANOCOCOA_AUTH_JWKS_URL: the issuer's JWKS document (its jwks_uri)",
-            )
         for alg in settings.auth_algorithms:
             if alg not in ASYMMETRIC:
                 raise InvalidInput(
                     f"{alg!r} is not accepted for access tokens", field="auth_algorithms",
                     accepted=f"asymmetric JWS algorithms: {', '.join(ASYMMETRIC)}",
                 )
-            self.verifiers[alg] = IssuerKeys(
-                jwks_uri=settings.auth_jwks_url,
+            verifier = IssuerKeys(
+                jwks_uri=settings.auth_jwks_url or metadata_urls(settings.auth_issuer)[0],
                 issuer=issuers(settings.auth_issuer),
                 audience=audiences(settings),
                 algorithm=alg,
                 jwks_refresh_interval=settings.auth_jwks_refresh_sec,
             )
+            if not settings.auth_jwks_url:
+                verifier.discover_from = settings.auth_issuer
+            self.verifiers[alg] = verifier
 
     async def verify(self, credential: str) -> Verified:
         """Raises Refusal, or BackendUnavailable / StorageError when API keys cannot be looked up now."""
