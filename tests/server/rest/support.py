@@ -21,6 +21,7 @@ from PIL import Image
 
 from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.service import Service
+from nanococoa_mcp.tenancy import LOCAL_TENANT
 from tests.conftest import SAMPLES
 from tests.server.oauth_issuer import LoopbackIssuer
 from tests.server.serving import free_port
@@ -78,6 +79,21 @@ def server_sent_events(text: str) -> list[tuple[str, dict[str, Any]]]:
         if name:
             events.append((name, json.loads(data)))
     return events
+
+
+async def record_finished_job(
+    service: Service, job_id: str, kind: str, result: dict[str, Any], parameters: dict[str, Any] | None = None,
+    tenant: str = LOCAL_TENANT,
+) -> None:
+    """The row of a job a worker finished for `tenant` (by default the local caller of the in-process client), so
+    the files and the site that tests lay down by hand have an owner to be served to."""
+    now = time.time()
+    await service.store.sql.fetchall(
+        """INSERT INTO jobs (id, seq, kind, status, parameters, result, progress_percent, steps_done, created_at,
+                             updated_at, finished_at, tenant)
+           VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, 'completed', ?, ?, 100, '[]', ?, ?, ?, ?)""",
+        (job_id, kind, json.dumps(parameters or {}), json.dumps(result), now, now, now, tenant),
+    )
 
 
 # A shop record for the tenant tests.

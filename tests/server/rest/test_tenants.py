@@ -10,7 +10,6 @@ credential is challenged, never served."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +31,7 @@ from tests.server.rest.support import (
     b64,
     call_tool,
     doors_with_auth,
+    record_finished_job,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -68,13 +68,7 @@ async def owned(doors: Doors, rest_service: Service) -> dict[str, str]:
     home = "home-of-a"
     result = {"site_id": SITE, "output_path": str(site_dir), "pages": ["index.html"], "generated_images": 0,
               "zip_path": str(site_dir.parent / f"{SITE}.zip")}  # fmt: skip
-    now = time.time()
-    await rest_service.store.sql.fetchall(
-        """INSERT INTO jobs (id, seq, kind, status, parameters, result, progress_percent, steps_done, created_at,
-                             updated_at, finished_at, tenant)
-           VALUES (?, 1000, 'homepage', 'completed', ?, ?, 100, '[]', ?, ?, ?, 'a')""",
-        (home, json.dumps({"store_id": shop.json()["store_id"]}), json.dumps(result), now, now, now),
-    )
+    await record_finished_job(rest_service, home, "homepage", result, {"store_id": shop.json()["store_id"]}, "a")
     return {"job": job, "store": shop.json()["store_id"], "home": home, "site": SITE}
 
 
