@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from fastmcp import Client
 
+from nanococoa_mcp.server.auth import MEDIA_COOKIE
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
 from tests.conftest import SAMPLES
@@ -102,10 +103,13 @@ async def test_another_tenant_gets_404_on_every_route_that_names_it(
     anonymous = await doors.client.request(method, url, json=body)
     assert_problem(anonymous, 401, "unauthorized", "Authorization")
     assert anonymous.headers["www-authenticate"].startswith('Bearer resource_metadata="')
-    if method == "GET":  # the owner is served the same URL
+    if method == "GET":  # the owner is served the same URL, also through the web page's media cookie
         served = await doors.client.get(url, headers=doors.auth("a"))
         assert served.status_code == 200, served.text
         assert served.content
+        for tenant, code in (("b", 404), ("a", 200)):
+            cookie = {"Cookie": f"{MEDIA_COOKIE}={doors.auth(tenant)['Authorization'].removeprefix('Bearer ')}"}
+            assert (await doors.client.get(url, headers=cookie)).status_code == code, tenant
 
 
 async def test_another_tenants_stop_leaves_the_job_as_it_was(doors: Doors, owned: dict[str, str]) -> None:
