@@ -53,6 +53,19 @@ async def test_an_audience_list_is_accepted_when_it_names_this_server(issuer: Lo
     assert await tenant(named, issuer.mint(aud=BASE)) == "invalid_token"
 
 
+async def test_bound_to_loopback_with_no_public_url_each_loopback_name_is_this_server(
+    issuer: LoopbackIssuer,
+) -> None:
+    issuer.add_key("k1")
+    check = credentials(issuer, public_url=None, host="127.0.0.1", port=3000)
+    for aud in (
+        "http://127.0.0.1:3000/mcp", "http://localhost:3000/mcp", "http://[::1]:3000/sse", "http://localhost:3000"
+    ):
+        assert await tenant(check, issuer.mint(aud=aud)) == "shop-a", aud
+    for aud in ("http://localhost:3001/mcp", "https://localhost:3000/mcp", "http://ads.example.com/mcp"):
+        assert await tenant(check, issuer.mint(aud=aud)) == "invalid_token", aud
+
+
 async def test_a_token_without_a_key_id_is_checked_with_the_only_signing_key(issuer: LoopbackIssuer) -> None:
     issuer.add_key("k1")
     for kid, alg in (("enc1", "RSA-OAEP"), ("enc2", None)):  # encryption keys beside it are no candidates

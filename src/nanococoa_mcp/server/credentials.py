@@ -12,6 +12,7 @@ issuer's metadata names (RFC 8414 or OpenID Connect discovery), looked up on fir
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ SHARED_TOKEN_ISSUER = "nanococoa:token"
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt", "application/jwt"})
 SAME_ALGORITHM = {"Ed25519": "EdDSA"}  # RFC 9864's name for what a JWKS may still call EdDSA
 METADATA_TIMEOUT_S = 10.0
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,15 @@ class Verified:
     token: AccessToken
 
 
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def public_url(settings: Settings) -> str:
     """Where clients reach this server: NANOCOCOA_PUBLIC_URL, else http://HOST:PORT."""
     if settings.public_url:
@@ -72,11 +83,16 @@ def issuers(issuer: str) -> list[str]:
 
 
 def audiences(settings: Settings) -> list[str]:
-    """The `aud` values a token may name: the setting, else this server's resource URLs (RFC 8707)."""
+    """The `aud` values a token may name: the setting, else this server's resource URLs (RFC 8707), under each
+    name of the loopback host when bound there with no NANOCOCOA_PUBLIC_URL (a client may say localhost)."""
     if settings.auth_audience:
         return [settings.auth_audience]
-    base = public_url(settings)
-    return [base, f"{base}/", f"{base}/mcp", f"{base}/mcp/", f"{base}/sse", f"{base}/sse/"]
+    bases = [public_url(settings)]
+    if not settings.public_url and is_loopback(settings.host):
+        bases += [f"http://{name}:{settings.port}" for name in LOOPBACK_NAMES]
+    return list(dict.fromkeys(
+        f"{base}{resource}" for base in bases for resource in ("", "/", "/mcp", "/mcp/", "/sse", "/sse/")
+    ))
 
 
 def metadata_urls(issuer: str) -> list[str]:
