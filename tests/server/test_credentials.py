@@ -114,8 +114,9 @@ async def test_a_key_set_entry_not_meant_for_this_signature_is_not_used(
 
 @pytest.mark.parametrize(
     ("typ", "expected"),
-    [("at+jwt", "shop-a"), ("application/at+jwt", "shop-a"), ("JWT", "shop-a"), (None, "shop-a"),
-     ("dpop+jwt", "invalid_token"), ("logout+jwt", "invalid_token"), ("secevent+jwt", "invalid_token")],
+    [("at+jwt", "shop-a"), ("application/at+jwt", "shop-a"), ("JWT", "shop-a"), ("jwt", "shop-a"), (None, "shop-a"),
+     ("application/vendor-at+jwt", "shop-a"), ("dpop+jwt", "invalid_token"), ("logout+jwt", "invalid_token"),
+     ("secevent+jwt", "invalid_token"), ("application/jwt; at+jwt", "invalid_token")],
 )  # fmt: skip
 async def test_an_access_token_type_is_accepted_and_another_jwts_is_not(
     issuer: LoopbackIssuer, typ: str | None, expected: str

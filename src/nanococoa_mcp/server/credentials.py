@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +33,10 @@ from nanococoa_mcp.tenancy import LOCAL_TENANT, Caller
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 API_KEY_ISSUER = "nanococoa:api-key"  # the `iss` an API key's principal carries (MCP sessions are bound to it)
 SHARED_TOKEN_ISSUER = "nanococoa:token"
-# An access token's `typ` (RFC 9068 §2.1), or the generic JWT one most issuers still send (RFC 7519 §5.1); another
-# (an ID token's, a logout token's, DPoP's) is not an access token. Compared without case.
-ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt", "application/jwt"})
+# An access token's `typ` (RFC 9068 §2.1, with or without `application/`, vendors' `…-at+jwt` too), or the
+# generic JWT one most issuers still send (RFC 7519 §5.1); another (a logout token's, DPoP's, a security event's)
+# is not an access token. Compared without case.
+ACCESS_TOKEN_TYPE = re.compile(r"(application/)?(jwt|([a-z0-9.-]+-)?at\+jwt)", re.IGNORECASE)
 SAME_ALGORITHM = {"Ed25519": "EdDSA"}  # RFC 9864's name for what a JWKS may still call EdDSA
 METADATA_TIMEOUT_S = 10.0
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -225,7 +227,7 @@ class Credentials:
         if not isinstance(header, dict):  # not three base64url parts, or a header that is no JSON object
             raise Refusal("the bearer token is not a JWT, an API key or the shared token")
         typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES):
+        if typ is not None and (not isinstance(typ, str) or not ACCESS_TOKEN_TYPE.fullmatch(typ)):
             raise Refusal(f"a token of type {typ!r} is not an access token (accepted typ: at+jwt or JWT)")
         alg = header.get("alg")
         verifier = self.verifiers.get(alg) if isinstance(alg, str) else None
