@@ -151,7 +151,9 @@ NAMED_TOOLS: list[tuple[str, dict[str, Any], str]] = [
     ("update_store", {"store_id": "{store}", "phone_number": "010-0000-0000"}, "store_id"),
     ("generate_homepage", {"store_id": "{store}"}, "store_id"),
 ]
-RESOURCES = ["nanococoa://jobs/{job}/cutout.png", "nanococoa://jobs/{job}/preview.jpg"]
+RESOURCES = [  # both resource templates
+    "nanococoa://jobs/{job}/cutout.png", "nanococoa://jobs/{job}/preview.jpg", "nanococoa://steps/{job}/preview.jpg"
+]
 
 
 def _filled(args: dict[str, Any], owned: dict[str, str]) -> dict[str, Any]:
