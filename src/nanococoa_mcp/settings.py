@@ -104,7 +104,9 @@ class Settings(BaseSettings):
         description="OAuth authorization server whose JWT access tokens are accepted (their `iss`); turns auth on.",
     )
     auth_jwks_url: str | None = Field(
-        default=None, description="The issuer's JWKS document (its signing keys); required with auth_issuer."
+        default=None,
+        description="The issuer's JWKS document (its signing keys); unset, the `jwks_uri` its metadata names "
+        "(RFC 8414 /.well-known/oauth-authorization-server, or OpenID Connect discovery), looked up on first use."
     )
     auth_audience: str | None = Field(
         default=None,

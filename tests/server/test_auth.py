@@ -1,12 +1,14 @@
 """The one-port app as an OAuth 2.1 resource server, in process, against a loopback issuer the test starts: the
 protected-resource document and the 401 challenge byte for byte, every kind of bad token refused, a missing
-scope told apart, key rotation, API keys (revoked at once) and the shared token, and the media cookie."""
+scope told apart, key rotation, API keys (revoked at once) and the shared token, and the media cookie; and once
+as `nanococoa serve` configured by the environment alone."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import get_settings
 from tests.server.oauth_issuer import LoopbackIssuer
 from tests.server.rest.support import assert_problem
+from tests.server.serving import ROOT, ServerProcess, free_port
 
 BASE = "http://127.0.0.1:8000"
 TOKEN = "shared-token-for-auth-tests"
@@ -187,3 +190,29 @@ async def test_the_media_cookie_serves_reads_only_and_is_checked_on_every_use(
     assert (await client.get("/api/jobs")).status_code == 401
     gone = await client.delete("/auth/session")
     assert gone.status_code == 204 and gone.headers["set-cookie"].startswith("nanococoa_media=; Path=/; Max-Age=0")
+
+
+def test_nanococoa_serve_configured_by_the_issuer_alone_finds_its_keys_and_serves_its_tokens(
+    tmp_path: Path,
+) -> None:
+    """A real `nanococoa serve`, configured only by the environment as an operator would: the issuer (with a
+    trailing slash), no JWKS URL (found through OpenID Connect discovery), no public URL; an RFC 9068 token
+    without `kid`, for `localhost`, with a list audience."""
+    issuer = LoopbackIssuer(audience="", path="/")
+    issuer.add_key("k1", entry={"alg": None, "use": None, "kid": None})
+    issuer.serve_metadata("/.well-known/openid-configuration")
+    port = free_port()
+    env = {"NANOCOCOA_AUTH_ISSUER": issuer.url, "PYTHONPATH": str(ROOT / "src")}
+    try:
+        with ServerProcess(tmp_path / "data", env=env, port=port) as server:
+            meta = httpx.get(f"{server.base}/.well-known/oauth-protected-resource/mcp", timeout=10).json()
+            assert meta["authorization_servers"] == [issuer.url] and meta["resource"] == f"{server.base}/mcp"
+            audience = ["urn:other", f"http://localhost:{port}/mcp"]
+            token = issuer.mint(header={"kid": None, "typ": "at+jwt"}, aud=audience)
+            listed = httpx.get(f"{server.base}/api/jobs", headers=bearer(token), timeout=30)
+            assert listed.status_code == 200 and listed.json() == {"jobs": []}
+            refused = httpx.get(f"{server.base}/api/jobs", headers=bearer(issuer.mint(aud="urn:other")), timeout=30)
+            assert_problem(refused, 401, "invalid_token", "Authorization")
+            assert issuer.metadata_fetches >= 1 and issuer.fetches >= 1
+    finally:
+        issuer.close()

@@ -4,7 +4,9 @@ request is served as its caller, `acting_as(Caller(tenant, remote=True))`; the c
 scope, where the MCP door reads it (its tool handlers run in tasks that do not inherit this context).
 
 Open without a credential: /health, the protected-resource metadata (RFC 9728, with an issuer), and the web
-page's shell and assets (the page asks for a key when its API calls get 401). A refusal is a problem+json body
+page's shell and assets (the page asks for a key when its API calls get 401). An open path acts for the
+credential it carries when that checks out (/health counts that tenant's jobs), else for an anonymous caller that
+owns nothing (so no tenant's counts show to a caller without one). A refusal is a problem+json body
 with an RFC 6750 challenge naming the metadata document. `POST /auth/session` gives a browser tab an HttpOnly,
 SameSite=Strict cookie holding its credential, accepted on GET/HEAD only, so the images, downloads, site
 previews and event streams a page loads by URL work without the header; it is checked like the header on every
@@ -42,6 +44,7 @@ MEDIA_COOKIE = "nanococoa_media"
 COOKIE_MAX_AGE_S = 8 * 3600  # an API key's or the shared token's cookie; a JWT's ends with the token
 OPEN_PATHS = frozenset({"/health", "/", "/homepage", "/docs", "/openapi.json", "/favicon.ico"})
 OPEN_PREFIXES = ("/static/", "/docs-assets/")
+ANONYMOUS = Caller("", remote=True)  # no credential names the empty tenant (keys.py, credentials.py refuse it)
 MCP_RESOURCES = ("/mcp", "/sse")  # each has its own path-inserted metadata document (RFC 9728 §3.1)
 
 
@@ -91,9 +94,6 @@ class AuthMiddleware:
         if path == METADATA_PATH or path.startswith(METADATA_PATH + "/"):
             await (self.metadata or self.app)(scope, receive, send)
             return
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-            await self.app(scope, receive, send)
-            return
         headers = dict(scope.get("headers") or [])
         bearer = _bearer(headers.get(b"authorization", b""))
         if path == SESSION_PATH:
@@ -102,6 +102,11 @@ class AuthMiddleware:
         credential = bearer
         if credential is None and scope["method"] in ("GET", "HEAD"):
             credential = _cookie(headers.get(b"cookie", b""))
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+            caller = await self._optional(credential)
+            with acting_as(caller):
+                await self.app({**scope, CALLER_KEY: caller}, receive, send)
+            return
         verified = await self._check(scope, send, credential)
         if verified is None:
             return
@@ -113,6 +118,16 @@ class AuthMiddleware:
         }
         with acting_as(verified.caller):
             await self.app(scope, receive, send)
+
+    async def _optional(self, credential: str | None) -> Caller:
+        """An open path's caller: the credential's when it checks out, else the anonymous one (never a refusal:
+        what is open stays open)."""
+        if credential is None:
+            return ANONYMOUS
+        try:
+            return (await self.credentials.verify(credential)).caller
+        except (Refusal, NanococoaError):
+            return ANONYMOUS
 
     def challenge(self, path: str, error: str | None) -> str:
         """The WWW-Authenticate value (RFC 6750 §3; RFC 9728 §5.1 names the metadata document)."""

@@ -6,7 +6,6 @@ from other origins are refused."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -18,19 +17,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.keys import KeyBook
 from nanococoa_mcp.server.auth import AuthMiddleware
+from nanococoa_mcp.server.credentials import is_loopback
 from nanococoa_mcp.server.mcp import Lifespan, build_server
 from nanococoa_mcp.server.rest import build_api
 from nanococoa_mcp.service import current_service
 from nanococoa_mcp.settings import Settings, get_settings
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class OriginMiddleware:

@@ -3,42 +3,37 @@ finished site) is a 404 to tenant B on every REST route, the progress stream and
 `not_found` on every tool and resource that names it; B's lists and counts never show it; a remote caller may
 not name a server path. Over a quota: 429 with Retry-After (MCP: a typed tool error) and no job.
 
-Until the doors verify credentials (issue 13 part A), a test-only middleware serves each request as the tenant
-its `X-Test-Tenant` header names, remote, as the auth middleware will from a token. The matrices are tables,
-so they can be driven by real tokens instead."""
+Auth is on, as hosted: tenant A holds an API key, tenant B an access token from a loopback OAuth issuer (quota
+tenant C a key, D a token). MCP goes over a real port, Streamable HTTP and legacy SSE; a request without a
+credential is challenged, never served."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import mcp.types as mt
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastmcp import Client
-from fastmcp.client.transports import SSETransport, StreamableHttpTransport
 
-from nanococoa_mcp.server.http import build_app
+from nanococoa_mcp.server.auth import MEDIA_COOKIE
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
-from nanococoa_mcp.tenancy import Caller, acting_as
 from tests.conftest import SAMPLES
 from tests.server.rest.support import (
     DANGO,
     SHOP,
     TERMINAL,
-    TenantHeader,
-    as_tenant,
+    Doors,
     assert_problem,
     b64,
-    tenant_doors,
+    call_tool,
+    doors_with_auth,
+    record_finished_job,
 )
-from tests.server.serving import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SERVICE_SETTINGS = {"tenant_max_jobs_per_hour": 4}
@@ -46,23 +41,25 @@ SITE = "tteok_20260101_090000"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def doors(rest_service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    async with tenant_doors(rest_service) as client:
-        yield client
+async def doors(rest_service: Service) -> AsyncIterator[Doors]:
+    async with doors_with_auth(rest_service) as doors:
+        for tenant in ("a", "c"):  # API keys; b and d come with access tokens
+            await doors.enrol(tenant)
+        yield doors
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def owned(doors: httpx.AsyncClient, rest_service: Service) -> dict[str, str]:
+async def owned(doors: Doors, rest_service: Service) -> dict[str, str]:
     """What tenant A made: a finished cut-out job (its files), a shop, and a finished homepage job's site."""
-    made = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": True}, headers=as_tenant("a"))
+    made = await doors.client.post("/api/cutout", json={"image": b64(DANGO), "wait": True}, headers=doors.auth("a"))
     assert made.status_code in (200, 202), made.text
     job = made.json()["job_id"]
     deadline = time.monotonic() + 120
-    while (st := (await doors.get(f"/status/{job}", headers=as_tenant("a"))).json())["status"] not in TERMINAL:
+    while (st := (await doors.client.get(f"/status/{job}", headers=doors.auth("a"))).json())["status"] not in TERMINAL:
         assert time.monotonic() < deadline, st
         await asyncio.sleep(0.2)
     assert st["status"] == "completed", st
-    shop = await doors.post("/api/stores", json={**SHOP, "photos": [b64(DANGO)]}, headers=as_tenant("a"))
+    shop = await doors.client.post("/api/stores", json={**SHOP, "photos": [b64(DANGO)]}, headers=doors.auth("a"))
     assert shop.status_code == 201, shop.text
     # A finished homepage job of A's and the site it wrote (the site itself is the homepage tests' business).
     site_dir = rest_service.settings.data_dir / "generated_sites" / SITE
@@ -72,13 +69,7 @@ async def owned(doors: httpx.AsyncClient, rest_service: Service) -> dict[str, st
     home = "home-of-a"
     result = {"site_id": SITE, "output_path": str(site_dir), "pages": ["index.html"], "generated_images": 0,
               "zip_path": str(site_dir.parent / f"{SITE}.zip")}  # fmt: skip
-    now = time.time()
-    await rest_service.store.sql.fetchall(
-        """INSERT INTO jobs (id, seq, kind, status, parameters, result, progress_percent, steps_done, created_at,
-                             updated_at, finished_at, tenant)
-           VALUES (?, 1000, 'homepage', 'completed', ?, ?, 100, '[]', ?, ?, ?, 'a')""",
-        (home, json.dumps({"store_id": shop.json()["store_id"]}), json.dumps(result), now, now, now),
-    )
+    await record_finished_job(rest_service, home, "homepage", result, {"store_id": shop.json()["store_id"]}, "a")
     return {"job": job, "store": shop.json()["store_id"], "home": home, "site": SITE}
 
 
@@ -103,50 +94,51 @@ NAMED_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 
 @pytest.mark.parametrize(("method", "path", "body"), NAMED_ROUTES)
 async def test_another_tenant_gets_404_on_every_route_that_names_it(
-    doors: httpx.AsyncClient, owned: dict[str, str], method: str, path: str, body: dict[str, Any] | None
+    doors: Doors, owned: dict[str, str], method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     url = path.format(**owned)
-    refused = await doors.request(method, url, json=body, headers=as_tenant("b"))
+    refused = await doors.client.request(method, url, json=body, headers=doors.auth("b"))
     assert refused.status_code == 404, refused.text
     assert refused.json()["error"] == "not_found" and refused.headers["content-type"] == "application/problem+json"
-    if method == "GET":  # the owner is served the same URL
-        served = await doors.get(url, headers=as_tenant("a"))
+    anonymous = await doors.client.request(method, url, json=body)
+    assert_problem(anonymous, 401, "unauthorized", "Authorization")
+    assert anonymous.headers["www-authenticate"].startswith('Bearer resource_metadata="')
+    if method == "GET":  # the owner is served the same URL, also through the web page's media cookie
+        served = await doors.client.get(url, headers=doors.auth("a"))
         assert served.status_code == 200, served.text
         assert served.content
+        for tenant, code in (("b", 404), ("a", 200)):
+            cookie = {"Cookie": f"{MEDIA_COOKIE}={doors.auth(tenant)['Authorization'].removeprefix('Bearer ')}"}
+            assert (await doors.client.get(url, headers=cookie)).status_code == code, tenant
 
 
-async def test_another_tenants_stop_leaves_the_job_as_it_was(doors: httpx.AsyncClient, owned: dict[str, str]) -> None:
+async def test_another_tenants_stop_leaves_the_job_as_it_was(doors: Doors, owned: dict[str, str]) -> None:
     for route in ("/stop/{job}", "/api/stop/{job}"):
-        assert (await doors.post(route.format(**owned), headers=as_tenant("b"))).status_code == 404
-    assert (await doors.get(f"/status/{owned['job']}", headers=as_tenant("a"))).json()["status"] == "completed"
+        assert (await doors.client.post(route.format(**owned), headers=doors.auth("b"))).status_code == 404
+    status = await doors.client.get(f"/status/{owned['job']}", headers=doors.auth("a"))
+    assert status.json()["status"] == "completed"
 
 
-async def test_another_tenants_lists_and_counts_never_show_it(doors: httpx.AsyncClient, owned: dict[str, str]) -> None:
+async def test_another_tenants_lists_and_counts_never_show_it(doors: Doors, owned: dict[str, str]) -> None:
     for tenant, jobs, shops in (("a", {owned["job"], owned["home"]}, {owned["store"]}), ("b", set(), set())):
-        listed = (await doors.get("/api/jobs", params={"limit": 200}, headers=as_tenant(tenant))).json()
+        listed = (await doors.client.get("/api/jobs", params={"limit": 200}, headers=doors.auth(tenant))).json()
         assert {j["job_id"] for j in listed["jobs"]} == jobs
-        stores = (await doors.get("/api/stores", headers=as_tenant(tenant))).json()["stores"]
+        stores = (await doors.client.get("/api/stores", headers=doors.auth(tenant))).json()["stores"]
         assert {s["store_id"] for s in stores} == shops
-        health = (await doors.get("/health", headers=as_tenant(tenant))).json()
+        health = (await doors.client.get("/health", headers=doors.auth(tenant))).json()
         assert health["jobs"]["completed"] == len(jobs)
+    anonymous = (await doors.client.get("/health")).json()  # open, and counting nobody's jobs
+    assert sum(anonymous["jobs"].values()) == 0
 
 
 async def test_a_rerun_from_another_tenants_job_is_refused_naming_the_parent(
-    doors: httpx.AsyncClient, owned: dict[str, str]
+    doors: Doors, owned: dict[str, str]
 ) -> None:
     body = {"parent_id": owned["job"], "start_step": 2, "text_content": "떡 사세요"}
-    refused = await doors.post("/generate", json=body, headers=as_tenant("b"))
+    refused = await doors.client.post("/generate", json=body, headers=doors.auth("b"))
     assert_problem(refused, 404, "not_found", "parent_id")
-    listed = (await doors.get("/api/jobs", headers=as_tenant("b"))).json()
+    listed = (await doors.client.get("/api/jobs", headers=doors.auth("b"))).json()
     assert listed["jobs"] == []
-
-
-async def _tool(client: Client[Any], name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool(name, args, raise_on_error=False)
-    if result.is_error:
-        text = next(c.text for c in result.content if isinstance(c, mt.TextContent))
-        return True, json.loads(text)
-    return False, dict(result.structured_content or {})
 
 
 # Every MCP tool that names something of a tenant's: (tool, arguments, the field the error names).
@@ -159,35 +151,39 @@ NAMED_TOOLS: list[tuple[str, dict[str, Any], str]] = [
     ("update_store", {"store_id": "{store}", "phone_number": "010-0000-0000"}, "store_id"),
     ("generate_homepage", {"store_id": "{store}"}, "store_id"),
 ]
-RESOURCES = ["nanococoa://jobs/{job}/cutout.png", "nanococoa://jobs/{job}/preview.jpg"]
+RESOURCES = [  # both resource templates
+    "nanococoa://jobs/{job}/cutout.png", "nanococoa://jobs/{job}/preview.jpg", "nanococoa://steps/{job}/preview.jpg"
+]
 
 
+def _filled(args: dict[str, Any], owned: dict[str, str]) -> dict[str, Any]:
+    return {k: v.format(**owned) if isinstance(v, str) else v for k, v in args.items()}
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
 async def test_mcp_tools_and_resources_are_not_found_for_another_tenant(
-    rest_service: Service, owned: dict[str, str]
+    doors: Doors, owned: dict[str, str], path: str
 ) -> None:
-    def fill(args: dict[str, Any]) -> dict[str, Any]:
-        return {k: v.format(**owned) if isinstance(v, str) else v for k, v in args.items()}
-
-    with acting_as(Caller("b", remote=True)):
-        async with Client(build_server(rest_service.settings)) as b:
-            for name, args, field in NAMED_TOOLS:
-                failed, payload = await _tool(b, name, fill(args))
-                assert failed and payload["error"] == "not_found" and payload["field"] == field, (name, payload)
-            for uri in RESOURCES:
-                with pytest.raises(Exception, match="no file"):
-                    await b.read_resource(uri.format(**owned))
-            assert (await _tool(b, "list_jobs", {"limit": 200}))[1]["jobs"] == []
-            assert (await _tool(b, "list_stores", {}))[1]["stores"] == []
-            health = (await _tool(b, "server_health", {}))[1]
-            assert sum(health["jobs"].values()) == 0
-    with acting_as(Caller("a", remote=True)):
-        async with Client(build_server(rest_service.settings)) as a:
-            failed, status = await _tool(a, "check_generation_status", {"job_id": owned["job"]})
-            assert not failed and status["status"] == "completed"
-            assert (await _tool(a, "get_store", {"store_id": owned["store"]}))[1]["store_id"] == owned["store"]
-            for uri in RESOURCES:
-                read = await a.read_resource(uri.format(**owned))
-                assert isinstance(read[0], mt.BlobResourceContents) and read[0].blob
+    async with doors.mcp("b", path) as b:
+        for name, args, field in NAMED_TOOLS:
+            failed, payload = await call_tool(b, name, _filled(args, owned))
+            assert failed and payload["error"] == "not_found" and payload["field"] == field, (name, payload)
+        for uri in RESOURCES:
+            with pytest.raises(Exception, match="no file"):
+                await b.read_resource(uri.format(**owned))
+        assert (await call_tool(b, "list_jobs", {"limit": 200}))[1]["jobs"] == []
+        assert (await call_tool(b, "list_stores", {}))[1]["stores"] == []
+        health = (await call_tool(b, "server_health", {}))[1]
+        assert sum(health["jobs"].values()) == 0
+    async with doors.mcp("a", path) as a:
+        failed, status = await call_tool(a, "check_generation_status", {"job_id": owned["job"]})
+        assert not failed and status["status"] == "completed"
+        assert (await call_tool(a, "get_store", {"store_id": owned["store"]}))[1]["store_id"] == owned["store"]
+        listed = (await call_tool(a, "list_jobs", {"limit": 200}))[1]["jobs"]
+        assert {j["job_id"] for j in listed} == {owned["job"], owned["home"]}
+        for uri in RESOURCES:
+            read = await a.read_resource(uri.format(**owned))
+            assert isinstance(read[0], mt.BlobResourceContents) and read[0].blob
 
 
 PHOTO = str(SAMPLES / "dango.png")
@@ -200,36 +196,41 @@ PATH_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-async def test_a_remote_caller_may_not_name_a_file_on_the_server(rest_service: Service, owned: dict[str, str]) -> None:
+async def test_a_remote_caller_may_not_name_a_file_on_the_server(
+    doors: Doors, rest_service: Service, owned: dict[str, str]
+) -> None:
     async def jobs() -> int:
         return len(await rest_service.store.sql.fetchall("SELECT id FROM jobs"))
 
     before = await jobs()
-    with acting_as(Caller("a", remote=True)):
-        async with Client(build_server(rest_service.settings)) as a:
+    for tenant, path in (("a", "/mcp"), ("b", "/sse")):  # an API key's caller and an access token's
+        async with doors.mcp(tenant, path) as remote:
             for name, args, field in PATH_ARGUMENTS:
-                filled = {k: v.format(**owned) if isinstance(v, str) else v for k, v in args.items()}
-                failed, payload = await _tool(a, name, filled)
+                failed, payload = await call_tool(remote, name, _filled(args, owned))
+                if tenant == "b" and name == "update_store":  # not B's shop: not found before the path matters
+                    assert failed and payload["error"] == "not_found", payload
+                    continue
                 assert failed and payload["error"] == "invalid_input" and payload["field"] == field, payload
                 assert "content" in payload["message"] and "base64" in payload["accepted"]
     assert await jobs() == before
     async with Client(build_server(rest_service.settings)) as local:  # stdio and the loopback user may
-        failed, made = await _tool(local, "analyze_layout", {"image_path": PHOTO, "wait": False})
+        failed, made = await call_tool(local, "analyze_layout", {"image_path": PHOTO, "wait": False})
         assert not failed and made["status"] in ("queued", "running", "completed")
 
 
 async def test_over_the_hourly_quota_rest_answers_429_with_retry_after_and_mcp_a_typed_error(
-    doors: httpx.AsyncClient, rest_service: Service, owned: dict[str, str]
+    doors: Doors, rest_service: Service, owned: dict[str, str]
 ) -> None:
     async def jobs(tenant: str) -> int:
         found = await rest_service.store.sql.fetchall("SELECT id FROM jobs WHERE tenant = ?", (tenant,))
         return len(found)
 
-    for _ in range(4):  # the quota is 4 an hour: tenant c takes them all
-        made = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": False}, headers=as_tenant("c"))
+    cutout = {"image": b64(DANGO), "wait": False}
+    for _ in range(4):  # the quota is 4 an hour: tenant c (an API key) takes them all
+        made = await doors.client.post("/api/cutout", json=cutout, headers=doors.auth("c"))
         assert made.status_code == 202, made.text
     uploads = sorted((rest_service.settings.data_dir / "uploads").iterdir())
-    refused = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": False}, headers=as_tenant("c"))
+    refused = await doors.client.post("/api/cutout", json=cutout, headers=doors.auth("c"))
     assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
     problem = refused.json()
     assert (problem["error"], problem["quota"], problem["limit"], problem["used"]) == (
@@ -239,38 +240,14 @@ async def test_over_the_hourly_quota_rest_answers_429_with_retry_after_and_mcp_a
         refused.headers["retry-after"]
     )
     assert await jobs("c") == 4 and sorted((rest_service.settings.data_dir / "uploads").iterdir()) == uploads
-    with acting_as(Caller("c", remote=True)):
-        async with Client(build_server(rest_service.settings)) as c:
-            failed, payload = await _tool(c, "remove_background", {"image": b64(DANGO), "wait": False})
-    assert failed and payload["error"] == "quota_exceeded" and payload["quota"] == "jobs_per_hour"
-    assert await jobs("c") == 4
-    other = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": False}, headers=as_tenant("d"))
-    assert other.status_code == 202  # another tenant's hour is its own
+    for path in ("/mcp", "/sse"):
+        async with doors.mcp("c", path) as c:
+            failed, payload = await call_tool(c, "remove_background", cutout)
+        assert failed and payload["error"] == "quota_exceeded" and payload["quota"] == "jobs_per_hour", payload
+        assert 1 <= payload["retry_after_s"] <= 3600 and (payload["limit"], payload["used"]) == (4, 4)
+    assert await jobs("c") == 4 and sorted((rest_service.settings.data_dir / "uploads").iterdir()) == uploads
+    other = await doors.client.post("/api/cutout", json=cutout, headers=doors.auth("d"))
+    assert other.status_code == 202  # another tenant's hour is its own (d: an access token)
     for tenant in ("c", "d"):  # the worker need not make them
-        for listed in (await doors.get("/api/jobs", headers=as_tenant(tenant))).json()["jobs"]:
-            await doors.post(f"/stop/{listed['job_id']}", headers=as_tenant(tenant))
-
-
-@pytest.mark.parametrize("path", ["/mcp", "/sse"])
-async def test_over_mcp_http_each_request_acts_for_the_caller_the_door_verified(
-    rest_service: Service, owned: dict[str, str], path: str
-) -> None:
-    """Streamable HTTP and legacy SSE, on a real port: the tool acts for the caller the door put in the request's
-    scope (the MCP middleware reads it there for every request of a session)."""
-    server = uvicorn.Server(uvicorn.Config(TenantHeader(build_app(rest_service.settings)), host="127.0.0.1",
-                                           port=free_port(), log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.05)
-        url = f"http://127.0.0.1:{server.config.port}{path}"
-        seen = {}
-        for tenant in ("b", "a"):
-            transport = (StreamableHttpTransport if path == "/mcp" else SSETransport)(url, headers=as_tenant(tenant))
-            async with Client(transport) as client:
-                seen[tenant] = await _tool(client, "check_generation_status", {"job_id": owned["job"]})
-        assert seen["b"][0] and seen["b"][1]["error"] == "not_found"
-        assert not seen["a"][0] and seen["a"][1]["status"] == "completed"
-    finally:
-        server.should_exit = True
-        await serving
+        for listed in (await doors.client.get("/api/jobs", headers=doors.auth(tenant))).json()["jobs"]:
+            await doors.client.post(f"/stop/{listed['job_id']}", headers=doors.auth(tenant))

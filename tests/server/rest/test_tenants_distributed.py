@@ -1,15 +1,17 @@
 """Tenants on the distributed stack (PostgreSQL and S3, no worker: queued jobs stay queued): a job a worker
 finished for tenant A, its files in the bucket and A's shop are invisible to tenant B through the tools, MCP
 resources and REST; the ads a homepage run queues belong to the homepage's tenant; a tenant over its
-waiting-jobs quota gets 429 with Retry-After and no job, no upload."""
+waiting-jobs quota gets 429 with Retry-After and no job, no upload. The doors run with auth on: A and Q hold API
+keys (kept in PostgreSQL), B and R access tokens from a loopback issuer."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 
-import httpx
+import mcp.types as mt
 import numpy as np
 import pytest
 import pytest_asyncio
@@ -33,7 +35,7 @@ from nanococoa_mcp.tools import (
 )
 from tests.conftest import SAMPLES
 from tests.realservers import PostgresServer, S3Server
-from tests.server.rest.support import DANGO, SHOP, as_tenant, b64, tenant_doors
+from tests.server.rest.support import DANGO, SHOP, Doors, b64, call_tool, doors_with_auth
 from tests.stack import distributed_service
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -52,9 +54,11 @@ async def rest_service(
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def doors(rest_service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    async with tenant_doors(rest_service) as client:
-        yield client
+async def doors(rest_service: Service) -> AsyncIterator[Doors]:
+    async with doors_with_auth(rest_service) as doors:
+        for tenant in ("a", "q"):
+            await doors.enrol(tenant)
+        yield doors
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -79,7 +83,7 @@ async def finished(rest_service: Service) -> str:
 
 
 async def test_a_job_finished_elsewhere_and_its_files_are_not_found_for_another_tenant(
-    rest_service: Service, doors: httpx.AsyncClient, finished: str
+    rest_service: Service, doors: Doors, finished: str
 ) -> None:
     with acting_as(B):
         for call in (check_generation_status, stop_generation):
@@ -91,13 +95,21 @@ async def test_a_job_finished_elsewhere_and_its_files_are_not_found_for_another_
         async with Client(build_server(rest_service.settings)) as b:
             with pytest.raises(Exception, match="no file"):
                 await b.read_resource(f"nanococoa://jobs/{finished}/cutout.png")
+    async with doors.mcp("b", "/mcp") as b:
+        with pytest.raises(Exception, match="no file"):
+            await b.read_resource(f"nanococoa://jobs/{finished}/cutout.png")
+        failed, payload = await call_tool(b, "check_generation_status", {"job_id": finished})
+        assert failed and payload["error"] == "not_found"
+    async with doors.mcp("a", "/sse") as a:
+        read = await a.read_resource(f"nanococoa://jobs/{finished}/cutout.png")
+        assert isinstance(read[0], mt.BlobResourceContents) and base64.b64decode(read[0].blob) == FINAL
     with acting_as(A):
         assert (await check_generation_status(finished)).status == "completed"
         assert await rest_service.read_file(finished, "cutout.png") == FINAL
         assert [j.job_id for j in (await list_jobs()).jobs] == [finished]
     for url in (f"/files/{finished}/cutout.png", f"/status/{finished}", f"/jobs/{finished}/events"):
-        assert (await doors.get(url, headers=as_tenant("b"))).status_code == 404
-        assert (await doors.get(url, headers=as_tenant("a"))).status_code == 200
+        assert (await doors.client.get(url, headers=doors.auth("b"))).status_code == 404
+        assert (await doors.client.get(url, headers=doors.auth("a"))).status_code == 200
     stored = await rest_service.store.sql.fetchall(
         "SELECT tenant, upload_bytes, files_bytes FROM jobs WHERE id = ?", (finished,)
     )
@@ -142,7 +154,7 @@ async def test_the_ads_a_homepage_run_queues_are_its_tenants(rest_service: Servi
 
 
 async def test_over_the_waiting_jobs_quota_rest_answers_429_and_creates_nothing(
-    rest_service: Service, doors: httpx.AsyncClient
+    rest_service: Service, doors: Doors
 ) -> None:
     blobs = rest_service.files.blobs
 
@@ -150,14 +162,21 @@ async def test_over_the_waiting_jobs_quota_rest_answers_429_and_creates_nothing(
         found = await rest_service.store.sql.fetchall("SELECT id FROM jobs WHERE tenant = 'q'")
         return len(found), sorted(info.key for info in await blobs.list("uploads"))
 
-    first = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": False}, headers=as_tenant("q"))
+    cutout = {"image": b64(DANGO), "wait": False}
+    first = await doors.client.post("/api/cutout", json=cutout, headers=doors.auth("q"))
     assert first.status_code == 202, first.text
     before = await state()
-    refused = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": False}, headers=as_tenant("q"))
+    refused = await doors.client.post("/api/cutout", json=cutout, headers=doors.auth("q"))
     assert refused.status_code == 429 and refused.headers["retry-after"] == "10"
     assert refused.json()["quota"] == "queued_jobs" and refused.json()["limit"] == 1
     assert await state() == before and before[0] == 1
-    other = await doors.post("/api/cutout", json={"image": b64(DANGO), "wait": False}, headers=as_tenant("r"))
+    async with doors.mcp("q", "/mcp") as q:
+        failed, payload = await call_tool(q, "remove_background", cutout)
+    assert failed and (payload["error"], payload["quota"], payload["retry_after_s"]) == (
+        "quota_exceeded", "queued_jobs", 10
+    )
+    assert await state() == before
+    other = await doors.client.post("/api/cutout", json=cutout, headers=doors.auth("r"))
     assert other.status_code == 202  # another tenant's queue room is its own
     for tenant, made in (("q", first), ("r", other)):
-        await doors.post(f"/stop/{made.json()['job_id']}", headers=as_tenant(tenant))
+        await doors.client.post(f"/stop/{made.json()['job_id']}", headers=doors.auth(tenant))
