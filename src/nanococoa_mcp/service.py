@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.jobs.files import JobFiles
 from nanococoa_mcp.jobs.models import TERMINAL, InputFile, JobState, JobStatus
 from nanococoa_mcp.jobs.store import JobStore
@@ -70,6 +71,7 @@ class Service:
         self.pool = pool
         self.stores = stores
         self.files = files  # every job's files, served by name whichever machine made them
+        self.sites = SiteFiles(files.blobs, settings.data_dir)  # finished homepages, likewise
         self.started_at = time.time()
 
     async def close(self) -> None:

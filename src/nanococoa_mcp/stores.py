@@ -1,15 +1,16 @@
 """Shop records (the seed's CustomerData) in their own table of the job database (SQLite or PostgreSQL, through
-the job store's own SQL access), with their product photos kept as files under `<data_dir>/stores/<id>/`.
-Everything is checked before anything is written: a refused record leaves no row and no file."""
+the job store's own SQL access), with their product photos in the job store's blob store under
+`stores/<id>/` (files under `<data_dir>/stores/<id>/`, named by path, on the embedded stack; S3 objects, named
+by key, on the distributed one, so a worker on any machine reads them). Everything is checked before anything
+is written: a refused record leaves no row and no file."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
-import shutil
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,7 +19,7 @@ from nanococoa_mcp.ad.images import DecodedImage, stored_bytes
 from nanococoa_mcp.db.access import Row
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs.store import JobStore
-from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
+from nanococoa_mcp.storage import StorageError, new_job_id
 
 if TYPE_CHECKING:
     from nanococoa_mcp.homepage.models import StoreRecord
@@ -34,7 +35,9 @@ class StoredStore(BaseModel):
 
     store_id: str
     record: dict[str, Any] = Field(description="The shop's record: the seed's CustomerData fields.")
-    photos: list[str] = Field(description="Paths of the shop's product photos, in order.")
+    photos: list[str] = Field(
+        description="The shop's product photos, in order: paths (embedded stack) or blob keys (distributed)."
+    )
     created_at: float
     updated_at: float
 
@@ -95,10 +98,10 @@ class StoreBook:
     """Store CRUD in the job store's database, through its SQL access (which the job store closes). `jobs`
     also says which photos an unfinished homepage job still needs."""
 
-    def __init__(self, data_dir: Path, jobs: JobStore) -> None:
+    def __init__(self, jobs: JobStore) -> None:
         self.sql = jobs.sql
         self.jobs = jobs
-        self.root = data_dir / "stores"
+        self.blobs = jobs.blobs
 
     async def close(self) -> None:
         """Nothing of its own to release: the job store closes the connection both use."""
@@ -111,15 +114,15 @@ class StoreBook:
         checked = check_record(record)
         check_photo_count(len(photos))
         store_id = new_job_id()
-        paths = await self._save_photos(store_id, photos)
+        keys = await self._save_photos(store_id, photos)
         now = time.time()
         try:
             await self._rows(
                 "INSERT INTO stores (id, record, photos, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (store_id, checked.model_dump_json(), json.dumps([str(p) for p in paths]), now, now),
+                (store_id, checked.model_dump_json(), json.dumps(self._refs(keys)), now, now),
             )
         except BaseException:
-            shutil.rmtree(self.root / store_id, ignore_errors=True)
+            await self._delete(keys)
             raise
         return await self.get(store_id)
 
@@ -147,67 +150,62 @@ class StoreBook:
         """
         current = await self.get(store_id)
         checked = check_record({**current.record, **changes})
-        paths = [Path(p) for p in current.photos]
+        refs = current.photos
+        keys: list[str] = []
         if photos is not None:
             check_photo_count(len(photos))
-            paths = await self._save_photos(store_id, photos)
+            keys = await self._save_photos(store_id, photos)
+            refs = self._refs(keys)
         try:
             await self._rows(
                 "UPDATE stores SET record = ?, photos = ?, updated_at = ? WHERE id = ?",
-                (checked.model_dump_json(), json.dumps([str(p) for p in paths]), time.time(), store_id),
+                (checked.model_dump_json(), json.dumps(refs), time.time(), store_id),
             )
         except BaseException:
-            if photos is not None:
-                for p in paths:
-                    p.unlink(missing_ok=True)
+            await self._delete(keys)
             raise
         if photos is not None:
-            await self._forget_photos(store_id, keep={str(p) for p in paths})
+            await self._forget_photos(store_id, keep=set(refs))
         return await self.get(store_id)
 
     async def discard(self, store_id: str) -> None:
         """Remove a store just made for a request that was then refused (its photos too)."""
         await self._rows("DELETE FROM stores WHERE id = ?", (store_id,))
-        await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
+        with contextlib.suppress(StorageError):  # the refusal matters more than stray photos
+            await self.blobs.delete_prefix(f"stores/{store_id}")
 
-    async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[Path]:
-        """Each photo as received (already validated); fresh names, so an update never overwrites a photo
-        that a queued homepage job still reads."""
-        folder = self.root / store_id
+    def _refs(self, keys: list[str]) -> list[str]:
+        return [self.jobs.blob_ref(key) for key in keys]
+
+    async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[str]:
+        """Each photo as received (already validated), its key; fresh names, so an update never overwrites a
+        photo that a queued homepage job still reads. Raises StorageError (none is left behind)."""
         token = secrets.token_hex(4)
-        written: list[Path] = []
-
-        def write() -> None:
-            for i, image in enumerate(photos, start=1):
-                data, ext = stored_bytes(image)
-                path = folder / f"photo-{i}-{token}{ext}"
-                write_bytes_atomic(path, data, fsync=False)
-                written.append(path)
-
+        written: list[str] = []
         try:
-            await asyncio.to_thread(write)
-        except OSError as exc:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise StorageError(
-                f"cannot write the store's photos under {folder}: {exc.strerror or exc}",
-                field="data_dir",
-                accepted="a writable NANOCOCOA_DATA_DIR with free space",
-            ) from exc
+            for i, image in enumerate(photos, start=1):
+                data, ext = await asyncio.to_thread(stored_bytes, image)
+                key = f"stores/{store_id}/photo-{i}-{token}{ext}"
+                await self.blobs.put(key, data)
+                written.append(key)
+        except BaseException:
+            await self._delete(written)
+            raise
         return written
+
+    async def _delete(self, keys: list[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(StorageError):
+                await self.blobs.delete(key)
 
     async def _forget_photos(self, store_id: str, keep: set[str]) -> None:
         """Delete replaced photos, except those an unfinished homepage job was given."""
         for parameters in await self.jobs.unfinished_parameters("homepage"):
             keep.update(parameters.get("photos", []))
-        folder = self.root / store_id
-
-        def sweep() -> None:
-            for path in folder.iterdir() if folder.is_dir() else []:
-                if path.name.startswith("photo-") and str(path) not in keep:
-                    path.unlink(missing_ok=True)
-
-        await asyncio.to_thread(sweep)
+        for info in await self.blobs.list(f"stores/{store_id}"):
+            name = info.key.rsplit("/", 1)[-1]
+            if name.startswith("photo-") and self.jobs.blob_ref(info.key) not in keep:
+                await self.blobs.delete(info.key)
 
 
 def _to_store(row: Any) -> StoredStore:

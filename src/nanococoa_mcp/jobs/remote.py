@@ -4,6 +4,9 @@ JobKind code as an embedded worker process (worker.run_job), models kept warm be
 - Never forks: a job runs in a thread of this process, one thread per `--concurrency` slot, each with kinds of
   its own (a kind's browser must stay on the thread that made it). The event loop keeps the heartbeat, the
   queue, the reaper and the database.
+- A server kind (a homepage, which mostly waits on the ad jobs it submits) runs as a task of the event loop,
+  fed by a Procrastinate worker of its own: it never holds a slot its ads need. A run whose worker died goes
+  back to its queue like any job and resumes from its own checkpoint.
 - The job's photo and the steps it starts from are fetched from the blob store into a scratch directory; each
   finished step goes back as it finishes (another worker can resume the job from it), the results when it
   completes, under `jobs/{id}/` (files.py). A job is settled only by the attempt that holds it (runs.py).
@@ -32,9 +35,12 @@ from typing import Any, TypeVar
 
 from nanococoa_mcp.blobs import open_blobs
 from nanococoa_mcp.errors import InvalidInput, NanococoaError
+from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.jobs.files import JobFiles
-from nanococoa_mcp.jobs.kinds import WorkerKind, WorkerKindsFactory
-from nanococoa_mcp.jobs.models import Claim, JobError, JobTicket, ProgressUpdate
+from nanococoa_mcp.jobs.kinds import ServerKind, ServerKindsFactory, WorkerKind, WorkerKindsFactory
+from nanococoa_mcp.jobs.models import Claim, JobError, JobTicket, Previews, ProgressUpdate
+from nanococoa_mcp.jobs.pool import ServerContext
+from nanococoa_mcp.jobs.progress import ProgressTracker, inherited_steps
 from nanococoa_mcp.jobs.queue import TASK
 from nanococoa_mcp.jobs.runs import Runs
 from nanococoa_mcp.jobs.store import JobStore
@@ -105,6 +111,7 @@ class RemoteWorker:
         *,
         concurrency: int = 1,
         kinds: Sequence[str] | None = None,
+        make_server_kinds: ServerKindsFactory | None = None,
     ) -> None:
         database = settings.database
         if not isinstance(database, PostgresDatabase):
@@ -120,13 +127,17 @@ class RemoteWorker:
         self.settings = settings.model_copy(update={"data_dir": self.scratch})
         self.make_kinds = make_kinds
         self.concurrency = concurrency
+        self.server_kinds: dict[str, ServerKind] = {
+            kind.name: kind for kind in (make_server_kinds(self.settings) if make_server_kinds else ())
+        }
         self.known = [kind.name for kind in make_kinds(self.settings) if kind.runs_in == "worker"]
+        self.known += list(self.server_kinds)
         for name in kinds or ():
             if name not in self.known:
                 raise InvalidInput(f"unknown job kind {name!r}", field="kinds", accepted=", ".join(self.known))
         self.queues = list(kinds) if kinds else list(self.known)
         self._stopping = asyncio.Event()
-        self._procrastinate: Any = None
+        self._procrastinate: list[Any] = []
         self.runs: Runs | None = None
         self.files: JobFiles | None = None
         self._slots: asyncio.Queue[_Slot] = asyncio.Queue()
@@ -135,8 +146,8 @@ class RemoteWorker:
     def stop(self) -> None:
         """Finish the jobs under way, then return from run(). Safe from a signal handler of the loop."""
         self._stopping.set()
-        if self._procrastinate is not None:
-            self._procrastinate.stop()
+        for procrastinate in self._procrastinate:
+            procrastinate.stop()
 
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         """Raises StorageError (the database or the blob store at start) or BackendUnavailable."""
@@ -144,7 +155,8 @@ class RemoteWorker:
 
         self._loop = asyncio.get_running_loop()
         blobs = open_blobs(self.settings.blobs)
-        store = await JobStore.open_postgres(self.database, self.scratch, self.make_kinds(self.settings), blobs=blobs)
+        kinds = [*self.make_kinds(self.settings), *self.server_kinds.values()]
+        store = await JobStore.open_postgres(self.database, self.scratch, kinds, blobs=blobs)
         self.runs, self.files = Runs(store), JobFiles(blobs, steps_in_job=True)
         slots = [_Slot(i) for i in range(self.concurrency)]
         app = App(connector=PsycopgConnector(conninfo=self.database.conninfo.get_secret_value(), min_size=1,
@@ -192,37 +204,54 @@ class RemoteWorker:
         log.info("%s: finishing the jobs under way, then exiting (again to exit now)", sig.name)
         self.stop()
 
+    def _lanes(self) -> list[tuple[str, list[str], int]]:
+        """(name suffix, queues, concurrency) of each Procrastinate worker: the slots' kinds, and the server
+        kinds beside them (their own worker, so a homepage never takes the place of the ads it waits on)."""
+        slot_queues = [q for q in self.queues if q not in self.server_kinds]
+        server_queues = [q for q in self.queues if q in self.server_kinds]
+        lanes = [("", slot_queues, self.concurrency)] if slot_queues else []
+        if server_queues:
+            lanes.append(("-runs", server_queues, sum(self.server_kinds[q].concurrency for q in server_queues)))
+        return lanes
+
     async def _serve(self, app: Any) -> None:
-        """Run Procrastinate's worker, again after a failure (the database out of reach at start)."""
+        """Run Procrastinate's workers, again after a failure (the database out of reach at start)."""
         failures = 0
         worker_class = _worker_class()
         while not self._stopping.is_set():
             try:
                 async with app.open_async():
-                    self._procrastinate = worker_class(
-                        app,
-                        queues=self.queues,
-                        concurrency=self.concurrency,
-                        name=f"nanococoa-{socket.gethostname()}-{os.getpid()}",
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=self.settings.heartbeat_sec,
-                        stalled_worker_timeout=self.settings.stalled_after_sec,
-                        fetch_job_polling_interval=1.0,
-                        abort_job_polling_interval=1.0,
-                        shutdown_graceful_timeout=None,  # a stopping worker finishes its jobs
-                    )
+                    self._procrastinate = [
+                        worker_class(
+                            app,
+                            queues=queues,
+                            concurrency=concurrency,
+                            name=f"nanococoa-{socket.gethostname()}-{os.getpid()}{suffix}",
+                            install_signal_handlers=False,
+                            update_heartbeat_interval=self.settings.heartbeat_sec,
+                            stalled_worker_timeout=self.settings.stalled_after_sec,
+                            fetch_job_polling_interval=1.0,
+                            abort_job_polling_interval=1.0,
+                            shutdown_graceful_timeout=None,  # a stopping worker finishes its jobs
+                        )
+                        for suffix, queues, concurrency in self._lanes()
+                    ]
                     if self._stopping.is_set():
                         return
-                    await self._procrastinate.run()
+                    async with asyncio.TaskGroup() as group:
+                        for procrastinate in self._procrastinate:
+                            group.create_task(procrastinate.run())
                     failures = 0
             except Exception as exc:  # the database out of reach: try again, as long as we are not stopping
+                if isinstance(exc, ExceptionGroup):
+                    exc = exc.exceptions[0]
                 delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
                 failures += 1
                 log.warning("worker lost the database (%s); again in %.1f s", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
             finally:
-                self._procrastinate = None
+                self._procrastinate = []
 
     # ---------------------------------------------------------------- one job
 
@@ -232,6 +261,9 @@ class RemoteWorker:
         claim = await self.runs.claim(job_id, int(context.job.id), os.getpid())
         if claim is None:
             log.info("job %s: nothing to run (stopped, or settled by an earlier delivery)", job_id)
+            return
+        if claim.job.kind in self.server_kinds:
+            await self._run_beside(claim, self.server_kinds[claim.job.kind])
             return
         try:
             slot = await self._slots.get()
@@ -262,6 +294,65 @@ class RemoteWorker:
             recorder.abort.set()
             await asyncio.wrap_future(done)
             raise
+
+    async def _run_beside(self, claim: Claim, kind: ServerKind) -> None:
+        """A server kind's run, as a task of this loop: progress written (fenced by the attempt) every
+        STOP_POLL_S, which also reads a stop; a run that ignores a stop for the grace period is cancelled."""
+        assert self.runs is not None
+        job, runs = claim.job, self.runs
+        tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), inherited_steps(kind.steps, job))
+        context = ServerContext(tracker, self.scratch)
+        run = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job.job_id}")
+        stop_deadline: float | None = None
+        try:
+            while not run.done():
+                await asyncio.wait({run}, timeout=STOP_POLL_S)
+                if not await self._flush(claim, tracker) and stop_deadline is None:
+                    context.stop()
+                    stop_deadline = time.monotonic() + self.settings.stop_grace_sec
+                if stop_deadline is not None and time.monotonic() > stop_deadline and not run.done():
+                    log.warning("%s job %s ignored a stop for %.0f s; cancelling it", kind.name, job.job_id,
+                                self.settings.stop_grace_sec)
+                    run.cancel()
+        except asyncio.CancelledError:  # aborted by Procrastinate (a stop): the run gets its grace, then is cut
+            context.stop()
+            await asyncio.wait({run}, timeout=self.settings.stop_grace_sec)
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            await asyncio.shield(settle(lambda: runs.stopped(job.job_id, claim.attempt), job.job_id))
+            raise
+        tracker.finish()
+        await self._flush(claim, tracker)
+        exc = None if run.cancelled() else run.exception()
+        if run.cancelled() or isinstance(exc, JobStopped) or (context.should_stop() and exc is not None):
+            await settle(lambda: runs.stopped(job.job_id, claim.attempt), job.job_id)
+            return
+        if exc is not None:
+            if not isinstance(exc, NanococoaError):
+                log.error("%s job %s failed", kind.name, job.job_id, exc_info=exc)
+            error = JobError.from_exception(exc) if isinstance(exc, NanococoaError) else JobError(
+                error="internal_error", message=f"the job failed unexpectedly ({type(exc).__name__})"
+            )
+            outcome = await settle(lambda: runs.failed(job, claim.attempt, error, resumable=False,
+                                                       previews=Previews()), job.job_id)
+            log.info("job %s: %s (%s: %s)", job.job_id, outcome or "not ours any more", error.error, error.message)
+            return
+        result = run.result()
+        previews = kind.previews(job.job_id, result)
+        await settle(lambda: runs.completed(job, claim.attempt, result, tracker.durations, previews), job.job_id)
+
+    async def _flush(self, claim: Claim, tracker: ProgressTracker) -> bool:
+        """Write the latest progress (or, with none, read the stop flag); whether the run should go on."""
+        assert self.runs is not None
+        update = tracker.take()
+        try:
+            if update is not None:
+                return await self.runs.report(claim.job.job_id, update, claim.attempt)
+            return not await self.runs.should_stop(claim.job.job_id, claim.attempt)
+        except StorageUnavailable as exc:  # progress can wait for the database; the run goes on
+            log.warning("job %s: progress not recorded (%s)", claim.job.job_id, exc)
+            return True
 
     async def _prepare(self, job: JobTicket, kind: WorkerKind) -> JobTicket:
         """The job as its kind runs it here: its photo fetched, and the finished steps it starts from."""
@@ -320,19 +411,7 @@ class Recorder:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def _settle(self, make: Callable[[], Awaitable[T]]) -> T | None:
-        """An outcome, retried while the database is out of reach (then the reaper runs the job again)."""
-        deadline = time.monotonic() + SETTLE_FOR_S
-        delay = 0.5
-        while True:
-            try:
-                return self._call(_awaited(make))
-            except StorageUnavailable as exc:
-                if time.monotonic() > deadline:
-                    log.error("job %s: could not record its outcome: %s", self.job.job_id, exc)
-                    return None
-                log.warning("job %s: recording its outcome again in %.1f s (%s)", self.job.job_id, delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return self._call(settle(make, self.job.job_id))
 
     def load(self, job_id: str) -> JobTicket:
         return self.job
@@ -386,8 +465,21 @@ class Recorder:
         self._settle(lambda: self.runs.stopped(job_id, self.claim.attempt))
 
 
-async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
+async def settle(make: Callable[[], Awaitable[T]], job_id: str) -> T | None:
+    """A job's outcome, recorded again while the database is out of reach (for SETTLE_FOR_S; after that the
+    reaper runs the job again)."""
+    deadline = time.monotonic() + SETTLE_FOR_S
+    delay = 0.5
+    while True:
+        try:
+            return await make()
+        except StorageUnavailable as exc:
+            if time.monotonic() > deadline:
+                log.error("job %s: could not record its outcome: %s", job_id, exc)
+                return None
+            log.warning("job %s: recording its outcome again in %.1f s (%s)", job_id, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def reap_forever(runs: Runs, settings: Settings) -> None:
@@ -452,12 +544,27 @@ def _worker_class() -> Any:
     return ResilientWorker
 
 
-def run_worker(settings: Settings, make_kinds: WorkerKindsFactory, *, concurrency: int = 1,
-               kinds: Sequence[str] | None = None) -> None:
-    """`nanococoa worker` (and each worker process `nanococoa serve --workers N` starts). Raises InvalidInput,
-    StorageError or BackendUnavailable."""
+def run_worker(
+    settings: Settings,
+    make_kinds: WorkerKindsFactory,
+    *,
+    concurrency: int = 1,
+    kinds: Sequence[str] | None = None,
+    make_server_kinds: ServerKindsFactory | None = None,
+    beside: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
+) -> None:
+    """`nanococoa worker` (and each worker process `nanococoa serve --workers N` starts), with `beside` open for
+    its lifetime when it runs server kinds (app.py: the job service a homepage's tools reach). Raises
+    InvalidInput, StorageError or BackendUnavailable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job start and end is too much
-    worker = RemoteWorker(settings, make_kinds, concurrency=concurrency, kinds=kinds)
-    asyncio.run(worker.run())
+    worker = RemoteWorker(settings, make_kinds, concurrency=concurrency, kinds=kinds,
+                          make_server_kinds=make_server_kinds)
+    runs_beside = any(name in worker.server_kinds for name in worker.queues)
+
+    async def main() -> None:
+        async with beside() if beside is not None and runs_beside else contextlib.nullcontext():
+            await worker.run()
+
+    asyncio.run(main())
 
