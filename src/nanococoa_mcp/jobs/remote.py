@@ -11,7 +11,9 @@ JobKind code as an embedded worker process (worker.run_job), models kept warm be
   finished step goes back as it finishes (another worker can resume the job from it), the results when it
   completes, under `jobs/{id}/` (files.py). A job is settled only by the attempt that holds it (runs.py).
 - A stop reaches the job at its next progress step or stop point: Procrastinate's abort (it cancels the task),
-  or the row's stop flag, read with every progress write.
+  or the row's stop flag, read with every progress write. A job that does not answer within the stop grace is
+  marked stopped and its slot replaced (a fresh thread, fresh kinds); the deaf thread is abandoned, whatever it
+  does later is dropped, and the other slots carry on.
 - A database restart does not end the worker: heartbeats, the queue's listener and its polls retry, and a
   job's outcome is recorded once the database is back.
 """
@@ -77,8 +79,10 @@ class _Slot:
     """One job at a time, on one thread that keeps its own warm kinds."""
 
     def __init__(self, index: int) -> None:
+        self.index = index
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"nanococoa-job{index}")
         self.kinds: dict[str, WorkerKind] = {}
+        self.abandoned = False  # its thread ignored a stop: it is replaced, never used again
 
     async def start(self, make_kinds: WorkerKindsFactory, settings: Settings) -> None:
         def build() -> None:
@@ -141,6 +145,8 @@ class RemoteWorker:
         self.runs: Runs | None = None
         self.files: JobFiles | None = None
         self._slots: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._all_slots: list[_Slot] = []
+        self.abandoned = 0  # slots whose job ignored a stop
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def stop(self) -> None:
@@ -158,7 +164,7 @@ class RemoteWorker:
         kinds = [*self.make_kinds(self.settings), *self.server_kinds.values()]
         store = await JobStore.open_postgres(self.database, self.scratch, kinds, blobs=blobs)
         self.runs, self.files = Runs(store), JobFiles(blobs, steps_in_job=True)
-        slots = [_Slot(i) for i in range(self.concurrency)]
+        slots = self._all_slots = [_Slot(i) for i in range(self.concurrency)]
         app = App(connector=PsycopgConnector(conninfo=self.database.conninfo.get_secret_value(), min_size=1,
                                              max_size=2 + self.concurrency))
         app.task(name=TASK, pass_context=True)(self._task)
@@ -178,7 +184,7 @@ class RemoteWorker:
                 reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reaper
-            for slot in slots:
+            for slot in self._all_slots:
                 await asyncio.to_thread(slot.close)
             await store.close()
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -270,6 +276,8 @@ class RemoteWorker:
             try:
                 await self._run_claimed(claim, slot)
             finally:
+                if slot.abandoned:
+                    slot = await asyncio.shield(self._replace(slot))
                 self._slots.put_nowait(slot)
                 await asyncio.to_thread(self._forget, claim.job)
         except asyncio.CancelledError:  # aborted (a stop): recorded here if the job's thread had not done so
@@ -292,8 +300,24 @@ class RemoteWorker:
             await asyncio.shield(asyncio.wrap_future(done))
         except asyncio.CancelledError:  # Procrastinate aborts a task by cancelling it: the job stops at its next step
             recorder.abort.set()
-            await asyncio.wrap_future(done)
+            finished, _ = await asyncio.wait({asyncio.wrap_future(done)}, timeout=self.settings.stop_grace_sec)
+            if not finished:  # deaf: the job is stopped here, its thread left behind and its slot replaced
+                log.warning("job %s ignored a stop for %.0f s; marking it stopped and replacing its slot",
+                            claim.job.job_id, self.settings.stop_grace_sec)
+                recorder.abandon()
+                slot.abandoned = True
+                runs = self.runs
+                await asyncio.shield(settle(lambda: runs.stopped(claim.job.job_id, claim.attempt), claim.job.job_id))
             raise
+
+    async def _replace(self, slot: _Slot) -> _Slot:
+        """A fresh slot in place of one whose thread ignored a stop (that thread runs on, unwatched)."""
+        self.abandoned += 1
+        slot.executor.shutdown(wait=False)
+        fresh = _Slot(slot.index)
+        self._all_slots = [fresh if s is slot else s for s in self._all_slots]
+        await fresh.start(self.make_kinds, self.settings)
+        return fresh
 
     async def _run_beside(self, claim: Claim, kind: ServerKind) -> None:
         """A server kind's run, as a task of this loop: progress written (fenced by the attempt) every
@@ -403,6 +427,7 @@ class Recorder:
         self.kind = kind
         self.loop = loop
         self.abort = threading.Event()
+        self.abandoned = False  # the job ignored a stop and was marked stopped: whatever it does now is dropped
         self._saved: set[str] = set()
         self._steps_done = len(job.steps_done)
         self._checked_at = 0.0
@@ -413,10 +438,16 @@ class Recorder:
     def _settle(self, make: Callable[[], Awaitable[T]]) -> T | None:
         return self._call(settle(make, self.job.job_id))
 
+    def abandon(self) -> None:
+        self.abandoned = True
+        self.abort.set()
+
     def load(self, job_id: str) -> JobTicket:
         return self.job
 
     def progress(self, job_id: str, update: ProgressUpdate) -> None:
+        if self.abandoned:
+            return
         previews = None
         if len(update.steps_done) > self._steps_done:  # a step has finished: its files first, so it can be resumed
             self._call(self.worker.save_steps(job_id, self._saved))
@@ -447,6 +478,9 @@ class Recorder:
         stage_times: Sequence[tuple[str, float]],
         group: str,
     ) -> None:
+        if self.abandoned:
+            log.info("job %s: finished after it was marked stopped; its result is dropped", job.job_id)
+            return
         self._call(self.worker.save_results(job.job_id, self._saved))
         previews = self.kind.previews(job.job_id, result)
         done = self._settle(lambda: self.runs.completed(self.claim.job, self.claim.attempt, result, stage_times,
@@ -456,12 +490,16 @@ class Recorder:
                      job.job_id)
 
     def mark_failed(self, job_id: str, error: JobError, *, resumable: bool) -> None:
+        if self.abandoned:
+            return
         previews = self.kind.previews(job_id, None)
         outcome = self._settle(lambda: self.runs.failed(self.claim.job, self.claim.attempt, error,
                                                         resumable=resumable, previews=previews))
         log.info("job %s: %s (%s: %s)", job_id, outcome or "not ours any more", error.error, error.message)
 
     def mark_stopped(self, job_id: str) -> None:
+        if self.abandoned:
+            return
         self._settle(lambda: self.runs.stopped(job_id, self.claim.attempt))
 
 
@@ -567,4 +605,8 @@ def run_worker(
             await worker.run()
 
     asyncio.run(main())
+    if worker.abandoned:  # a deaf job's thread may never end: do not wait for it at exit
+        log.warning("exiting with %d abandoned job thread(s)", worker.abandoned)
+        logging.shutdown()
+        os._exit(0)
 
