@@ -10,6 +10,7 @@ worker finds it), and the finished site with its zip is published, so every API 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,6 +117,12 @@ class SiteFiles:
             if not any(part.startswith(".") for part in name.split("/")):
                 await self.save(site_dir, name)
         await self.blobs.put(f"{site_folder(site_dir.name)}.zip", await asyncio.to_thread(zip_path.read_bytes))
+
+    async def clear(self) -> None:
+        """Remove the local copies once a run has ended (everything of worth is in the blob store)."""
+        if not self.in_place:
+            for folder in ("homepage", SITES_DIR):
+                await asyncio.to_thread(shutil.rmtree, self.work_dir / folder, True)
 
     # ---------------------------------------------------------------- what the doors serve
 

@@ -77,12 +77,14 @@ class HomepageKind:
             context.report(percent, node, None, message)
 
         tools = self.tools()
+        files = self.files() if self.files is not None else None
         try:
             result = await run_homepage(
                 job.job_id, params.record, params.photos, self.settings, tools,
-                on_progress=progress, should_stop=context.should_stop,
-                files=self.files() if self.files is not None else None,
+                on_progress=progress, should_stop=context.should_stop, files=files,
             )
         finally:
             await tools.aclose()
+            if files is not None:
+                await files.clear()
         return result.model_dump(mode="json")
