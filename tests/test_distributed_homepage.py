@@ -14,17 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from PIL import Image
 
 from tests.conftest import SAMPLES
 from tests.homepage.conftest import SEED_RECORD
-from tests.jobs.backends import database_name, fresh_migrated_database
 from tests.realservers import PostgresServer, S3Server
 from tests.server.rest.support import b64
-from tests.stack import Proc, Stack, stack_env
-from tests.test_distributed import Deployment
+from tests.stack import Deployment, Proc, deployed
 
 PAGES = ["index.html", "about.html", "services.html", "contact.html"]
 
@@ -33,21 +30,8 @@ PAGES = ["index.html", "about.html", "services.html", "contact.html"]
 def deployment(
     postgres: PostgresServer, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
-    database = fresh_migrated_database(postgres)
-    bucket = s3.create_bucket(f"homepage-{int(time.time())}")
-    stack = Stack(tmp_path_factory.mktemp("homepage-stack"),
-                  stack_env(str(database.conninfo.get_secret_value()), s3.env(), s3.blob_url(bucket)))
-    deployed = Deployment(stack, database)
-    try:
-        for name in ("worker-1", "worker-2"):
-            deployed.start_worker(name)
-        deployed.replicas = [stack.serve("replica-a"), stack.serve("replica-b")]
-        yield deployed
-    finally:
-        stack.close()
-        if postgres.running:
-            postgres.drop_database(database_name(database))
-        s3.delete_bucket(bucket)
+    with deployed(postgres, s3, tmp_path_factory.mktemp("homepage-stack")) as running:
+        yield running
 
 
 def _submit(replica: Proc, photos: list[str]) -> str:
@@ -66,11 +50,6 @@ def _until_done(replica: Proc, job_id: str, timeout: float = 240.0) -> dict[str,
         time.sleep(0.25)
 
 
-def _sql(deployment: Deployment, query: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-    with psycopg.connect(deployment.database.conninfo.get_secret_value(), autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-
-
 def test_a_homepage_submitted_on_one_replica_is_built_by_a_worker_and_served_by_the_other(
     deployment: Deployment,
 ) -> None:
@@ -80,7 +59,8 @@ def test_a_homepage_submitted_on_one_replica_is_built_by_a_worker_and_served_by_
     assert done["status"] == "success", done
     assert done["pages"] == PAGES and done["generated_images"] == 3  # hero, product_1, cta
     assert deployment.row(job_id)["attempt"] == 1
-    entry = _sql(deployment, "SELECT p.queue_name, p.status::text, p.worker_id IS NOT NULL FROM jobs j "
+    assert not list(deployment.stack.base.glob("worker-*/scratch/*/generated_sites"))  # worked on, then cleared
+    entry = deployment.sql("SELECT p.queue_name, p.status::text, p.worker_id IS NOT NULL FROM jobs j "
                  "JOIN procrastinate_jobs p ON p.id = j.task_id WHERE j.id = %s", (job_id,))
     assert entry == [("homepage", "succeeded", True)]  # its queue entry, taken by a worker (replicas take none)
     index = httpx.get(f"{b.url}{done['site_url']}", timeout=10)
@@ -96,7 +76,7 @@ def test_a_homepage_submitted_on_one_replica_is_built_by_a_worker_and_served_by_
     names = zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
     assert {f"{done['site_id']}/{page}" for page in PAGES} | {f"{done['site_id']}/images/hero.jpg"} <= set(names)
     # the run's checkpoints are in PostgreSQL, under the job id
-    assert _sql(deployment, "SELECT COUNT(*) FROM checkpoints WHERE thread_id = %s", (job_id,))[0][0] > 0
+    assert deployment.sql("SELECT COUNT(*) FROM checkpoints WHERE thread_id = %s", (job_id,))[0][0] > 0
 
 
 def test_a_worker_killed_mid_homepage_loses_nothing_and_the_run_resumes_without_redoing_its_ads(
@@ -104,16 +84,16 @@ def test_a_worker_killed_mid_homepage_loses_nothing_and_the_run_resumes_without_
 ) -> None:
     a, b = deployment.replicas
     job_id = _submit(b, [b64((SAMPLES / "dango.png").read_bytes()), b64((SAMPLES / "fish.png").read_bytes())])
-    created = _sql(deployment, "SELECT created_at FROM jobs WHERE id = %s", (job_id,))[0][0]
+    created = deployment.sql("SELECT created_at FROM jobs WHERE id = %s", (job_id,))[0][0]
     deadline = time.monotonic() + 180
     while True:  # until the hero ad is made and checkpointed: the run has gone on to the next ad
-        status, message, pid = _sql(deployment, "SELECT status, message, worker_pid FROM jobs WHERE id = %s",
+        status, message, pid = deployment.sql("SELECT status, message, worker_pid FROM jobs WHERE id = %s",
                                     (job_id,))[0]
         if status == "running" and message and message.startswith(("product_1:", "cta:")):
             break
         assert time.monotonic() < deadline and status in ("queued", "running"), (status, message)
         time.sleep(0.1)
-    hero_ad = _sql(deployment, "SELECT id FROM jobs WHERE kind = 'ad' AND created_at > %s ORDER BY seq LIMIT 1",
+    hero_ad = deployment.sql("SELECT id FROM jobs WHERE kind = 'ad' AND created_at > %s ORDER BY seq LIMIT 1",
                    (created,))[0][0]
     victim = next(w for w in deployment.workers if w.pid == pid)
     assert deployment.stack.stop(victim, signal.SIGKILL) == -signal.SIGKILL
@@ -123,7 +103,7 @@ def test_a_worker_killed_mid_homepage_loses_nothing_and_the_run_resumes_without_
     result = httpx.get(f"{a.url}/status/{job_id}", timeout=10).json()["result"]
     assert result["resumed"] is True
     assert result["ad_job_ids"][0] == hero_ad  # the ad checkpointed before the kill is the site's, not made again
-    ads = _sql(deployment, "SELECT COUNT(*) FROM jobs WHERE kind = 'ad' AND status = 'completed' AND created_at > %s",
+    ads = deployment.sql("SELECT COUNT(*) FROM jobs WHERE kind = 'ad' AND status = 'completed' AND created_at > %s",
                (created,))[0][0]
     assert ads <= len(result["ad_job_ids"]) + 1  # at most the ad under way at the kill was made twice
     for replica in (a, b):
