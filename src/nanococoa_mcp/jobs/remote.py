@@ -227,9 +227,10 @@ class RemoteWorker:
         while not self._stopping.is_set():
             try:
                 async with app.open_async():
+                    one_worker = _OneRegistration(app)  # the lanes count, and are judged, as one worker
                     self._procrastinate = [
                         worker_class(
-                            app,
+                            one_worker,
                             queues=queues,
                             concurrency=concurrency,
                             name=f"nanococoa-{socket.gethostname()}-{os.getpid()}{suffix}",
@@ -535,6 +536,41 @@ async def reap_forever(runs: Runs, settings: Settings) -> None:
             log.warning("reaper: %s", exc)
             blind_until = time.monotonic() + settings.stalled_after_sec + settings.heartbeat_sec
         await asyncio.sleep(settings.heartbeat_sec)
+
+
+class _OneRegistration:
+    """The Procrastinate app as this process's lanes see it: they register as one Procrastinate worker (one id,
+    heartbeats from each, unregistered when the last lane stops), so replicas count worker processes, not lanes,
+    and an entry of either lane is judged by the process's heartbeat."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self.job_manager = _SharedId(app.job_manager)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+
+class _SharedId:
+    def __init__(self, manager: Any) -> None:
+        self._manager = manager
+        self._id: asyncio.Future[int] | None = None
+        self._lanes = 0
+
+    async def register_worker(self) -> int:
+        self._lanes += 1
+        if self._id is None:
+            self._id = asyncio.ensure_future(self._manager.register_worker())
+        return int(await asyncio.shield(self._id))
+
+    async def unregister_worker(self, worker_id: int) -> None:
+        self._lanes -= 1
+        if self._lanes == 0:
+            self._id = None
+            await self._manager.unregister_worker(worker_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
 
 
 def _worker_class() -> Any:
