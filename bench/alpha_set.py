@@ -8,7 +8,9 @@ with light, contact and cast shadows, sensor noise and a JPEG round trip. Catego
 - multipart: one product in disjoint parts (a pair of shoes, earrings, a bowl and its chopsticks);
 - frame: a large product cut by one or two edges of the frame;
 - cluttered: a product on a table among other objects, some touching it, a person behind; the truth
-  is the product alone (the central, front object);
+  is the product alone (the central, front object). From case 10 on, a wider table: any product
+  anywhere on wood, cloth or plain paper, one to seven other things (a smaller twin, one standing in
+  front and hiding a corner), a person or a brick wall behind;
 - shaded: strong directional light or backlight leaving a side of the product in deep shadow, with a
   long cast shadow on the paper.
 
@@ -17,7 +19,7 @@ The studio-shot categories (plain backdrop, one product) are STUDIO_SHOTS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -72,9 +74,18 @@ CLUTTER_TARGETS = ("1f3b8", "1f381", "1f35e", "1f36f", "1f45c", "1f9f8", "1f376"
 CLUTTER_PROPS = ("1f4da", "1f3fa", "1f34a", "1f350", "1f36a", "1fab4", "1f9c1", "231a", "1f34e", "1f9c0")
 PERSON = "1f9cd-200d-2640-fe0f"
 SHADED_OBJECTS = ("1f35e", "1f34a", "1f350", "1f34e", "1f9c0", "1f96f", "1f9c1", "1f36f", "1f95f", "1f36a")
+# The wider table (cluttered cases from FIRST_CLUTTERED on): products of every kind, and what stands around.
+TABLE_TARGETS = (*CLUTTER_TARGETS, "1f4bc", "1f392", "1f4e6", "1f3fa", "1f382", "1f45f", "1f3a7", "1f9c1",
+                 "1f9f4", "1f375", "1f4bb", "1f34e")
+TABLE_PROPS = (*CLUTTER_PROPS, "1f36f", "1f376", "1f35e", "1f375", "1f95f", "1f4e6", "1f45f", "1f9fb", "2615",
+               "1f48e", "1f963")
+FRAME_SIDES: tuple[tuple[str, ...], ...] = (
+    ("bottom",), ("left",), ("right",), ("top",), ("left", "bottom"), ("right", "bottom"), ("top", "right"),
+    ("bottom",), ("left", "top"), ("right", "top"))
+FIRST_CLUTTERED = 10  # cluttered cases before this one are the first, narrower table
 DEFAULT_COUNTS: dict[Category, int] = {
-    "studio": len(STUDIO_OBJECTS), "textured": len(STUDIO_OBJECTS), "light": 10, "multipart": 8, "frame": 8,
-    "cluttered": 10, "shaded": 10,
+    "studio": len(STUDIO_OBJECTS) + 6, "textured": len(STUDIO_OBJECTS) + 4, "light": 10, "multipart": 8, "frame": 12,
+    "cluttered": 22, "shaded": 10,
 }
 
 
@@ -132,13 +143,23 @@ def build_case(kind: Category, index: int, seed: int = 0) -> AlphaCase:
 def build_full_set(per_category: int | None = None, seed: int = 0,
                    categories: tuple[Category, ...] = CATEGORIES) -> list[AlphaCase]:
     """Every category's cases (`per_category` each, default DEFAULT_COUNTS), category by category."""
-    return [case for kind in categories for case in build_alpha_set(kind, per_category, seed)]
+    return list(iter_full_set(per_category, seed, categories))
+
+
+def iter_full_set(per_category: int | None = None, seed: int = 0,
+                  categories: tuple[Category, ...] = CATEGORIES) -> Iterator[AlphaCase]:
+    """build_full_set one case at a time (a seed's set holds over a gigabyte of pixels)."""
+    for kind in categories:
+        for index in range(DEFAULT_COUNTS[kind] if per_category is None else per_category):
+            yield build_case(kind, index, seed)
 
 
 # --- the first set: one object on paper or a texture --------------------------------------------
 
 
 def _single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
+    if index >= len(STUDIO_OBJECTS):
+        return _wide_single(kind, index, rng)
     path = object_path(STUDIO_OBJECTS[index % len(STUDIO_OBJECTS)])
     sprite = load_sprite(path, int(rng.integers(500, 801)))
     touches = index % 4 == 3
@@ -159,6 +180,42 @@ def _single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
     photo = photo + rng.normal(0.0, 1.5, photo.shape)  # sensor noise
     image = jpeg_round_trip(np.clip(photo + 0.5, 0, 255).astype(np.uint8), JPEG_QUALITY)
     return AlphaCase(f"{kind}-{index:02d}-{path.stem}", kind, image, alpha, fg, shadow, touches)
+
+
+def _wide_single(kind: Category, index: int, rng: np.random.Generator) -> AlphaCase:
+    """One object of any kind and size (a ring to a suitcase: 20-80 % of the frame's short side), anywhere,
+    in portrait or landscape, on paper of any colour or a texture, its shadow anywhere from faint to
+    heavy, now and then running off a side of the frame."""
+    stems = [p.stem for p in object_files() if p.stem != PERSON]
+    path = object_path(stems[int(rng.integers(len(stems)))])
+    shape = PORTRAIT if rng.random() < 0.7 else LANDSCAPE
+    h, w = shape
+    sprite = load_sprite(path, int(min(h, w) * rng.uniform(0.2, 0.8)))
+    if rng.random() < 0.5:
+        sprite = sprite.mirrored()
+    ow, oh = sprite.size
+    x0 = int(rng.uniform(0.04 * w, max(0.04 * w + 1, 0.96 * w - ow)))
+    y0 = int(rng.uniform(0.08 * h, max(0.08 * h + 1, 0.95 * h - oh)))
+    side = int(rng.integers(6))  # 0-3: runs off that side (bottom, left, right, top); else stands free
+    cut = float(rng.uniform(0.08, 0.25))
+    if side == 0:
+        y0 = h - oh + int(cut * oh)
+    elif side == 1:
+        x0 = -int(cut * ow)
+    elif side == 2:
+        x0 = w - ow + int(cut * ow)
+    elif side == 3:
+        y0 = -int(cut * oh)
+    fg, alpha = place(sprite, shape, x0, y0)
+    if kind == "studio":
+        colour = (STUDIO_COLOURS + LIGHT_COLOURS)[int(rng.integers(len(STUDIO_COLOURS) + len(LIGHT_COLOURS)))]
+        backdrop = studio_backdrop(colour, rng, shape, vignette=(0.0, 0.25))
+    else:
+        backdrop = textured_backdrop(("wood", "oak", "linen", *TEXTURES)[int(rng.integers(len(TEXTURES) + 3))],
+                                     rng, shape)
+    shadow = contact_shadow(alpha, rng, float(rng.uniform(0.1, 0.6))) if side != 3 else np.zeros(shape, np.float32)
+    layer = _Layer(fg, alpha, True)
+    return _compose(f"{kind}-{index:02d}-{path.stem}-wide", kind, backdrop, shadow, [layer], rng, noise=(1.0, 4.0))
 
 
 # --- the hard categories: layered scenes ---------------------------------------------------------
@@ -265,16 +322,21 @@ def _multipart_case(index: int, rng: np.random.Generator) -> AlphaCase:
 
 
 def _frame_case(index: int, rng: np.random.Generator) -> AlphaCase:
-    """A large product running off one or two edges of the frame."""
-    stem = FRAME_OBJECTS[index % len(FRAME_OBJECTS)]
-    shape = PORTRAIT
+    """A large product running off one or two edges of the frame (from case 8 on: any of the sides
+    and corners, any object, in portrait or landscape)."""
+    wide = index >= len(FRAME_SIDES)
+    stem = FRAME_OBJECTS[index % len(FRAME_OBJECTS)] if not wide else FRAME_OBJECTS[int(rng.integers(8))]
+    shape = LANDSCAPE if wide and rng.random() < 0.4 else PORTRAIT
     h, w = shape
-    sprite = load_sprite(object_path(stem), int(rng.integers(760, 1000)))
+    sprite = load_sprite(object_path(stem), int(rng.integers(760, 1000) * min(h, w) / CANVAS_W))
+    if wide and rng.random() < 0.5:
+        sprite = sprite.mirrored()
     ow, oh = sprite.size
-    edges = (("bottom",), ("left",), ("right",), ("top",), ("left", "bottom"), ("right", "bottom"),
-             ("top", "right"), ("bottom",))[index % 8]
+    edges = FRAME_SIDES[index % len(FRAME_SIDES) if not wide else int(rng.integers(len(FRAME_SIDES)))]
     x0, y0 = (w - ow) // 2 + int(rng.integers(-30, 31)), int(h * 0.8) - oh
     cut = float(rng.uniform(0.1, 0.3))
+    if wide:
+        x0 = int(rng.uniform(0, max(1, w - ow)))
     if "bottom" in edges:
         y0 = h - oh + int(cut * oh)
     if "top" in edges:
@@ -304,7 +366,9 @@ def _table(rng: np.random.Generator, shape: Shape, index: int) -> tuple[FloatIma
 
 def _cluttered_case(index: int, rng: np.random.Generator) -> AlphaCase:
     """A product in front and in the middle of a table with other things on it, some touching it, and
-    sometimes a person standing behind."""
+    sometimes a person standing behind (from FIRST_CLUTTERED on: _busy_table_case)."""
+    if index >= FIRST_CLUTTERED:
+        return _busy_table_case(index, rng)
     stem = CLUTTER_TARGETS[index % len(CLUTTER_TARGETS)]
     shape = PORTRAIT
     h, w = shape
@@ -338,6 +402,72 @@ def _cluttered_case(index: int, rng: np.random.Generator) -> AlphaCase:
     shadows.append(contact_shadow(product.alpha, rng, 0.35))
     return _compose(f"cluttered-{index:02d}-{stem}", "cluttered", backdrop, _combine(*shadows),
                     [*behind, product], rng)
+
+
+def _busy_table_case(index: int, rng: np.random.Generator) -> AlphaCase:
+    """A wider cluttered table: the product (any kind, any size, anywhere but the frame's edge) on wood,
+    cloth or plain paper, among one to seven other things: some leaning on it from behind, some apart, a
+    smaller twin of it now and then, and now and then one in front hiding a corner of it; behind, a
+    person, a brick wall or the plain wall."""
+    stem = TABLE_TARGETS[int(rng.integers(len(TABLE_TARGETS)))]
+    shape = PORTRAIT if rng.random() < 0.7 else LANDSCAPE
+    h, w = shape
+    surface = ("wood", "oak", "linen", "fabric", "plain")[index % 5]
+    horizon = int(h * rng.uniform(0.25, 0.5))
+    _, y = grid(shape)
+    below = np.clip((y * (h - 1) - horizon) / 3.0 + 0.5, 0.0, 1.0)[..., None]
+    wall = (textured_backdrop("brick", rng, shape) if rng.random() < 0.2
+            else studio_backdrop(STUDIO_COLOURS[int(rng.integers(len(STUDIO_COLOURS)))], rng, shape))
+    if surface == "plain":
+        table = studio_backdrop((STUDIO_COLOURS + LIGHT_COLOURS)[int(rng.integers(18))], rng, shape) * 0.95
+    else:
+        table = textured_backdrop(surface, rng, shape) * 0.92
+    backdrop = (below * table + (1.0 - below) * wall).astype(np.float32)
+    target = load_sprite(object_path(stem), int(min(h, w) * rng.uniform(0.3, 0.65)))
+    tw, th = target.size
+    tx = int(rng.uniform(0.06 * w, 0.94 * w - tw))
+    floor = int(rng.uniform(max(horizon + th * 0.6, 0.6 * h), 0.95 * h))
+    ty = min(floor - th, h - th - 8)
+    behind: list[_Layer] = []
+    front: list[_Layer] = []
+    shadows: list[FloatImage] = []
+    if rng.random() < 0.4:  # a person behind, cut by the frame
+        person = load_sprite(object_path(PERSON), int(h * rng.uniform(0.8, 1.15)))
+        pw, ph = person.size
+        px = tx + tw // 2 - pw // 2 + int(rng.uniform(-0.6, 0.6) * tw)
+        behind.append(_layer(person, shape, px, horizon + int(rng.uniform(0.1, 0.3) * ph) - ph, False))
+    others = [p for p in TABLE_PROPS if p != stem]
+    for k in range(int(rng.integers(1, 8))):
+        twin = k == 0 and rng.random() < 0.2
+        prop = stem if twin else others[int(rng.integers(len(others)))]
+        size = int(max(tw, th) * rng.uniform(0.45, 0.7)) if twin else int(min(h, w) * rng.uniform(0.15, 0.45))
+        sprite = load_sprite(object_path(prop), size)
+        if rng.random() < 0.5:
+            sprite = sprite.mirrored()
+        pw, ph = sprite.size
+        left = rng.random() < 0.5
+        in_front = not twin and k == 1 and rng.random() < 0.35
+        if in_front:  # hides a lower corner of the product, no more than a fifth of it
+            reach = int(min(pw, tw) * rng.uniform(0.1, 0.3))
+            px = tx - pw + reach if left else tx + tw - reach
+            py = ty + th - int(ph * rng.uniform(0.5, 0.9)) + int(rng.integers(10, 50))
+        elif not twin and rng.random() < 0.5:  # leaning on it from behind
+            overlap = int(pw * rng.uniform(0.05, 0.3))
+            px = tx - pw + overlap if left else tx + tw - overlap
+            py = ty + th - ph - int(rng.integers(10, 120))
+        else:  # apart on the table
+            px = int(rng.uniform(-0.3 * pw, w - 0.7 * pw))
+            py = int(rng.uniform(horizon - 0.6 * ph, h - 0.6 * ph))
+            if abs(px + pw / 2 - (tx + tw / 2)) < (pw + tw) / 2 and py + ph > ty + th - 40:
+                py = ty + th - ph - int(rng.integers(40, 140))  # not in front: it stands further back
+        layer = _layer(sprite, shape, px, py, False)
+        (front if in_front else behind).append(layer)
+        if layer.alpha.max() > 0.5:
+            shadows.append(contact_shadow(layer.alpha, rng, float(rng.uniform(0.15, 0.4))))
+    product = _layer(target, shape, tx, ty, True)
+    shadows.append(contact_shadow(product.alpha, rng, float(rng.uniform(0.15, 0.45))))
+    return _compose(f"cluttered-{index:02d}-{stem}-{surface}", "cluttered", backdrop, _combine(*shadows),
+                    [*behind, product, *front], rng, noise=(1.5, 4.0))
 
 
 def _shaded_case(index: int, rng: np.random.Generator) -> AlphaCase:

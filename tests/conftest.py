@@ -21,6 +21,28 @@ pytest_plugins = ("tests.realservers_fixtures",)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
+# The modules that run for minutes (real servers, killed and restarted; whole homepages; browsers): they go
+# to the test processes first, so that no process is left alone with one of them at the end of the run.
+LONG_MODULES = (
+    "tests/test_distributed.py",
+    "tests/server/test_reliability.py",
+    "tests/homepage/test_doors.py",
+    "tests/homepage/test_kind.py",
+    "tests/server/test_web_cutout.py",
+    "tests/server/test_web.py",
+    "tests/test_app.py",
+    "tests/test_imports.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules first, in LONG_MODULES' order; the rest keep theirs (a stable sort keeps modules whole)."""
+    gone = [name for name in LONG_MODULES if not (ROOT / name).is_file()]
+    if gone:
+        raise pytest.UsageError(f"tests/conftest.py LONG_MODULES names modules that are gone: {gone}")
+    rank = {ROOT / name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path, len(rank)))
+
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ import httpx
 import psycopg
 import pytest
 
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.locations import PostgresDatabase
+from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import Settings
 from tests.jobs.backends import database_name, fresh_migrated_database
 from tests.realservers import PostgresServer, S3Server, free_port
@@ -201,3 +203,11 @@ def deployed(
         if postgres.running:
             postgres.drop_database(database_name(database))
         s3.delete_bucket(bucket)
+@contextlib.asynccontextmanager
+async def distributed_service(
+    postgres: PostgresServer, s3: S3Server, data_dir: Path, **fields: Any
+) -> AsyncIterator[Service]:
+    """An in-process service on the distributed stack (distributed_settings' database and bucket)."""
+    with distributed_settings(postgres, s3, data_dir, **fields) as settings:
+        async with service_running(settings) as service:
+            yield service

@@ -20,7 +20,8 @@ from starlette.types import ASGIApp
 from nanococoa_mcp.ad.backends.registry import check_settings
 from nanococoa_mcp.ad.kind import ad_kinds
 from nanococoa_mcp.blobs import FileBlobs, open_blobs
-from nanococoa_mcp.db.connection import check_data_dir
+from nanococoa_mcp.db.access import PostgresAccess, SqlAccess, SqliteAccess
+from nanococoa_mcp.db.connection import check_data_dir, connect_async
 from nanococoa_mcp.db.upgrade import prepare_database
 from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.kind import HomepageKind
@@ -28,8 +29,10 @@ from nanococoa_mcp.jobs.distributed import DistributedRuntime
 from nanococoa_mcp.jobs.files import JobFiles
 from nanococoa_mcp.jobs.kinds import JobKind, ServerKind, WorkerKind
 from nanococoa_mcp.jobs.pool import WorkerPool
+from nanococoa_mcp.jobs.quotas import Quotas
 from nanococoa_mcp.jobs.remote import run_worker
 from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.keys import KeyBook
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.server.http import build_app
 from nanococoa_mcp.server.mcp import build_server
@@ -61,6 +64,14 @@ def all_kinds(settings: Settings) -> list[JobKind]:
     return [*worker, *server]
 
 
+def tenant_quotas(settings: Settings) -> Quotas:
+    return Quotas(
+        max_queued=settings.tenant_max_queued_jobs,
+        max_per_hour=settings.tenant_max_jobs_per_hour,
+        max_stored_mb=settings.tenant_max_stored_mb,
+    )
+
+
 async def start_service(settings: Settings) -> Service:
     """Open the database, recover what a previous run left, start the runtime. Raises InvalidInput (a backend
     the registry does not list) or StorageError."""
@@ -69,7 +80,8 @@ async def start_service(settings: Settings) -> Service:
     if isinstance(settings.database, PostgresDatabase):
         return await _start_distributed(settings, settings.database)
     worker, server = job_kinds(settings)
-    store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers)
+    store = await JobStore.open(settings.data_dir, [*worker, *server], workers=settings.workers,
+                                quotas=tenant_quotas(settings))
     pool = WorkerPool(
         store,
         settings,
@@ -94,7 +106,8 @@ async def _start_distributed(settings: Settings, database: PostgresDatabase, *, 
     homepages' tools queue and follow their ads through it), which leaves reaping to the worker."""
     blobs = open_blobs(settings.blobs)
     store = await JobStore.open_postgres(
-        database, settings.data_dir, all_kinds(settings), workers=max(1, settings.worker_processes), blobs=blobs
+        database, settings.data_dir, all_kinds(settings), workers=max(1, settings.worker_processes), blobs=blobs,
+        quotas=tenant_quotas(settings),
     )
     runtime = DistributedRuntime(
         store,
@@ -171,6 +184,23 @@ async def job_store(settings: Settings) -> AsyncIterator[JobStore]:
         opened = await JobStore.open(settings.data_dir, all_kinds(settings), workers=settings.workers)
     async with opened as store:
         yield store
+
+
+@contextlib.asynccontextmanager
+async def key_book(settings: Settings) -> AsyncIterator[KeyBook]:
+    """The tenants' API keys in the configured database, migrated first (`nanococoa keys`). Raises StorageError
+    or BackendUnavailable."""
+    await asyncio.to_thread(prepare_database, settings)
+    database = settings.database
+    sql: SqlAccess
+    if isinstance(database, PostgresDatabase):
+        sql = await PostgresAccess.open(database, max_size=1)
+    else:
+        sql = SqliteAccess(await connect_async(settings.data_dir))
+    try:
+        yield KeyBook(sql)
+    finally:
+        await sql.close()
 
 
 def mcp_server(settings: Settings | None = None) -> FastMCP:

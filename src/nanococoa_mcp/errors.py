@@ -36,10 +36,14 @@ class NanococoaError(Exception):
             str(payload.get("message") or "unknown error"), field=payload.get("field"), accepted=payload.get("accepted")
         )
         exc.code = code
+        exc._restore(payload)
         return exc
 
-    def to_dict(self) -> dict[str, str]:
-        out = {"error": self.code, "message": self.message}
+    def _restore(self, payload: Mapping[str, Any]) -> None:
+        """A subclass's own fields, read back from its `to_dict`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.code, "message": self.message}
         if self.field:
             out["field"] = self.field
         if self.accepted:
@@ -77,3 +81,42 @@ class BackendUnavailable(NanococoaError):
 
 class JobFailed(NanococoaError):
     code = "job_failed"
+
+
+class QuotaExceeded(NanococoaError):
+    """A tenant is over one of its quotas (queued jobs, jobs per hour, stored megabytes): nothing was created.
+    `retry_after_s` is when asking again may pass (REST: 429 with Retry-After)."""
+
+    code = "quota_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        accepted: str | None = None,
+        quota: str = "",
+        limit: float = 0,
+        used: float = 0,
+        retry_after_s: int = 60,
+    ) -> None:
+        super().__init__(message, field=field, accepted=accepted)
+        self.quota = quota
+        self.limit = limit
+        self.used = used
+        self.retry_after_s = retry_after_s
+
+    def _restore(self, payload: Mapping[str, Any]) -> None:
+        self.quota = str(payload.get("quota") or "")
+        self.limit = payload.get("limit") or 0
+        self.used = payload.get("used") or 0
+        self.retry_after_s = int(payload.get("retry_after_s") or 60)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "quota": self.quota,
+            "limit": self.limit,
+            "used": self.used,
+            "retry_after_s": self.retry_after_s,
+        }

@@ -1,6 +1,8 @@
 """The job service every door shares, through the tools: queue, follow, stop and list jobs of any kind, the
 shop records, and the runtime's own state. app.py builds and starts it; a door runs
 `async with app.service_running(settings):` around its lifetime and the tools reach it with `get_service()`.
+
+Everything here acts for the current caller's tenant (tenancy.py): its jobs, files, shops and sites only.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.errors import BackendUnavailable
-from nanococoa_mcp.homepage.files import SiteFiles
-from nanococoa_mcp.jobs.files import JobFiles
+from nanococoa_mcp.homepage.files import SiteFiles, site_missing
+from nanococoa_mcp.jobs.files import JobFiles, no_file
 from nanococoa_mcp.jobs.models import TERMINAL, InputFile, JobState, JobStatus
 from nanococoa_mcp.jobs.store import JobStore
+from nanococoa_mcp.keys import KeyBook
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.stores import StoreBook
 
@@ -72,6 +75,7 @@ class Service:
         self.stores = stores
         self.files = files  # every job's files, served by name whichever machine made them
         self.sites = SiteFiles(files.blobs, settings.data_dir)  # finished homepages, likewise
+        self.keys = KeyBook(store.sql)  # the tenants' API keys, looked up by the HTTP door on every use
         self.started_at = time.time()
 
     async def close(self) -> None:
@@ -147,8 +151,36 @@ class Service:
         await self.pool.changed(job_id, poll_s)
 
     async def counts(self) -> dict[str, int]:
-        """Jobs by status (every status present)."""
+        """The tenant's jobs by status (every status present)."""
         return await self.store.counts()
+
+    async def queued_total(self) -> int:
+        """Jobs waiting, every tenant's (how full the one queue is)."""
+        return await self.store.queued_total()
+
+    async def locate_file(self, job_id: str, name: str) -> str:
+        """The blob key of one of the tenant's jobs' files. Raises NotFound (another tenant's job's file too,
+        in the same words as a missing one)."""
+        if not await self.store.owns(job_id):
+            raise no_file(job_id, name)
+        return await self.files.locate(job_id, name)
+
+    async def read_file(self, job_id: str, name: str) -> bytes:
+        """One of the tenant's jobs' files. Raises NotFound."""
+        if not await self.store.owns(job_id):
+            raise no_file(job_id, name)
+        return await self.files.read(job_id, name)
+
+    async def owns_site(self, site_id: str) -> bool:
+        """Whether a finished homepage job of the tenant made the site `site_id`."""
+        return any(result.get("site_id") == site_id for result in await self.store.results("homepage"))
+
+    async def read_site(self, site_id: str, name: str) -> bytes:
+        """A file of one of the tenant's finished sites, from wherever it was published (`sites.read`). Raises
+        NotFound (another tenant's site too, in the same words as a missing file)."""
+        if not await self.owns_site(site_id):
+            raise site_missing(site_id, name)
+        return await self.sites.read(site_id, name)
 
     def workers(self) -> WorkerHealth:
         return WorkerHealth(

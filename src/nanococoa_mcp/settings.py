@@ -93,6 +93,42 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(
         default_factory=list, description="Extra browser origins allowed to call the HTTP endpoints."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL clients reach this server at (https://ads.example.com): the resource named in the "
+        "OAuth protected-resource metadata and the default token audience; http://HOST:PORT when unset.",
+    )
+    # Hosted (issue 13): an OAuth 2.1 resource server, per-tenant API keys, or both.
+    auth_issuer: str | None = Field(
+        default=None,
+        description="OAuth authorization server whose JWT access tokens are accepted (their `iss`); turns auth on.",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="The issuer's JWKS document (its signing keys); unset, the `jwks_uri` its metadata names "
+        "(RFC 8414 /.well-known/oauth-authorization-server, or OpenID Connect discovery), looked up on first use."
+    )
+    auth_audience: str | None = Field(
+        default=None,
+        description="The `aud` a token must name (RFC 8707); default: this server's resource URLs (public_url, "
+        "public_url/mcp, public_url/sse).",
+    )
+    auth_scope: str = Field(default="nanococoa", description="Scope an access token must carry (`scope` or `scp`).")
+    auth_tenant_claim: str = Field(default="sub", description="The token claim that names the caller's tenant.")
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="JWS algorithms accepted for access tokens (asymmetric only: RS*, PS*, ES*, EdDSA).",
+    )
+    auth_jwks_refresh_sec: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between two fetches of the JWKS when a token names a key id not yet known.",
+    )
+    auth_required: bool = Field(
+        default=False,
+        description="Require a credential on every request (API keys only, no shared token or issuer); on "
+        "whenever NANOCOCOA_TOKEN or NANOCOCOA_AUTH_ISSUER is set.",
+    )
     workers: int = Field(default=1, ge=1, le=16, description="Worker processes running ads (each keeps a browser).")
     worker_processes: int = Field(
         default=0,
@@ -112,6 +148,25 @@ class Settings(BaseSettings):
     )
     max_queued_jobs: int = Field(
         default=32, ge=1, description="Jobs allowed to wait; more are refused (HTTP 429) until one starts."
+    )
+    tenant_max_queued_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Jobs one tenant may have waiting at once; more are refused (HTTP 429, MCP quota_exceeded) "
+        "until one starts. Unset: no limit. When set, the local tenant (stdio, the loopback user) is held to it too.",
+    )
+    tenant_max_jobs_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        description="Jobs one tenant may start in any hour (ads, cut-outs, analyses, homepages and the ads a "
+        "homepage makes). Unset: no limit. When set, the local tenant is held to it too.",
+    )
+    tenant_max_stored_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Megabytes of files one tenant may keep: its uploads (product and shop photos), results and "
+        "step checkpoints. A job or photo that would go over it is refused. Unset: no limit. When set, the local "
+        "tenant is held to it too.",
     )
     stop_grace_sec: float = Field(
         default=10.0, gt=0, description="Seconds a worker gets to honour a stop before it is killed and replaced."
@@ -181,6 +236,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
         description="S3 endpoint when the blob URL names none (default: AWS).",
     )
+
+    @property
+    def auth_on(self) -> bool:
+        """Every request but the open ones must carry a credential."""
+        return bool(self.token or self.auth_issuer or self.auth_required)
 
     @property
     def database(self) -> DatabaseLocation:

@@ -2,7 +2,10 @@
 the job store's own SQL access), with their product photos in the job store's blob store under
 `stores/<id>/` (files under `<data_dir>/stores/<id>/`, named by path, on the embedded stack; S3 objects, named
 by key, on the distributed one, so a worker on any machine reads them). Everything is checked before anything
-is written: a refused record leaves no row and no file."""
+is written: a refused record leaves no row and no file.
+
+A shop belongs to the tenant that saved it (tenancy.py's current caller); another tenant is answered NotFound.
+Its photos count towards its tenant's stored-megabytes quota."""
 
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from nanococoa_mcp.ad.images import DecodedImage, stored_bytes
 from nanococoa_mcp.db.access import Row
 from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.jobs import quotas
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.storage import StorageError, new_job_id
+from nanococoa_mcp.tenancy import current_caller
 
 if TYPE_CHECKING:
     from nanococoa_mcp.homepage.models import StoreRecord
@@ -110,34 +115,42 @@ class StoreBook:
         return await self.sql.fetchall(sql, params)
 
     async def create(self, record: dict[str, Any], photos: list[DecodedImage]) -> StoredStore:
-        """Raises InvalidInput (a bad field, too many photos) or StorageError; a refusal writes nothing."""
+        """Raises InvalidInput (a bad field, too many photos), QuotaExceeded (the photos would take the tenant
+        over its stored megabytes) or StorageError; a refusal writes nothing."""
         checked = check_record(record)
         check_photo_count(len(photos))
+        tenant = current_caller().tenant
+        size = sum(len(stored_bytes(p)[0]) for p in photos)
+        async with self.sql.session() as s:  # refuse early, before writing anything
+            await quotas.check(s, self.jobs.quotas, tenant, new_job=False, adding_bytes=size)
         store_id = new_job_id()
         keys = await self._save_photos(store_id, photos)
         now = time.time()
         try:
-            await self._rows(
-                "INSERT INTO stores (id, record, photos, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (store_id, checked.model_dump_json(), json.dumps(self._refs(keys)), now, now),
-            )
+            async with self.sql.transaction() as tx:
+                await quotas.check(tx, self.jobs.quotas, tenant, new_job=False, adding_bytes=size)
+                await tx.execute(
+                    """INSERT INTO stores (id, tenant, record, photos, photo_bytes, created_at, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    (store_id, tenant, checked.model_dump_json(), json.dumps(self._refs(keys)), size, now, now),
+                )
         except BaseException:
             await self._delete(keys)
             raise
         return await self.get(store_id)
 
     async def get(self, store_id: str) -> StoredStore:
-        """Raises NotFound."""
-        found = await self._rows("SELECT * FROM stores WHERE id = ?", (store_id,))
+        """Raises NotFound (also for another tenant's shop)."""
+        tenant = current_caller().tenant
+        found = await self._rows("SELECT * FROM stores WHERE id = ? AND tenant = ?", (store_id, tenant))
         if not found:
-            raise NotFound(
-                f"no store {store_id!r}", field="store_id", accepted="a store id from create_store or list_stores"
-            )
+            raise _no_store(store_id)
         return _to_store(found[0])
 
     async def recent(self, limit: int = 20, offset: int = 0) -> list[StoredStore]:
         found = await self._rows(
-            "SELECT * FROM stores ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
+            "SELECT * FROM stores WHERE tenant = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (current_caller().tenant, limit, offset),
         )
         return [_to_store(r) for r in found]
 
@@ -146,21 +159,35 @@ class StoreBook:
     ) -> StoredStore:
         """Change the given fields (the others stay); `photos`, when given, replace the shop's photos.
 
-        Raises NotFound, InvalidInput or StorageError; a refused update changes nothing.
+        Raises NotFound, InvalidInput, QuotaExceeded or StorageError; a refused update changes nothing.
         """
         current = await self.get(store_id)
+        tenant = current_caller().tenant
         checked = check_record({**current.record, **changes})
         refs = current.photos
         keys: list[str] = []
+        size: int | None = None
         if photos is not None:
             check_photo_count(len(photos))
+            size = sum(len(stored_bytes(p)[0]) for p in photos)
             keys = await self._save_photos(store_id, photos)
             refs = self._refs(keys)
         try:
-            await self._rows(
-                "UPDATE stores SET record = ?, photos = ?, updated_at = ? WHERE id = ?",
-                (checked.model_dump_json(), json.dumps(refs), time.time(), store_id),
-            )
+            async with self.sql.transaction() as tx:
+                row = await tx.fetchone(
+                    "SELECT photo_bytes FROM stores WHERE id = ? AND tenant = ?", (store_id, tenant)
+                )
+                if row is None:  # removed meanwhile
+                    raise _no_store(store_id)
+                if size is not None:
+                    freed = int(row["photo_bytes"])
+                    await quotas.check(tx, self.jobs.quotas, tenant, new_job=False, adding_bytes=size,
+                                       freeing_bytes=freed)
+                await tx.execute(
+                    "UPDATE stores SET record = ?, photos = ?, photo_bytes = ?, updated_at = ? WHERE id = ?",
+                    (checked.model_dump_json(), json.dumps(refs),
+                     size if size is not None else int(row["photo_bytes"]), time.time(), store_id),
+                )
         except BaseException:
             await self._delete(keys)
             raise
@@ -170,7 +197,7 @@ class StoreBook:
 
     async def discard(self, store_id: str) -> None:
         """Remove a store just made for a request that was then refused (its photos too)."""
-        await self._rows("DELETE FROM stores WHERE id = ?", (store_id,))
+        await self._rows("DELETE FROM stores WHERE id = ? AND tenant = ?", (store_id, current_caller().tenant))
         with contextlib.suppress(StorageError):  # the refusal matters more than stray photos
             await self.blobs.delete_prefix(f"stores/{store_id}")
 
@@ -206,6 +233,10 @@ class StoreBook:
             name = info.key.rsplit("/", 1)[-1]
             if name.startswith("photo-") and self.jobs.blob_ref(info.key) not in keep:
                 await self.blobs.delete(info.key)
+
+
+def _no_store(store_id: str) -> NotFound:
+    return NotFound(f"no store {store_id!r}", field="store_id", accepted="a store id from create_store or list_stores")
 
 
 def _to_store(row: Any) -> StoredStore:

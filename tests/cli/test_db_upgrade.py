@@ -23,8 +23,11 @@ def _url_env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 def test_upgrading_the_embedded_database_prints_its_version(data_dir: Path) -> None:
     first = runner.invoke(app, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert f"sqlite://{data_dir}/nanococoa.db: schema version 5 (m005_job_attempts)" in first.stdout
-    applied = "m001_initial, m002_stores_and_job_kinds, m003_any_job_kind, m004_queue_task, m005_job_attempts"
+    assert f"sqlite://{data_dir}/nanococoa.db: schema version 7 (m007_tenants)" in first.stdout
+    applied = (
+        "m001_initial, m002_stores_and_job_kinds, m003_any_job_kind, m004_queue_task, m005_job_attempts, "
+        "m006_api_keys, m007_tenants"
+    )
     assert f"applied: {applied}" in first.stdout
     again = runner.invoke(app, ["db", "upgrade"])
     assert again.exit_code == 0 and "applied: nothing, already up to date" in again.stdout
@@ -34,7 +37,7 @@ def test_upgrading_postgres_twice_applies_once(postgres_db: PgDatabase, monkeypa
     _url_env(monkeypatch, postgres_db.url)
     first = runner.invoke(app, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
-    assert f"{postgres_db.url}: schema version {len(PG_MIGRATIONS)} (m003_job_attempts_and_notify)" in first.stdout
+    assert f"{postgres_db.url}: schema version {len(PG_MIGRATIONS)} (m005_tenants)" in first.stdout
     again = runner.invoke(app, ["db", "upgrade"])
     assert again.exit_code == 0 and "applied: nothing, already up to date" in again.stdout
 

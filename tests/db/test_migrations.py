@@ -26,10 +26,11 @@ def test_migrations_run_once_and_a_second_run_applies_nothing() -> None:
     assert migrate(db) == [fn.__name__ for fn in MIGRATIONS]
     assert migrate(db) == []
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
-        "m001_initial", "m002_stores_and_job_kinds", "m003_any_job_kind", "m004_queue_task", "m005_job_attempts"
+        "m001_initial", "m002_stores_and_job_kinds", "m003_any_job_kind", "m004_queue_task", "m005_job_attempts",
+        "m006_api_keys", "m007_tenants",
     ]
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"jobs", "stage_times", "stores", "_migrations"} <= tables
+    assert {"jobs", "stage_times", "stores", "api_keys", "_migrations"} <= tables
 
 
 def test_a_database_made_before_job_kinds_gains_stores_and_its_jobs_become_ads() -> None:
@@ -37,7 +38,10 @@ def test_a_database_made_before_job_kinds_gains_stores_and_its_jobs_become_ads()
     db.execute(
         "INSERT INTO jobs (id, seq, status, parameters, created_at, updated_at) VALUES ('a', 1, 'queued', '{}', 0, 0)"
     )
-    assert migrate(db) == ["m002_stores_and_job_kinds", "m003_any_job_kind", "m004_queue_task", "m005_job_attempts"]
+    assert migrate(db) == [
+        "m002_stores_and_job_kinds", "m003_any_job_kind", "m004_queue_task", "m005_job_attempts", "m006_api_keys",
+        "m007_tenants",
+    ]
     assert db.execute("SELECT kind, task_id FROM jobs").fetchone() == ("ad", None)  # no queue entry: embedded
     assert db.execute("SELECT COUNT(*) FROM stores").fetchone()[0] == 0
 
@@ -59,7 +63,7 @@ def test_jobs_of_any_kind_fit_once_their_rows_and_lineage_and_stage_times_are_ke
     )
     with pytest.raises(sqlite3.IntegrityError):  # before: only ads and homepages
         db.execute("UPDATE jobs SET kind = 'cutout' WHERE id = 'site'")
-    assert migrate(db) == ["m003_any_job_kind", "m004_queue_task", "m005_job_attempts"]
+    assert migrate(db) == ["m003_any_job_kind", "m004_queue_task", "m005_job_attempts", "m006_api_keys", "m007_tenants"]
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("INSERT INTO jobs (id, seq, kind, status, parameters, created_at, updated_at) "
                "VALUES ('cut', 4, 'cutout', 'queued', '{}', 0, 0)")
@@ -88,3 +92,13 @@ def test_a_migration_that_leaves_a_dangling_reference_is_not_kept() -> None:
         migrate(db)
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_stores_and_job_kinds"]
     assert "CHECK (kind IN" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
+
+
+def test_rows_from_before_tenants_belong_to_the_local_tenant_and_weigh_nothing_yet() -> None:
+    db = _at(5)
+    db.execute("INSERT INTO jobs (id, seq, kind, status, parameters, created_at, updated_at) "
+               "VALUES ('old', 1, 'ad', 'completed', '{}', 0, 0)")
+    db.execute("INSERT INTO stores (id, record, created_at, updated_at) VALUES ('shop', '{}', 0, 0)")
+    assert migrate(db) == ["m006_api_keys", "m007_tenants"]
+    assert db.execute("SELECT tenant, upload_bytes, files_bytes FROM jobs").fetchall() == [("local", 0, 0)]
+    assert db.execute("SELECT tenant, photo_bytes FROM stores").fetchall() == [("local", 0)]

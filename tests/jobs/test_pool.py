@@ -90,6 +90,30 @@ async def test_a_job_runs_in_a_spawned_worker_that_warmed_its_kind_with_rising_p
     assert given == "the input" and int(pid) != os.getpid() and warmed_in == pid
 
 
+async def test_a_pool_closed_as_it_starts_lets_its_worker_exit_without_warming_up(
+    store: JobStore, settings: Settings
+) -> None:
+    pool = make_pool(store, settings)
+    await pool.start()
+    await pool.close(timeout_s=30)  # a worker that warmed up first would still exit, but leave its log
+    assert not (settings.data_dir / "warmed.log").exists()  # nothing was warmed for no job
+
+
+async def test_a_job_sent_while_the_worker_starts_waits_for_its_warm_up_and_runs_first(
+    store: JobStore, settings: Settings
+) -> None:
+    pool = make_pool(store, settings)
+    await pool.start()
+    try:
+        job = await pool.submit("steps", {"stages": 1, "seconds": 0.01}, input_file=INPUT)  # before it is warm
+        done = (await wait_for(store, job.job_id, finished))[-1]
+    finally:
+        await pool.close(timeout_s=30)
+    assert done.status == "completed" and done.final_result is not None
+    _, pid, warmed_in = Path(done.final_result).read_text().split("|")
+    assert warmed_in == pid and (settings.data_dir / "warmed.log").read_text() == f"{pid}\n"
+
+
 async def test_a_stopped_job_ends_stopped_at_a_stop_point_and_the_worker_is_kept(
     pool: WorkerPool, store: JobStore
 ) -> None:

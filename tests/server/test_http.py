@@ -1,5 +1,5 @@
 """Who may call the one-port app, in process: a browser page from another origin may not drive the REST
-routes, a token guards every path but /health, and binding beyond loopback needs one."""
+routes, a token guards every path but /health and the web page's shell, and binding beyond loopback needs one."""
 
 from __future__ import annotations
 
@@ -35,14 +35,16 @@ async def test_a_foreign_origin_is_refused_and_the_same_origin_passes(service: S
         assert allowed.status_code == 200, allowed.text
 
 
-async def test_a_token_guards_every_route_but_health(service: Service) -> None:
+async def test_a_token_guards_every_route_but_health_and_the_page_shell(service: Service) -> None:
     async with client_for(service, token=TOKEN) as client:
-        assert (await client.get("/health")).status_code == 200
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-            for method, path in (("POST", "/api/generate"), ("GET", "/api/jobs"), ("GET", "/docs"), ("GET", "/")):
+        for open_path in ("/health", "/", "/homepage", "/docs", "/static/app.js"):  # the page asks for a key itself
+            assert (await client.get(open_path)).status_code == 200, open_path
+        for headers, error in (({}, None), ({"Authorization": "Bearer wrong"}, "invalid_token"),
+                               ({"Authorization": TOKEN}, None)):
+            for method, path in (("POST", "/api/generate"), ("GET", "/api/jobs"), ("GET", "/files/x/final_1.png")):
                 r = await client.request(method, path, json=ad() if method == "POST" else None, headers=headers)
-                assert r.status_code == 401 and r.json()["error"] == "unauthorized", (path, headers)
-                assert r.headers["www-authenticate"] == "Bearer"
+                assert_problem(r, 401, error or "unauthorized", "Authorization")
+                assert r.headers["www-authenticate"] == (f'Bearer error="{error}"' if error else "Bearer"), path
         auth = {"Authorization": f"Bearer {TOKEN}"}
         assert (await client.get("/api/jobs", headers=auth)).json() == {"jobs": []}
         r = await client.post("/api/generate", json=ad(), headers=auth)

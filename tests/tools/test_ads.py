@@ -144,7 +144,7 @@ async def test_a_step_2_rerun_may_not_change_the_scene_and_an_unknown_parent_is_
     assert info.value.field == "style" and "start_step 1" in (info.value.accepted or "")
     with pytest.raises(NotFound) as missing:
         await generate_ad_image(parent_id="no-such-job", start_step=2, copy="새 문구")
-    assert missing.value.field == "job_id"
+    assert missing.value.field == "parent_id"  # the request field at fault
     with pytest.raises(InvalidInput) as orphan:
         await generate_ad_image(start_step=2, copy="새 문구")
     assert orphan.value.field == "parent_id"

@@ -809,6 +809,15 @@ def db_upgrade() -> None:
               highlight=False, soft_wrap=True)
 
 
+def _add_keys() -> None:
+    from nanococoa_mcp.cli.keys import keys_app  # after `out` and `_fail`, which its commands use
+
+    app.add_typer(keys_app, name="keys")
+
+
+_add_keys()
+
+
 @app.command()
 def mcp() -> None:
     """Serve the tools over MCP stdio (for desktop apps and coding agents)."""

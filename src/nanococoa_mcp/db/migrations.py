@@ -1,7 +1,7 @@
-"""SQLite schema as an ordered list of named migrations for every table (jobs, stage_times, stores);
+"""SQLite schema as an ordered list of named migrations for every table (jobs, stage_times, stores, api_keys);
 `_migrations` records which ones ran.
 
-Append new migrations (m005_..., m006_...); never edit one that has shipped.
+Append new migrations (m008_..., m009_...); never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -158,6 +158,39 @@ def m005_job_attempts(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE jobs ADD COLUMN last_failure TEXT")
     db.execute("ALTER TABLE jobs ADD COLUMN previews TEXT")
+
+
+@migration
+def m006_api_keys(db: sqlite3.Connection) -> None:
+    """Per-tenant API keys (keys.py): only a key's SHA-256 is kept; a revoked key keeps its row, for the list."""
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            revoked_at REAL
+        )
+        """
+    )
+
+
+@migration
+def m007_tenants(db: sqlite3.Connection) -> None:
+    """Every job and shop record belongs to a tenant (the rows from before tenants: `local`, the one user
+    there was), and keeps what its files weigh for the tenant's stored-megabytes quota: a job its upload
+    (`upload_bytes`, set when queued) and its results and step checkpoints (`files_bytes`, set by the run
+    that made them); a shop its photos."""
+    db.execute("ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'local'")
+    db.execute("ALTER TABLE jobs ADD COLUMN upload_bytes INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE jobs ADD COLUMN files_bytes INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX jobs_by_tenant ON jobs (tenant, seq)")
+    db.execute("CREATE INDEX jobs_by_tenant_status ON jobs (tenant, status, created_at)")
+    db.execute("ALTER TABLE stores ADD COLUMN tenant TEXT NOT NULL DEFAULT 'local'")
+    db.execute("ALTER TABLE stores ADD COLUMN photo_bytes INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX stores_by_tenant ON stores (tenant, created_at)")
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:

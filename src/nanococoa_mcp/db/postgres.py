@@ -138,6 +138,40 @@ def m003_job_attempts_and_notify(db: psycopg.Connection[tuple[Any, ...]]) -> str
     return None
 
 
+@pg_migration
+def m004_api_keys(db: psycopg.Connection[tuple[Any, ...]]) -> str | None:
+    """SQLite's m006: per-tenant API keys, only their SHA-256 kept."""
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id text PRIMARY KEY,
+            tenant text NOT NULL,
+            key_hash text NOT NULL UNIQUE,
+            created_at double precision NOT NULL,
+            last_used_at double precision,
+            revoked_at double precision
+        )
+        """
+    )
+    return None
+
+
+@pg_migration
+def m005_tenants(db: psycopg.Connection[tuple[Any, ...]]) -> str | None:
+    """SQLite's m007: the tenant that owns each job and shop record (`local` for the rows from before), and
+    what their files weigh (a job's upload and its results and checkpoints, a shop's photos) for the tenant's
+    stored-megabytes quota."""
+    db.execute("ALTER TABLE jobs ADD COLUMN tenant text NOT NULL DEFAULT 'local'")
+    db.execute("ALTER TABLE jobs ADD COLUMN upload_bytes bigint NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE jobs ADD COLUMN files_bytes bigint NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX jobs_by_tenant ON jobs (tenant, seq)")
+    db.execute("CREATE INDEX jobs_by_tenant_status ON jobs (tenant, status, created_at)")
+    db.execute("ALTER TABLE stores ADD COLUMN tenant text NOT NULL DEFAULT 'local'")
+    db.execute("ALTER TABLE stores ADD COLUMN photo_bytes bigint NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX stores_by_tenant ON stores (tenant, created_at)")
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
     """Where a database's schema stands after an upgrade."""

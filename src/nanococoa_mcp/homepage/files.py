@@ -32,7 +32,7 @@ def site_folder(site_id: str) -> str:
     return f"{SITES_DIR}/{name}"
 
 
-def _missing(site_id: str, name: str) -> NotFound:
+def site_missing(site_id: str, name: str) -> NotFound:
     return NotFound(f"no file {name or INDEX!r} in site {site_id!r}", field="path", accepted="a file of the site")
 
 
@@ -137,7 +137,7 @@ class SiteFiles:
         try:
             return await self.blobs.get(check_key(key))
         except (BlobNotFound, InvalidInput):
-            raise _missing(site_id, name) from None
+            raise site_missing(site_id, name) from None
 
     async def read_zip(self, site_id: str) -> bytes:
         """The finished site as a zip. Raises NotFound."""
@@ -156,13 +156,13 @@ class SiteFiles:
         root = (self.work_dir / SITES_DIR).resolve()
         site = (root / site_id).resolve()
         if site.parent != root or site_id.startswith(".") or not site.is_dir():
-            raise _missing(site_id, name)
+            raise site_missing(site_id, name)
         target = (site / name).resolve()
         if target.is_dir():
             target = target / INDEX
         hidden = any(p.startswith(".") for p in Path(name).parts)
         if (target != site and site not in target.parents) or hidden or not target.is_file():
-            raise _missing(site_id, name)
+            raise site_missing(site_id, name)
         return target.read_bytes()
 
     async def _fetch(self, key: str, local: Path) -> None:

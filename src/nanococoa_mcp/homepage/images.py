@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from nanococoa_mcp.errors import JobFailed
+from nanococoa_mcp.errors import JobFailed, QuotaExceeded
 from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.models import GeneratedImage, ImagePlan, ImageSpec, PageContent, StoreRecord
 from nanococoa_mcp.homepage.profiles import profile_for
@@ -87,8 +87,10 @@ async def submit_ad(
     while True:
         try:
             return await tools.call("generate_ad_image", arguments, on_progress)
-        except QueueFull:
-            if waited >= QUEUE_WAIT_MAX_S:
+        except (QueueFull, QuotaExceeded) as exc:
+            # The tenant's own waiting jobs (this run's earlier ads among them) pass like a full queue; its
+            # hourly or stored quota does not pass within a homepage run.
+            if waited >= QUEUE_WAIT_MAX_S or (isinstance(exc, QuotaExceeded) and exc.quota != "queued_jobs"):
                 raise
             if on_progress is not None:
                 on_progress(0.0, "대기열이 가득 차서 자리가 나기를 기다리는 중")

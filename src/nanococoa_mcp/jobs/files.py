@@ -20,7 +20,7 @@ WRITE_ONCE_SUFFIXES = (".png", ".jpg", ".npz")  # made the same way by any run: 
 URL_EXPIRES = timedelta(hours=1)
 
 
-def _not_found(job_id: str, name: str) -> NotFound:
+def no_file(job_id: str, name: str) -> NotFound:
     return NotFound(f"no file {name!r} in job {job_id!r}", field="name", accepted="a file listed in the job")
 
 
@@ -40,17 +40,17 @@ class JobFiles:
         """The key of a job's file as the doors name it (`final_1.png`, `step1_1.jpg`): a result, else a
         step's. Raises NotFound (also for names that are no image or JSON)."""
         if Path(name).suffix not in SERVED_SUFFIXES:
-            raise _not_found(job_id, name)
+            raise no_file(job_id, name)
         try:
             keys = [self.result_key(check_key(job_id)), self.steps_key(job_id)]
             check_key(name)
         except InvalidInput:
-            raise _not_found(job_id, name) from None
+            raise no_file(job_id, name) from None
         for folder in keys:
             key = f"{folder}/{name}"
             if await self.blobs.exists(key):
                 return key
-        raise _not_found(job_id, name)
+        raise no_file(job_id, name)
 
     async def read(self, job_id: str, name: str) -> bytes:
         """A job's file. Raises NotFound."""
@@ -58,7 +58,7 @@ class JobFiles:
         try:
             return await self.blobs.get(key)
         except BlobNotFound:  # deleted meanwhile
-            raise _not_found(job_id, name) from None
+            raise no_file(job_id, name) from None
 
     async def url(self, key: str) -> str | None:
         """A presigned download URL when the store hands them out, else None (served through the API)."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.errors import Conflict, NanococoaError
 from nanococoa_mcp.jobs.metrics import SystemMetrics
+from nanococoa_mcp.tenancy import LOCAL_TENANT
 
 JobState = Literal["queued", "running", "completed", "failed", "stopped"]
 Stage = tuple[str, str]  # (step, stage inside it), as a kind's progress reports name them
@@ -84,6 +85,7 @@ class JobTicket:
     start_step: int
     parent_id: str | None
     steps_done: list[str]
+    tenant: str = LOCAL_TENANT  # whose job it is: the run acts for this tenant (jobs it queues are its too)
 
 
 @dataclass(frozen=True, slots=True)

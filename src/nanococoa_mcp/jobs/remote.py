@@ -503,6 +503,10 @@ class Recorder:
             return
         self._settle(lambda: self.runs.stopped(job_id, self.claim.attempt))
 
+    def record_files(self, job_id: str, nbytes: int) -> None:
+        with contextlib.suppress(StorageUnavailable):  # a missed weight only under-counts the quota
+            self._call(self.runs.record_files(job_id, nbytes))
+
 
 async def settle(make: Callable[[], Awaitable[T]], job_id: str) -> T | None:
     """A job's outcome, recorded again while the database is out of reach (for SETTLE_FOR_S; after that the

@@ -46,9 +46,14 @@ def fenced(statement: Statement, attempt: int | None) -> Statement:
 STOP_REQUESTED = "SELECT stop_requested FROM jobs WHERE id = ?"
 
 LOAD = """
-SELECT id, kind, parameters, input_path, start_step, parent_id, steps_done FROM jobs
+SELECT id, kind, parameters, input_path, start_step, parent_id, steps_done, tenant FROM jobs
 WHERE id = ? AND status = 'running'
 """
+
+
+def files_bytes(job_id: str, nbytes: int) -> Statement:
+    """What the job's results and step checkpoints weigh (its tenant's stored-megabytes quota reads it)."""
+    return "UPDATE jobs SET files_bytes = ? WHERE id = ?", (nbytes, job_id)
 
 
 def progress(job_id: str, update: ProgressUpdate, attempt: int | None = None) -> Statement:
@@ -146,6 +151,7 @@ def ticket(row: Mapping[str, Any]) -> JobTicket:
         start_step=row["start_step"],
         parent_id=row["parent_id"],
         steps_done=list(json.loads(row["steps_done"])),
+        tenant=str(row["tenant"]),
     )
 
 

@@ -60,7 +60,8 @@ class Runs:
             """UPDATE jobs SET status = 'running', attempt = attempt + 1, worker_pid = ?, started_at = ?,
                    updated_at = ?, message = 'Starting', stage_index = -1, stage_started_at = NULL
                WHERE id = ? AND status = 'queued' AND task_id = ?
-               RETURNING id, kind, parameters, input_path, start_step, parent_id, steps_done, attempt, last_failure""",
+               RETURNING id, kind, parameters, input_path, start_step, parent_id, steps_done, tenant, attempt,
+                         last_failure""",
             (worker_pid, now, now, job_id, task_id),
         )
         if not found:
@@ -78,6 +79,10 @@ class Runs:
         sql, params = rows.progress(job_id, update, attempt)
         found = await self.store.sql.fetchall(f"{sql.rstrip()} RETURNING stop_requested", params)
         return bool(found) and not found[0]["stop_requested"]
+
+    async def record_files(self, job_id: str, nbytes: int) -> None:
+        """What the job's results and checkpoints weigh (any attempt's count is the same files')."""
+        await self.store.sql.fetchall(*rows.files_bytes(job_id, nbytes))
 
     async def should_stop(self, job_id: str, attempt: int) -> bool:
         found = await self.store.sql.fetchall(

@@ -2,7 +2,11 @@
 server's async `JobStore` queues, claims, follows, stops and recovers jobs with the same statements on either
 database (db/access.py); the embedded worker processes write through `JobWriter` with the same statements
 (rows.py). On PostgreSQL a queued job is dispatched through Procrastinate in its row's transaction (queue.py).
-Uploads go to the blob store. What a job makes is its kind's business (kinds.py)."""
+Uploads go to the blob store. What a job makes is its kind's business (kinds.py).
+
+Every job belongs to the tenant that queued it (tenancy.py's current caller): a door's calls see, follow and stop
+only their own tenant's jobs; another's are answered NotFound, as if they did not exist. The worker side
+(claims, progress, outcomes, recovery) works on any job by id."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from nanococoa_mcp.blobs import Blobs, FileBlobs
 from nanococoa_mcp.db.access import PostgresAccess, Row, Session, SqlAccess, SqliteAccess
 from nanococoa_mcp.db.connection import connect_async
 from nanococoa_mcp.errors import Conflict, InvalidInput
-from nanococoa_mcp.jobs import eta, rows
+from nanococoa_mcp.jobs import eta, quotas, rows
 from nanococoa_mcp.jobs.kinds import JobKind
 from nanococoa_mcp.jobs.metrics import system_metrics
 from nanococoa_mcp.jobs.models import (
@@ -34,8 +38,10 @@ from nanococoa_mcp.jobs.models import (
     RecoveryReport,
 )
 from nanococoa_mcp.jobs.queue import Dispatch, ProcrastinateDispatch
+from nanococoa_mcp.jobs.quotas import Quotas
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.storage import StorageError, new_job_id
+from nanococoa_mcp.tenancy import current_caller
 
 WORKER_LANE = "worker"  # every worker kind shares the worker processes; a server kind queues on its own
 
@@ -59,6 +65,7 @@ class JobStore:
         *,
         blobs: Blobs | None = None,
         dispatch: Dispatch | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.sql = sql
         self.data_dir = data_dir
@@ -67,13 +74,16 @@ class JobStore:
         # Uploads: files under the data dir (their loss in a power cut is no worse than their row's), or S3.
         self.blobs = blobs if blobs is not None else FileBlobs(data_dir, fsync=False, setting="data_dir")
         self.dispatch = dispatch
+        self.quotas = quotas or Quotas()  # per tenant; set by app.py from the settings
         # PostgreSQL lets concurrent claims pass each other; SQLite has one writer anyway.
         self._skip_locked = " FOR UPDATE SKIP LOCKED" if sql.dialect == "postgresql" else ""
 
     @classmethod
-    async def open(cls, data_dir: Path, kinds: Sequence[JobKind], workers: int = 1) -> JobStore:
+    async def open(
+        cls, data_dir: Path, kinds: Sequence[JobKind], workers: int = 1, *, quotas: Quotas | None = None
+    ) -> JobStore:
         """Raises StorageError when the data directory cannot hold the database."""
-        return cls(SqliteAccess(await connect_async(data_dir)), data_dir, kinds, workers)
+        return cls(SqliteAccess(await connect_async(data_dir)), data_dir, kinds, workers, quotas=quotas)
 
     @classmethod
     async def open_postgres(
@@ -85,11 +95,13 @@ class JobStore:
         *,
         blobs: Blobs | None = None,
         dispatch: Dispatch | None = None,
+        quotas: Quotas | None = None,
     ) -> JobStore:
         """The store on a migrated PostgreSQL database (`nanococoa db upgrade`), dispatching through
         Procrastinate unless told otherwise. Raises StorageError or BackendUnavailable."""
         dispatch = dispatch if dispatch is not None else ProcrastinateDispatch(database)
-        return cls(await PostgresAccess.open(database), data_dir, kinds, workers, blobs=blobs, dispatch=dispatch)
+        access = await PostgresAccess.open(database)
+        return cls(access, data_dir, kinds, workers, blobs=blobs, dispatch=dispatch, quotas=quotas)
 
     async def close(self) -> None:
         await self.sql.close()
@@ -132,8 +144,11 @@ class JobStore:
     ) -> JobStatus:
         """Queue a job of `kind`. A child job (`parent_id`) without an input file reuses its parent's.
 
-        Raises InvalidInput (bad parameters, kind or start_step), NotFound (unknown parent), Conflict (a
-        parent without the steps the child needs) or QueueFull; a refused job leaves no row and no file.
+        The job belongs to the current caller's tenant; a parent must be one of its own.
+
+        Raises InvalidInput (bad parameters, kind or start_step), NotFound (unknown parent, or another tenant's),
+        Conflict (a parent without the steps the child needs), QueueFull or QuotaExceeded; a refused job leaves
+        no row and no file.
         """
         spec = self.kind(kind)
         checked = spec.check(parameters)
@@ -145,8 +160,11 @@ class JobStore:
             raise InvalidInput(
                 f"a job from step {start_step} reuses a parent's earlier steps", field="parent_id", accepted="a job id"
             )
-        async with self.sql.session() as s:
-            await self._check_room(s, max_queued)  # refuse early, before writing anything
+        tenant = current_caller().tenant
+        size = len(input_file.data) if input_file is not None else 0
+        async with self.sql.session() as s:  # refuse early, before writing anything
+            await self._check_room(s, max_queued)
+            await quotas.check(s, self.quotas, tenant, new_job=True, adding_bytes=size)
         job_id = new_job_id()
         # The input is written before the transaction, which stays short (writers wait on its lock).
         upload: str | None = None
@@ -156,9 +174,10 @@ class JobStore:
         try:
             async with self.sql.transaction() as tx:
                 await self._check_room(tx, max_queued)
-                inherited = await self._parent_input(tx, kind, parent_id, start_step)
+                await quotas.check(tx, self.quotas, tenant, new_job=True, adding_bytes=size)
+                inherited = await self._parent_input(tx, kind, parent_id, start_step, tenant)
                 given = self.blob_ref(upload) if upload is not None else inherited
-                await self._insert(tx, job_id, kind, checked, given, parent_id, start_step)
+                await self._insert(tx, job_id, kind, checked, given, parent_id, start_step, tenant, size)
                 if self.dispatch is not None:
                     # Each kind has its own queue, so a worker may take only some kinds (`--kinds`); a server
                     # kind (a homepage) runs beside a worker's slots, never in one.
@@ -187,10 +206,14 @@ class JobStore:
                 accepted=f"at most {max_queued} waiting jobs; retry when one has started",
             )
 
-    async def _parent_input(self, s: Session, kind: str, parent_id: str | None, start_step: int) -> str | None:
+    async def _parent_input(
+        self, s: Session, kind: str, parent_id: str | None, start_step: int, tenant: str
+    ) -> str | None:
         if parent_id is None:
             return None
-        parent = await s.fetchone("SELECT kind, status, input_path, steps_done FROM jobs WHERE id = ?", (parent_id,))
+        parent = await s.fetchone(
+            "SELECT kind, status, input_path, steps_done FROM jobs WHERE id = ? AND tenant = ?", (parent_id, tenant)
+        )
         if parent is None:
             raise rows.not_found(parent_id, "parent_id")
         if parent["kind"] != kind:
@@ -215,13 +238,15 @@ class JobStore:
         input_path: str | None,
         parent_id: str | None,
         start_step: int,
+        tenant: str,
+        upload_bytes: int,
     ) -> None:
         now = time.time()
         seq = await _scalar(s, "SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM jobs")
         await s.execute(
             """INSERT INTO jobs (id, seq, kind, status, parameters, input_path, parent_id, start_step, message,
-                                 created_at, updated_at)
-               VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)""",
+                                 created_at, updated_at, tenant, upload_bytes)
+               VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 job_id,
                 seq,
@@ -233,6 +258,8 @@ class JobStore:
                 "Waiting for a worker" if self._lane_name(kind) == WORKER_LANE else "Waiting to start",
                 now,
                 now,
+                tenant,
+                upload_bytes,
             ),
         )
 
@@ -242,9 +269,10 @@ class JobStore:
     # ---------------------------------------------------------------- reading
 
     async def get(self, job_id: str, *, metrics: bool = True) -> JobStatus:
-        """The job's status with ETA and (by default) system metrics. Raises NotFound."""
+        """The job's status with ETA and (by default) system metrics. Raises NotFound (also for another
+        tenant's job)."""
         async with self.sql.session() as s:  # never a row of another coroutine's open transaction
-            row = await s.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            row = await s.fetchone("SELECT * FROM jobs WHERE id = ? AND tenant = ?", (job_id, current_caller().tenant))
             if row is None:
                 raise rows.not_found(job_id)
             lane = self._lane(row["kind"])
@@ -268,10 +296,11 @@ class JobStore:
     async def list_jobs(
         self, status: JobState | None = None, limit: int = 20, kind: str | None = None
     ) -> list[JobStatus]:
-        """Recent jobs first, optionally only those in one state or of one kind (no system metrics)."""
-        conditions = [c for c, v in (("status = ?", status), ("kind = ?", kind)) if v]
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        params = (*(v for v in (status, kind) if v), limit)
+        """The tenant's recent jobs first, optionally only those in one state or of one kind (no system
+        metrics)."""
+        conditions = ["tenant = ?", *(c for c, v in (("status = ?", status), ("kind = ?", kind)) if v)]
+        where = f"WHERE {' AND '.join(conditions)}"
+        params = (current_caller().tenant, *(v for v in (status, kind) if v), limit)
         learnt: dict[tuple[str, str], dict[str, float]] = {}
         async with self.sql.session() as s:
             found = await s.fetchall(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", params)
@@ -303,15 +332,47 @@ class JobStore:
         ]
 
     async def counts(self) -> dict[str, int]:
-        """Jobs by status (every status present, zero when none)."""
+        """The tenant's jobs by status (every status present, zero when none)."""
         out: dict[str, int] = {s: 0 for s in STATES}
-        for row in await self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
+        found = await self._rows(
+            "SELECT status, COUNT(*) AS n FROM jobs WHERE tenant = ? GROUP BY status", (current_caller().tenant,)
+        )
+        for row in found:
             out[row["status"]] = row["n"]
         return out
 
+    async def queued_total(self) -> int:
+        """Jobs waiting, every tenant's: how full the one queue is."""
+        return int((await self._rows("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'"))[0]["n"])
+
+    async def owns(self, job_id: str) -> bool:
+        """Whether the job exists and is the current caller's tenant's."""
+        tenant = current_caller().tenant
+        found = await self._rows("SELECT 1 AS n FROM jobs WHERE id = ? AND tenant = ?", (job_id, tenant))
+        return bool(found)
+
+    async def kind_of(self, job_id: str) -> str | None:
+        """A job's kind, whoever owns it (the runtime's own bookkeeping); None for no such job."""
+        found = await self._rows("SELECT kind FROM jobs WHERE id = ?", (job_id,))
+        return str(found[0]["kind"]) if found else None
+
+    async def results(self, kind: str) -> list[dict[str, Any]]:
+        """The results of the tenant's completed jobs of `kind`, newest first."""
+        found = await self._rows(
+            "SELECT result FROM jobs WHERE tenant = ? AND kind = ? AND status = 'completed' ORDER BY seq DESC",
+            (current_caller().tenant, kind),
+        )
+        return [dict(json.loads(r["result"])) for r in found if r["result"]]
+
+    async def record_files(self, job_id: str, nbytes: int) -> None:
+        """What a job's results and checkpoints weigh, for its tenant's stored-megabytes quota."""
+        await self._rows(*rows.files_bytes(job_id, nbytes))
+
     async def parameters(self, job_id: str) -> dict[str, Any]:
-        """A job's stored parameters. Raises NotFound."""
-        found = await self._rows("SELECT parameters FROM jobs WHERE id = ?", (job_id,))
+        """A job's stored parameters. Raises NotFound (also for another tenant's job)."""
+        found = await self._rows(
+            "SELECT parameters FROM jobs WHERE id = ? AND tenant = ?", (job_id, current_caller().tenant)
+        )
         if not found:
             raise rows.not_found(job_id)
         return dict(json.loads(found[0]["parameters"]))
@@ -445,19 +506,20 @@ class JobStore:
     async def request_stop(self, job_id: str) -> JobStatus:
         """Stop a queued job now, or flag a running one for whoever runs it; ended jobs are left as they are.
 
-        Raises NotFound.
+        Raises NotFound (also for another tenant's job, which is left as it is).
         """
         now = time.time()
+        tenant = current_caller().tenant
         async with self.sql.transaction() as tx:
             before = await tx.fetchall(
                 """UPDATE jobs SET status = 'stopped', message = 'Stopped before it started', finished_at = ?,
-                       updated_at = ? WHERE id = ? AND status = 'queued' RETURNING task_id""",
-                (now, now, job_id),
+                       updated_at = ? WHERE id = ? AND tenant = ? AND status = 'queued' RETURNING task_id""",
+                (now, now, job_id, tenant),
             )
             during = await tx.fetchall(
                 """UPDATE jobs SET stop_requested = TRUE, message = 'Stopping', updated_at = ?
-                   WHERE id = ? AND status = 'running' RETURNING task_id""",
-                (now, job_id),
+                   WHERE id = ? AND tenant = ? AND status = 'running' RETURNING task_id""",
+                (now, job_id, tenant),
             )
             for row in (*before, *during):
                 if self.dispatch is not None and row["task_id"] is not None:

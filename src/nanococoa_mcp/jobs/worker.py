@@ -25,6 +25,7 @@ from nanococoa_mcp.jobs.models import JobError, JobTicket, ProgressUpdate
 from nanococoa_mcp.jobs.progress import ProgressTracker
 from nanococoa_mcp.jobs.writer import JobWriter
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import Caller, acting_as
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class JobRecorder(Protocol):
     def mark_failed(self, job_id: str, error: JobError, *, resumable: bool) -> None: ...
 
     def mark_stopped(self, job_id: str) -> None: ...
+
+    def record_files(self, job_id: str, nbytes: int) -> None:
+        """What the job's results and step checkpoints weigh, for its tenant's stored-megabytes quota."""
 
 
 class WorkerContext:
@@ -104,7 +108,15 @@ class WorkerContext:
 
 
 def run_job(job_id: str, kinds: Mapping[str, WorkerKind], writer: JobRecorder, settings: Settings) -> None:
-    """Run one claimed job to a recorded outcome: completed, stopped or failed (typed error)."""
+    """Run one claimed job to a recorded outcome: completed, stopped or failed (typed error), on behalf of the
+    tenant whose job it is; then what its files weigh."""
+    try:
+        _run(job_id, kinds, writer, settings)
+    finally:
+        _record_files(job_id, writer, settings.data_dir)
+
+
+def _run(job_id: str, kinds: Mapping[str, WorkerKind], writer: JobRecorder, settings: Settings) -> None:
     resumable = False
     try:
         job = writer.load(job_id)
@@ -115,7 +127,7 @@ def run_job(job_id: str, kinds: Mapping[str, WorkerKind], writer: JobRecorder, s
         inherited = [*kind.steps[: job.start_step - 1], *job.steps_done]
         tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), list(dict.fromkeys(inherited)))
         context = WorkerContext(job, tracker, writer, settings.data_dir)
-        with stop_checks(context.check):
+        with stop_checks(context.check), acting_as(Caller(job.tenant, remote=False)):
             result = kind.run(job, context)
         tracker.finish()
         context.flush()
@@ -132,6 +144,23 @@ def run_job(job_id: str, kinds: Mapping[str, WorkerKind], writer: JobRecorder, s
         writer.mark_failed(job_id, error, resumable=resumable)
 
 
+def files_size(data_dir: Path, job_id: str) -> int:
+    """Bytes of a job's results (`jobs/{id}/`) and step checkpoints (`steps/{id}/`) under `data_dir`."""
+    total = 0
+    for folder in (data_dir / "jobs" / job_id, data_dir / "steps" / job_id):
+        for path in folder.rglob("*") if folder.is_dir() else ():
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size if path.is_file() else 0
+    return total
+
+
+def _record_files(job_id: str, writer: JobRecorder, data_dir: Path) -> None:
+    try:
+        writer.record_files(job_id, files_size(data_dir, job_id))
+    except Exception:  # the outcome is recorded; a missed weight only under-counts the quota
+        log.exception("job %s: what its files weigh was not recorded", job_id)
+
+
 def worker_main(conn: Connection, settings: Settings, make_kinds: WorkerKindsFactory) -> None:
     """Entry point of a worker process: job ids in, ("done", id) out, None (or a closed pipe) to exit."""
     # Ctrl-C reaches the whole process group; the server decides when workers stop, not the terminal.
@@ -141,18 +170,24 @@ def worker_main(conn: Connection, settings: Settings, make_kinds: WorkerKindsFac
         os.nice(WORKER_NICE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     kinds = {kind.name: kind for kind in make_kinds(settings)}
-    for kind in kinds.values():
-        try:
-            kind.warm()  # the first job should not wait for a browser or a model
-        except NanococoaError:
-            log.exception("could not warm up the %s kind; its first job will retry and report it", kind.name)
     writer = JobWriter(settings.data_dir)
     try:
-        while True:
+        early: list[str | None] = []  # what the server sent while this worker warmed up: handled first
+        for kind in kinds.values():
+            if not _read_early(conn, early):
+                break  # told to exit: nothing more is worth warming (jobs sent before the exit still run)
             try:
-                job_id = conn.recv()
-            except EOFError:  # the server is gone
-                break
+                kind.warm()  # the first job should not wait for a browser or a model
+            except NanococoaError:
+                log.exception("could not warm up the %s kind; its first job will retry and report it", kind.name)
+        while True:
+            if early:
+                job_id = early.pop(0)
+            else:
+                try:
+                    job_id = conn.recv()
+                except EOFError:  # the server is gone
+                    break
             if job_id is None:
                 break
             run_job(job_id, kinds, writer, settings)
@@ -161,3 +196,17 @@ def worker_main(conn: Connection, settings: Settings, make_kinds: WorkerKindsFac
         for kind in kinds.values():
             kind.close()
         writer.close()
+
+
+def _read_early(conn: Connection, early: list[str | None]) -> bool:
+    """Take what the server sent while this worker was starting, in order; False once it said exit (None, or
+    the pipe closed), so a worker stopped at once exits without warming what no job will use."""
+    while conn.poll():
+        try:
+            message = conn.recv()
+        except EOFError:
+            message = None
+        early.append(message)
+        if message is None:
+            return False
+    return True

@@ -56,3 +56,6 @@ class JobWriter:
 
     def mark_stopped(self, job_id: str) -> None:
         self.db.execute(*rows.stopped(job_id))
+
+    def record_files(self, job_id: str, nbytes: int) -> None:
+        self.db.execute(*rows.files_bytes(job_id, nbytes))

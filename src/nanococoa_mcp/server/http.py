@@ -1,60 +1,27 @@
 """The HTTP door: one app on one port serving MCP over Streamable HTTP (`/mcp`) and legacy SSE (`/sse` +
 `/messages/`), and the REST shim with the web page (FastAPI, server/rest/) on every other path. Loopback by
-default; a bearer token guards other binds, and browsers from other origins are refused."""
+default; other binds need auth (server/auth.py: the shared token, API keys, OAuth access tokens), and browsers
+from other origins are refused."""
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
+from fastmcp import FastMCP
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.keys import KeyBook
+from nanococoa_mcp.server.auth import AuthMiddleware
+from nanococoa_mcp.server.credentials import is_loopback
 from nanococoa_mcp.server.mcp import Lifespan, build_server
 from nanococoa_mcp.server.rest import build_api
+from nanococoa_mcp.service import current_service
 from nanococoa_mcp.settings import Settings, get_settings
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class BearerTokenMiddleware:
-    """Every request but /health carries `Authorization: Bearer <token>` (constant-time compare)."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == "/health":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(b"authorization", b"")
-        if not (given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), self.token)):
-            response = JSONResponse(
-                {
-                    "error": "unauthorized",
-                    "message": "a bearer token is required",
-                    "accepted": "Authorization: Bearer <NANOCOCOA_TOKEN>",
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 class OriginMiddleware:
@@ -104,17 +71,36 @@ class OnePort:
             await self.rest(scope, receive, send)
 
 
-def build_app(settings: Settings | None = None, lifespan: Lifespan | None = None) -> ASGIApp:
-    """The one-port app; `lifespan` (app.py's: the job service) runs for its lifetime. Raises InvalidInput
-    when bound beyond loopback without a token."""
+def _running_keys() -> KeyBook | None:
+    service = current_service()
+    return service.keys if service is not None else None
+
+
+def build_app(
+    settings: Settings | None = None,
+    lifespan: Lifespan | None = None,
+    *,
+    server: FastMCP | None = None,
+    keys: Callable[[], KeyBook | None] = _running_keys,
+) -> ASGIApp:
+    """The one-port app; `lifespan` (app.py's: the job service) runs for its lifetime; `server` replaces the
+    registry's MCP server (build_server's); `keys` gives the API keys to check (the running service's). Raises
+    InvalidInput when bound beyond loopback without auth, or for auth settings that cannot work."""
     settings = settings or get_settings()
-    if not is_loopback(settings.host) and not settings.token:
+    if not is_loopback(settings.host) and not settings.auth_on:
         raise InvalidInput(
             f"binding {settings.host} exposes the studio to the network without a token",
             field="token",
-            accepted="set NANOCOCOA_TOKEN, or bind 127.0.0.1",
+            accepted="set NANOCOCOA_TOKEN, NANOCOCOA_AUTH_ISSUER or NANOCOCOA_AUTH_REQUIRED=true (API keys), "
+            "or bind 127.0.0.1",
         )
-    mcp = build_server(settings, lifespan)
+    if not is_loopback(settings.host) and settings.auth_issuer and not settings.public_url:
+        raise InvalidInput(
+            f"the OAuth resource URL cannot be known from the bind address {settings.host}",
+            field="public_url",
+            accepted="NANOCOCOA_PUBLIC_URL: the URL clients reach this server at (https://ads.example.com)",
+        )
+    mcp = server or build_server(settings, lifespan)
     origins = settings.allowed_origins or None
     streamable = mcp.http_app(path="/mcp", transport="http", host_origin_protection="auto", allowed_origins=origins)
     sse = mcp.http_app(path="/sse", transport="sse", host_origin_protection="auto", allowed_origins=origins)
@@ -125,6 +111,6 @@ def build_app(settings: Settings | None = None, lifespan: Lifespan | None = None
             yield
 
     app: ASGIApp = OnePort(OriginMiddleware(build_api(transports), settings.allowed_origins), streamable, sse)
-    if settings.token:
-        app = BearerTokenMiddleware(app, settings.token)
+    if settings.auth_on:
+        app = AuthMiddleware(app, settings, keys)
     return app

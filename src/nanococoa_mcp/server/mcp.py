@@ -1,5 +1,9 @@
 """The MCP door: registers every tool of the registry on a FastMCP server, maps errors in one place,
-and adds a small inline preview plus resource links to results that made images."""
+and adds a small inline preview plus resource links to results that made images.
+
+Over HTTP, each MCP request acts for the caller that the HTTP door verified and left in the request's scope
+(`CallerMiddleware`): a session's messages are served by a task the session's first request started, so a
+context variable set around one HTTP request does not reach the next one's tool call."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any
 
 import mcp.types as mt
 from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_http_request
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError
@@ -23,8 +28,10 @@ from pydantic import ValidationError
 from nanococoa_mcp import __version__
 from nanococoa_mcp.ad.pipeline import ProgressEvent
 from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
+from nanococoa_mcp.server.auth import verified_caller
 from nanococoa_mcp.service import current_service
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import acting_as
 from nanococoa_mcp.tools import TOOLS, ToolSpec
 from nanococoa_mcp.tools.context import progress_sink
 
@@ -106,7 +113,7 @@ async def _read(path: str) -> bytes | None:
     if service is None or p.parent.parent.name not in ("jobs", "steps"):
         return None
     try:
-        return await service.files.read(p.parent.name, p.name)
+        return await service.read_file(p.parent.name, p.name)
     except NotFound:
         return None
 
@@ -136,6 +143,22 @@ async def _image_blocks(structured: dict[str, Any]) -> list[mt.ContentBlock]:
             mime = "image/jpeg" if path.endswith(".jpg") else "image/png"
             blocks.append(mt.ResourceLink(type="resource_link", uri=uri, name=Path(path).name, mime_type=mime))
     return blocks
+
+
+class CallerMiddleware(Middleware):
+    """Serves each MCP request as the caller the HTTP door verified for the HTTP request that carried it. The
+    SDK runs handlers in its session's tasks, which do not inherit the door's context, so the caller is taken
+    from that request's scope; stdio and auth off keep the context's own (the local tenant)."""
+
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        try:
+            caller = verified_caller(get_http_request().scope)
+        except RuntimeError:  # no HTTP request: stdio, or an in-memory client
+            caller = None
+        if caller is None:
+            return await call_next(context)
+        with acting_as(caller):
+            return await call_next(context)
 
 
 class NanococoaMiddleware(Middleware):
@@ -223,6 +246,7 @@ def build_server(settings: Settings | None = None, lifespan: Lifespan | None = N
                 open_world_hint=False,
             ),
         )
+    server.add_middleware(CallerMiddleware())
     server.add_middleware(NanococoaMiddleware(specs))
 
     @server.resource(
@@ -250,7 +274,7 @@ async def _read_job_file(job_id: str, filename: str) -> bytes:
     try:
         if service is None:
             raise NotFound("no job service runs here")
-        return await service.files.read(job_id, filename)
+        return await service.read_file(job_id, filename)
     except NotFound:
         missing = f"no file {filename} in job {job_id}"
         raise NotFound(missing, field="uri", accepted="a link from a tool result") from None

@@ -14,7 +14,7 @@ from nanococoa_mcp.ad.hints import ProductPoint, hints_from_request
 from nanococoa_mcp.ad.images import DecodedImage
 from nanococoa_mcp.ad.kind import input_file
 from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, TextPosition
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs.models import JobState, JobStatus
 from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.tools.common import ProductBox, ProductPoints, read_image_input
@@ -83,7 +83,11 @@ async def submit_ad(
     else:
         if not 1 <= start_step <= 3:
             raise InvalidInput(f"start_step {start_step} does not exist", field="start_step", accepted="1, 2 or 3")
-        parent = await service.status(parent_id, metrics=False)
+        try:
+            parent = await service.status(parent_id, metrics=False)
+        except NotFound as exc:  # unknown, or another tenant's
+            exc.field, exc.accepted = "parent_id", "the id of one of your own jobs (list_jobs)"
+            raise
         inherited: dict[str, Any] = dict(parent.parameters)
         if start_step == 1:
             inherited.update(_hints(fields, image, inherited) if hints_given or image is not None else {})

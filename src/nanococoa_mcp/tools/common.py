@@ -16,6 +16,7 @@ from nanococoa_mcp.ad.images import ACCEPTED_TEXT, DecodedImage, decode_image
 from nanococoa_mcp.ad.stages.cutout import MAX_POINTS
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.settings import Settings
+from nanococoa_mcp.tenancy import current_caller
 
 ProductBox = Annotated[list[float] | None, Field(min_length=4, max_length=4, description=BOX_DESCRIPTION)]
 ProductPoints = Annotated[list[ProductPoint] | None, Field(max_length=MAX_POINTS, description=POINTS_DESCRIPTION)]
@@ -58,12 +59,19 @@ def decode_base64(text: str, field: str, max_bytes: int) -> bytes:
 def read_image_input(
     image_path: str | None, image_base64: str | None, settings: Settings, field: str = "product_image"
 ) -> DecodedImage:
-    """Decode exactly one of a file path or base64 (data: URLs allowed). Raises InvalidInput."""
+    """Decode exactly one of a file path or base64 (data: URLs allowed). A path is a file on the server's
+    disk: only a local caller (stdio, the loopback user) may name one. Raises InvalidInput."""
     if bool(image_path) == bool(image_base64):
         raise InvalidInput(
             "give exactly one of the image's path or its base64 content",
             field=f"{field}_path / {field}",
             accepted="a local file path, or base64 (data: URL ok)",
+        )
+    if image_path and current_caller().remote:
+        raise InvalidInput(
+            "a remote caller cannot name a file on the server's disk; send the image's content instead",
+            field=f"{field}_path",
+            accepted=f"the image itself in `{field}` (base64, data: URL ok), or a multipart upload over REST",
         )
     if image_path:
         path = Path(image_path).expanduser()

@@ -13,6 +13,7 @@ from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.service import get_service
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.stores import MAX_PHOTOS, StoredStore, StoreList, check_photo_count
+from nanococoa_mcp.tenancy import current_caller
 from nanococoa_mcp.tools.common import read_image_input
 
 StoreId = Annotated[str, Field(description="A store id from create_store or list_stores.", min_length=1, max_length=64)]
@@ -26,8 +27,15 @@ PhotosB64 = Annotated[
 
 
 def read_photos(paths: list[str] | None, photos: list[str] | None, settings: Settings) -> list[DecodedImage]:
-    """Decode every photo (paths first, then base64). Raises InvalidInput naming the photo, e.g. photos[1]."""
+    """Decode every photo (paths first, then base64). Raises InvalidInput naming the photo, e.g. photos[1];
+    a remote caller's paths are refused (they would be files on the server's disk)."""
     paths, photos = paths or [], photos or []
+    if paths and current_caller().remote:
+        raise InvalidInput(
+            "a remote caller cannot name files on the server's disk; send the photos' content instead",
+            field="photo_paths",
+            accepted="the photos themselves in `photos` (base64, data: URLs ok), or a multipart upload over REST",
+        )
     check_photo_count(len(paths) + len(photos), "photos" if photos else "photo_paths")
     out = []
     for name, items, as_path in (("photo_paths", paths, True), ("photos", photos, False)):

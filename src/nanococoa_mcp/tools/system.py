@@ -26,7 +26,7 @@ class HealthReport(BaseModel):
     gpu_available: bool
     uptime_sec: float
     workers: WorkerHealth
-    jobs: dict[str, int] = Field(description="Job counts by status.")
+    jobs: dict[str, int] = Field(description="The caller's jobs by status (its tenant's, never another's).")
     max_queued_jobs: int
     data_dir: str
     disk_free_gb: float
@@ -51,7 +51,7 @@ async def server_health() -> HealthReport:
         problems.append(f"{down} of {workers.configured} workers are down (being replaced)")
     if free < 0.5:
         problems.append(f"only {free:.2f} GB free under {settings.data_dir}")
-    if counts["queued"] >= settings.max_queued_jobs:
+    if await service.queued_total() >= settings.max_queued_jobs:
         problems.append("the queue is full: new jobs are refused until one starts")
     backends = await asyncio.to_thread(backend_report, settings)
     for b in backends:

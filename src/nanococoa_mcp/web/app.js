@@ -369,7 +369,7 @@
 
   async function loadStyles() {
     try {
-      const response = await fetch("/api/styles");
+      const response = await nanococoaFetch("/api/styles");
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const catalog = await response.json();
       state.catalog = catalog;
@@ -437,7 +437,7 @@
     }
     setBusy(true);
     try {
-      const response = await fetch("/api/generate", { method: "POST", body: data });
+      const response = await nanococoaFetch("/api/generate", { method: "POST", body: data });
       if (!response.ok) {
         showProblem(await readProblem(response));
         return;
@@ -469,7 +469,7 @@
     if (textStyle) body.text_style = textStyle;
     el.rerunBtn.disabled = true;
     try {
-      const response = await fetch("/generate", {
+      const response = await nanococoaFetch("/generate", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
@@ -538,7 +538,7 @@
   async function poll(jobId) {
     if (state.jobId !== jobId) return;
     try {
-      const response = await fetch(`/status/${encodeURIComponent(jobId)}`);
+      const response = await nanococoaFetch(`/status/${encodeURIComponent(jobId)}`);
       if (response.ok) {
         const status = await response.json();
         render(status);
@@ -558,7 +558,7 @@
     el.stop.disabled = true;
     el.stop.textContent = "중지하는 중…";
     try {
-      const response = await fetch(`/api/stop/${encodeURIComponent(state.jobId)}`, { method: "POST" });
+      const response = await nanococoaFetch(`/api/stop/${encodeURIComponent(state.jobId)}`, { method: "POST" });
       if (!response.ok) {
         const problem = await readProblem(response);
         el.subStep.textContent = `중지하지 못했어요 (${problem.message || response.status})`;
@@ -769,7 +769,7 @@
     clearTimeout(recentTimer);
     recentTimer = setTimeout(async () => {
       try {
-        const response = await fetch("/api/jobs?limit=12&kind=ad");
+        const response = await nanococoaFetch("/api/jobs?limit=12&kind=ad");
         if (!response.ok) return;
         const { jobs } = await response.json();
         el.recentList.replaceChildren(...jobs.map(recentItem));
@@ -789,7 +789,7 @@
     el.rerunInput.value = "";
     markCurrentRecent();
     try {
-      const response = await fetch(`/status/${encodeURIComponent(jobId)}`);
+      const response = await nanococoaFetch(`/status/${encodeURIComponent(jobId)}`);
       if (!response.ok) {
         renderMissing();
         return;

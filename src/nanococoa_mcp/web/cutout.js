@@ -262,7 +262,7 @@ window.nanococoaCutout = (errors) => {
       }
     }, SLOW_MS);
     try {
-      const response = await fetch("/api/cutout", { method: "POST", body });
+      const response = await nanococoaFetch("/api/cutout", { method: "POST", body });
       if (seq !== state.seq) return;
       if (!response.ok) {
         refused(await errors.read(response));
@@ -339,7 +339,7 @@ window.nanococoaCutout = (errors) => {
     }
     state.timer = setTimeout(async () => {
       try {
-        const response = await fetch(st.status_url || `/status/${encodeURIComponent(st.job_id)}`);
+        const response = await nanococoaFetch(st.status_url || `/status/${encodeURIComponent(st.job_id)}`);
         if (seq !== state.seq) return;
         if (response.ok) {
           follow(seq, { status_url: st.status_url, ...(await response.json()) }, n + 1);

@@ -256,7 +256,7 @@
     for (const file of state.files) data.append("photos", file, file.name);
     setBusy(true);
     try {
-      const response = await fetch("/homepage/generate", { method: "POST", body: data });
+      const response = await nanococoaFetch("/homepage/generate", { method: "POST", body: data });
       if (response.status !== 202 && response.status !== 200) {
         const problem = await readProblem(response);
         const field = fieldOf(problem.field);
@@ -295,7 +295,7 @@
   async function poll(jobId) {
     if (jobId !== state.jobId) return;
     try {
-      const response = await fetch(`/homepage/status/${encodeURIComponent(jobId)}`);
+      const response = await nanococoaFetch(`/homepage/status/${encodeURIComponent(jobId)}`);
       if (response.status === 404) {
         renderMissing();
         return;
@@ -388,7 +388,7 @@
     if (!state.jobId) return;
     el.stop.disabled = true;
     try {
-      const response = await fetch(`/api/stop/${encodeURIComponent(state.jobId)}`, { method: "POST" });
+      const response = await nanococoaFetch(`/api/stop/${encodeURIComponent(state.jobId)}`, { method: "POST" });
       if (!response.ok) {
         const problem = await readProblem(response);
         el.stepMessage.textContent = `중지하지 못했어요 (${problem.message || response.status})`;
@@ -408,7 +408,7 @@
     if (!match) return;
     const jobId = decodeURIComponent(match[1]);
     try {
-      const response = await fetch(`/homepage/status/${encodeURIComponent(jobId)}`);
+      const response = await nanococoaFetch(`/homepage/status/${encodeURIComponent(jobId)}`);
       if (!response.ok) {
         renderMissing();
         return;

@@ -81,15 +81,30 @@ def test_with_a_box_a_cluttered_table_gives_the_product_alone(index: int) -> Non
     assert out.hint_used and out.method == "matting+box"
 
 
+def test_with_a_box_every_table_of_the_first_set_is_cut_out_well() -> None:
+    # A guitar, a gift box, bread, honey, a handbag, a teddy, a sake set, a cup, among the table's other
+    # things, people standing behind half of them; the box is the true one and 4 % of room.
+    scores = [_score("cluttered", i, boxed=True) for i in range(10)]
+    assert np.mean(scores) >= 0.95 and min(scores) >= 0.85, scores
+
+
+def test_a_box_on_a_busy_table_keeps_a_product_coloured_like_the_table() -> None:
+    # Bread on oak, its crust the oak's colour: what tells them apart is the grain, and the box.
+    case = _case("cluttered", 16)
+    assert case.name.endswith("-oak")
+    assert _score("cluttered", 16, boxed=True) >= 0.9
+
+
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
     runs: list[tuple[Category, int, bool]] = [
-        ("cluttered", 0, False), ("cluttered", 2, False), ("cluttered", 4, True), ("textured", 11, False),
+        ("cluttered", 0, False), ("cluttered", 4, False), ("textured", 11, False),  # wrong, busy tables
+        ("cluttered", 14, False), ("cluttered", 13, True),  # wrong: things on a plain table; a boxed guitar
         ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
         ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
     scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]
     wrong = [(s, c) for s, c in scored if s < 0.85]
     right = [(s, c) for s, c in scored if s >= 0.95]
-    assert len(wrong) >= 3 and len(right) >= 6, scored  # both kinds are really there
+    assert len(wrong) >= 5 and len(right) >= 6, scored  # both kinds are really there
     assert all(c < cutout.LOW_CONFIDENCE for _, c in wrong), scored
     assert sum(c >= cutout.LOW_CONFIDENCE for _, c in right) > len(right) / 2, scored  # most, on hard photos
 
@@ -99,6 +114,61 @@ def test_the_evidence_behind_the_confidence_is_reported_by_name() -> None:
     names = [name for name, _ in out.evidence]
     assert {"busy", "edge_support", "agree_rect", "touching", "box_fill"} <= set(names)
     assert all(np.isfinite(value) for _, value in out.evidence)
+
+
+def _click(wrong: npt.NDArray[np.bool_], label: cutout.PointLabel) -> Point:
+    """Where a person taps to correct `wrong` (what the cut-out kept that is not product, or left out that
+    is): the deepest pixel of its largest piece."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(wrong.astype(np.uint8), connectivity=8)
+    assert n > 1, "nothing to correct"
+    piece = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    depth = cv2.distanceTransform(piece.astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return Point(int(x), int(y), label)
+
+
+def _near(at: Point, shape: tuple[int, ...], r: int = 10) -> npt.NDArray[np.bool_]:
+    yy, xx = np.ogrid[:shape[0], :shape[1]]
+    return np.asarray((yy - at.y) ** 2 + (xx - at.x) ** 2 <= r * r)
+
+
+def _piece(wrong: npt.NDArray[np.bool_], at: Point) -> npt.NDArray[np.bool_]:
+    labels = np.asarray(cv2.connectedComponents(wrong.astype(np.uint8), connectivity=8)[1])
+    return np.asarray(labels == labels[at.y, at.x])
+
+
+@pytest.mark.parametrize(("index", "boxed"), [(0, True), (1, False), (16, True)])
+def test_a_background_point_removes_the_piece_it_is_put_on(index: int, boxed: bool) -> None:
+    # A person's shoe in the box beside a guitar; a neighbour leaning on a gift box; a bowl peeking into
+    # the box of a laptop on oak. The tap goes on the largest piece the cut-out wrongly kept.
+    case = _case("cluttered", index)
+    truth = case.alpha > 0.5
+    box = case.hint_box() if boxed else None
+    before = _alpha(_cut("cluttered", index, boxed)) > 0.5
+    wrong = before & ~truth
+    point = _click(wrong, "background")
+    out = _run(case.image, box=box, points=(point,))
+    alpha = _alpha(out)
+    assert out.hint_used and "points" in out.method
+    assert not (alpha[_near(point, alpha.shape)] > 0.5).any()
+    assert np.mean(alpha[_piece(wrong, point)] > 0.5) <= 0.5  # and at least half the wrong piece tapped
+    assert iou(alpha, case.alpha) > _score("cluttered", index, boxed) + 0.01
+    assert np.mean(alpha[truth] > 0.5) >= np.mean(before[truth]) - 0.01  # the product stays
+
+
+@pytest.mark.parametrize(("index", "boxed"), [(7, False), (4, True)])
+def test_a_product_point_keeps_the_piece_it_is_put_on(index: int, boxed: bool) -> None:
+    # A cup on a busy table taken for something else without a hint; the handle of a handbag, the dark
+    # wood's colour, dropped inside its box.
+    case = _case("cluttered", index)
+    truth = case.alpha > 0.5
+    box = case.hint_box() if boxed else None
+    missed = truth & (_alpha(_cut("cluttered", index, boxed)) <= 0.5)
+    point = _click(missed, "product")
+    alpha = _alpha(_run(case.image, box=box, points=(point,)))
+    assert (alpha[_near(point, alpha.shape)] > 0.5).all()
+    assert np.mean(alpha[_piece(missed, point)] > 0.5) >= 0.7  # and most of what was tapped
+    assert iou(alpha, case.alpha) > _score("cluttered", index, boxed) + 0.02
 
 
 def test_with_a_box_around_one_shoe_the_other_is_left_out() -> None:

@@ -6,18 +6,20 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
+import pytest_asyncio
 
 from nanococoa_mcp.ad.images import encode_jpeg, encode_png
 from nanococoa_mcp.service import Service
-from tests.server.rest.support import assert_problem, png_size
+from tests.server.rest.support import assert_problem, png_size, record_finished_job
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 JOB_ID = "0123456789abcdef"
 
 
-@pytest.fixture(scope="module")
-def job_files(rest_service: Service) -> dict[str, bytes]:
-    """A finished job's folder as the worker leaves it, plus files that must never be served."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def job_files(rest_service: Service) -> dict[str, bytes]:
+    """A finished job of the local caller's, its folder as the worker leaves it, plus files that must never be
+    served."""
     rgba = np.zeros((48, 64, 4), np.uint8)
     rgba[..., 0], rgba[..., 3] = 200, 255
     data_dir = rest_service.settings.data_dir
@@ -31,6 +33,7 @@ def job_files(rest_service: Service) -> dict[str, bytes]:
     for rel, data in made.items():
         (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (data_dir / rel).write_bytes(data)
+    await record_finished_job(rest_service, JOB_ID, "ad", {"job_id": JOB_ID})
     return made
 
 

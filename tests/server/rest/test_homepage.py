@@ -17,7 +17,7 @@ import pytest
 
 from nanococoa_mcp.service import Service
 from tests.conftest import SAMPLES
-from tests.server.rest.support import DANGO, assert_problem, b64
+from tests.server.rest.support import DANGO, assert_problem, b64, record_finished_job
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 # The seed's CustomerData example.
@@ -211,6 +211,7 @@ async def test_a_site_is_served_for_preview_and_nothing_outside_it(
     client: httpx.AsyncClient, rest_service: Service
 ) -> None:
     handmade_site(rest_service.settings.data_dir, "떡집_20260123_143052")
+    await record_finished_job(rest_service, "home-made-by-hand", "homepage", {"site_id": "떡집_20260123_143052"})
     base = f"/sites/{quote('떡집_20260123_143052')}"
     index = await client.get(f"{base}/")
     assert index.status_code == 200 and "첫 화면" in index.text

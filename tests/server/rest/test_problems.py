@@ -55,7 +55,7 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], str]] = [
      {"data": {"ad_text": "경단"}, "files": {"photo": ("a.png", DANGO, "image/png")}}, "photo"),
     ("step 2 without a parent", "/generate", {"json": {"start_step": 2, "text_content": "경단"}}, "parent_id"),
     ("step 2 of an unknown parent", "/generate",
-     {"json": {"start_step": 2, "parent_id": "no-such-job", "text_content": "경단"}}, "job_id"),
+     {"json": {"start_step": 2, "parent_id": "no-such-job", "text_content": "경단"}}, "parent_id"),
 ]  # fmt: skip
 
 
@@ -72,7 +72,7 @@ async def test_bad_input_is_a_problem_naming_the_field_and_leaves_nothing_behind
     jobs_before = (await client.get("/api/jobs")).json()
     files_before = leftovers(rest_service.settings.data_dir)
     r = await client.post(route, **request_kwargs)
-    code, error = (404, "not_found") if field == "job_id" else (422, "invalid_input")
+    code, error = (404, "not_found") if "no-such-job" in str(request_kwargs) else (422, "invalid_input")
     body = assert_problem(r, code, error, field)
     assert body["accepted"], body
     assert (await client.get("/api/jobs")).json() == jobs_before

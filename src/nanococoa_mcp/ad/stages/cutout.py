@@ -21,7 +21,6 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
-from threadpoolctl import threadpool_limits
 
 from nanococoa_mcp.ad.backends import registry
 from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
@@ -131,10 +130,7 @@ def run(inp: CutoutInput, params: CutoutParams | None = None, settings: Settings
             reason = registry.fallback_reason(spec, exc)
             log.warning("the cut-out fell back to the studio backend: %s", reason)
     studio: EmbeddedBackend = registry.load(registry.embedded("cutout"))
-    # Its vectors are too short for BLAS threads to pay: on a busy machine (other workers, other jobs) their
-    # spin-waiting made the edge matting four times slower than one thread.
-    with threadpool_limits(limits=1, user_api="blas"):
-        out = studio(inp, params)
+    out = studio(inp, params)
     return dataclasses.replace(out, fallback_reason=reason)
 
 

@@ -46,8 +46,9 @@ def page(name: str) -> FileResponse:
 async def result_file(job_id: str, name: str, download: bool = False) -> Response:
     """With `download=1` the browser saves it under a name that says which job it came from. Where the blob
     store hands out presigned URLs (S3 with presign=1), a redirect to one."""
-    files = get_service().files
-    key = await files.locate(job_id, name)
+    service = get_service()
+    files = service.files
+    key = await service.locate_file(job_id, name)
     headers = {"Cache-Control": "private, max-age=3600"}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="nanococoa-{job_id[:8]}-{name}"'

@@ -257,9 +257,9 @@ async def site_root(site_id: str) -> RedirectResponse:
     ),
 )
 async def site_file(site_id: str, path: str) -> Response:
-    """Only the site's own files: never a hidden one, never one outside its folder. Read from wherever the
-    site was published (the data directory, or the blob store every replica shares)."""
-    data = await get_service().sites.read(site_id, path)
+    """Only the site's own files: never a hidden one, never one outside its folder, never another tenant's. Read
+    from wherever the site was published (the data directory, or the blob store every replica shares)."""
+    data = await get_service().read_site(site_id, path)
     name = path if path and not path.endswith("/") else "index.html"
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if media.startswith("text/"):

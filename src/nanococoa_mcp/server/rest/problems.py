@@ -17,7 +17,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from nanococoa_mcp.errors import BackendUnavailable, Conflict, InvalidInput, JobFailed, NanococoaError, NotFound
+from nanococoa_mcp.errors import (
+    BackendUnavailable,
+    Conflict,
+    InvalidInput,
+    JobFailed,
+    NanococoaError,
+    NotFound,
+    QuotaExceeded,
+)
 from nanococoa_mcp.jobs.models import QueueFull
 from nanococoa_mcp.storage import StorageError, StorageUnavailable
 
@@ -37,6 +45,12 @@ class ProblemDetail(BaseModel):
     field: str | None = None
     accepted: str | None = None
     status: int
+    quota: str | None = Field(
+        default=None, description="quota_exceeded: which quota (queued_jobs, jobs_per_hour, stored_mb)."
+    )
+    limit: float | None = Field(default=None, description="quota_exceeded: the tenant's limit.")
+    used: float | None = Field(default=None, description="quota_exceeded: the tenant's use now.")
+    retry_after_s: int | None = Field(default=None, description="quota_exceeded: seconds until asking may pass.")
 
 
 def problem_responses(*codes: int, ok: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
@@ -45,7 +59,7 @@ def problem_responses(*codes: int, ok: dict[str, Any] | None = None) -> dict[int
         404: "not found",
         409: "conflict",
         422: "invalid input",
-        429: "queue full (Retry-After)",
+        429: "queue full, or the tenant over a quota (Retry-After)",
         503: "service unavailable (Retry-After)",
         507: "disk full",
     }
@@ -66,7 +80,7 @@ def document_as_problem_json(doc: dict[str, Any]) -> None:
 
 
 def status_code(exc: NanococoaError) -> int:
-    if isinstance(exc, QueueFull):
+    if isinstance(exc, QueueFull | QuotaExceeded):
         return 429
     if isinstance(exc, InvalidInput):
         return 422 if exc.code == "invalid_input" else 400
@@ -86,6 +100,8 @@ def status_code(exc: NanococoaError) -> int:
 def problem(exc: NanococoaError) -> JSONResponse:
     code = status_code(exc)
     headers = {"Retry-After": RETRY_AFTER_S} if code in (429, 503) else None
+    if isinstance(exc, QuotaExceeded):
+        headers = {"Retry-After": str(max(1, exc.retry_after_s))}
     return JSONResponse({**exc.to_dict(), "status": code}, status_code=code, headers=headers, media_type=PROBLEM_JSON)
 
 
@@ -178,7 +194,9 @@ async def _on_http(request: Request, exc: Exception) -> Response:
         status=code,
     )
     log.info("%s %s -> %d %s", request.method, request.url.path, code, error)
-    return JSONResponse(body.model_dump(), status_code=code, headers=exc.headers, media_type=PROBLEM_JSON)
+    # exclude_none: the quota fields are a quota problem's only
+    body_json = body.model_dump(exclude_none=True)
+    return JSONResponse(body_json, status_code=code, headers=exc.headers, media_type=PROBLEM_JSON)
 
 
 async def _on_unexpected(_request: Request, _exc: Exception) -> Response:

@@ -13,6 +13,7 @@ import math
 import cv2
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from nanococoa_mcp.ad.backends.studio.cutout_confidence import assess
 from nanococoa_mcp.ad.backends.studio.cutout_find import Hints, find_object
@@ -34,6 +35,13 @@ def cut_out(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
     """The product found against its backdrop and matted at the edge (a photo's own alpha is kept by the
     stage, before any backend), within the box and by the points when there are. Raises InvalidInput
     when no product can be found and no box says where it is."""
+    # One BLAS thread, as in ad/matting.py: GrabCut's energy (cutout_find._energy) multiplies thousands of
+    # pixels by 3×3 matrices, too little for BLAS threads, whose spin-waiting costs on a busy machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _cut_out(inp, params)
+
+
+def _cut_out(inp: CutoutInput, params: CutoutParams) -> CutoutOutput:
     rgb = np.ascontiguousarray(inp.image[..., :3])
     h, w = rgb.shape[:2]
     view = _view((h, w), inp.box)

@@ -10,6 +10,7 @@ seeds, and a tidy-up keeps the product's parts and fills its gaps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -25,6 +26,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     fit_backdrop,
     grain,
 )
+from nanococoa_mcp.ad.backends.studio.cutout_boxcut import box_cut
 from nanococoa_mcp.ad.stages.cutout import NoProductFound
 from nanococoa_mcp.jobs.cancel import checkpoint
 
@@ -47,6 +49,8 @@ REACH_BUSY = 0.08   # ... and on a busy backdrop, where stray blobs are common
 BOX_BAND = 0.025    # the band inside a product box's edge taken as the room left around the product
 NECK = 0.03         # share of the frame: things on a busy table meeting through a narrower neck are parted
 SOLID = 0.85        # candidates on a busy table at least this solid (area over hull) are one thing
+MOST_OF = 0.6       # a candidate part this share of all candidates is not one thing a background point removes
+PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,8 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     region = colour | outline
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
-    dropped = _marked_background(region, hints)
+    boxed_table = hints.box is not None and not calm  # cut by box_cut, which takes the points itself
+    dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
     region = _parts(region & ~dropped, hints, calm)
     if not region.any():
         if hints.box is None:
@@ -110,8 +115,11 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
     checkpoint()
     others = np.zeros_like(region)
-    if not calm and not hints.hinted:
-        piece = _central_piece(region)
+    if not calm and hints.box is None:
+        # The central piece, and whatever piece a product point was put on (a point adds, it does not
+        # choose: the automatic choice was most often right about the rest).
+        piece = _central_piece(region) | _pieces(small, hints.product, region, _discs(hints.background, (h, w),
+                                                                                         _dot(h, w)))
         others, region = region & ~piece, piece
     set_aside = float(np.count_nonzero(others)) / max(1, int(np.count_nonzero(region)))
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
@@ -119,9 +127,21 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     seeds[dropped] = cv2.GC_BGD
     seeds[others & (seeds != cv2.GC_FGD)] = cv2.GC_PR_BGD
     if hints.box is not None:
+        before = forced.copy()
         _spill_over(small, seeds, forced, region, dist, allowed)
-    mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
-    mask = _tidy(mask, dist, texture, backdrop, like_paper, edges, hints, calm)
+    if boxed_table:
+        # A box on a busy table: the box is the stronger evidence (cutout_boxcut). A background point
+        # there marks its disc only (the table's colour evidence would flood too far); _unmarked then
+        # takes the piece it sits on.
+        backdrop_known = (forced & ~before) | _discs(hints.background, (h, w), 2 * _dot(h, w))
+        # A product point's piece, unless it runs to the box's edge (then it is the table's colour).
+        product_known = (seeds == cv2.GC_FGD) | _pieces(small, hints.product, allowed, backdrop_known | ring)
+        mask = box_cut(small, allowed, allowed & ~ring, texture, product_known & ~backdrop_known,
+                       backdrop_known) & allowed
+    else:
+        mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
+    mask = _tidy(_unmarked(small, mask, hints), dist, texture, like_paper, edges, hints, calm,
+                 _like_border(small, texture, ring))
     if not mask.any():
         if hints.box is None:
             raise NoProductFound(NO_PRODUCT, field="product_image")
@@ -359,19 +379,29 @@ def _compact(region: BoolArray) -> bool:
     return float(np.count_nonzero(region)) >= SOLID * max(1.0, hull)
 
 
-def _marked_background(region: BoolArray, hints: Hints) -> BoolArray:
-    """The candidate parts a background point was put on, whole (a shoe with its laces), unless a
-    product point is on the same part or nothing else would be left: then _seeds marks only the stretch
-    around the point."""
+def _marked_background(img: U8, region: BoolArray, hints: Hints) -> BoolArray:
+    """What background points were put on among the candidate parts: a part whole (a shoe with its
+    laces) when it is a thing apart, under MOST_OF the candidates; in a part that holds most of them
+    (the product and its neighbours touching, one blob) only the piece of the clicked colour
+    (_pieces). Nothing on a part holding a product point, and nothing when nothing else would be left:
+    _seeds then marks only the stretch around each point."""
     dropped = np.zeros_like(region)
     if not hints.background:
         return dropped
     labels = np.asarray(cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[1])
+    areas = np.bincount(labels.ravel())
     keep = {int(labels[y, x]) for x, y in hints.product}
+    total = int(np.count_nonzero(region))
+    h, w = region.shape
+    products = _discs(hints.product, (h, w), _dot(h, w))
     for x, y in hints.background:
         part = int(labels[y, x])
-        if part > 0 and part not in keep:
+        if part == 0:
+            continue
+        if areas[part] < MOST_OF * total and part not in keep:
             dropped |= labels == part
+        else:
+            dropped |= _pieces(img, ((x, y),), region, products)
     return dropped if (region & ~dropped).any() else np.zeros_like(region)
 
 
@@ -384,10 +414,11 @@ def _parts(region: BoolArray, hints: Hints, calm: bool) -> BoolArray:
     if ids.size == 0:
         return np.zeros_like(region)
     areas = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
+    marked = [int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0]
     if hints.box is not None:
-        return np.isin(labels, ids[areas[ids] >= 0.02 * areas[ids].max()])
+        return np.isin(labels, [*ids[areas[ids] >= 0.02 * areas[ids].max()], *marked])
     largest = int(ids[np.argmax(areas[ids])])
-    mains = sorted({largest, *(int(labels[y, x]) for x, y in hints.product if labels[y, x] > 0)})
+    mains = sorted({largest, *marked})
     reach = (REACH_CALM if calm else REACH_BUSY) * math.hypot(h, w)
     return _near(labels, ids, mains, reach, calm)
 
@@ -478,6 +509,59 @@ def _spill_over(img: U8, seeds: U8, forced: BoolArray, region: BoolArray, dist: 
     seen_in = np.bincount(bins[crossing], minlength=512) / max(1, int(np.count_nonzero(crossing)))
     like_visitor = crossing & (seen_out[bins] > seen_in[bins])
     seeds[like_visitor & (seeds == cv2.GC_FGD)] = cv2.GC_PR_FGD
+
+
+def _discs(points: tuple[XY, ...], shape: tuple[int, int], r: int) -> BoolArray:
+    discs = np.zeros(shape, np.uint8)
+    for x, y in points:
+        cv2.circle(discs, (x, y), r, 1, -1)
+    return discs.astype(bool)
+
+
+def _pieces(img: U8, points: tuple[XY, ...], within: BoolArray, avoid: BoolArray) -> BoolArray:
+    """What a flood from each point reaches within `within` through colours within PIECE_RANGE of the
+    clicked one: the piece a point was put on. A flood that reaches `avoid` or takes more than a
+    quarter of `within` has run out of the piece (into a table of the same colour): it is left out."""
+    smooth = np.asarray(cv2.GaussianBlur(img, (0, 0), 1.5), np.uint8)
+    out = np.zeros(within.shape, bool)
+    room = int(np.count_nonzero(within))
+    for x, y in points:
+        if not within[y, x] or out[y, x]:
+            continue
+        piece = _flood(smooth, within, (x, y))
+        if not (piece & avoid).any() and np.count_nonzero(piece) <= 0.25 * room:
+            out |= piece
+    return out
+
+
+def _flood(smooth: U8, within: BoolArray, at: XY) -> BoolArray:
+    """What a flood from `at` reaches within `within` through colours within PIECE_RANGE of its own."""
+    h, w = within.shape
+    barrier = np.ones((h + 2, w + 2), np.uint8)
+    barrier[1:-1, 1:-1] = ~within
+    cv2.floodFill(smooth, barrier, at, (0, 0, 0), (PIECE_RANGE,) * 3, (PIECE_RANGE,) * 3,
+                  4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (2 << 8))
+    return np.asarray(barrier[1:-1, 1:-1] == 2)
+
+
+def _unmarked(img: U8, mask: BoolArray, hints: Hints) -> BoolArray:
+    """`mask` less the piece each background point sits on: what a flood from the point reaches within
+    the mask through colours within PIECE_RANGE of the clicked one, so a neighbour leaning on the
+    product goes up to the edge between them. A flood that reaches a product point, or takes more than
+    half the mask, has crossed into the product: then only the disc around the point goes."""
+    if not hints.background or not mask.any():
+        return mask
+    h, w = mask.shape
+    smooth = np.asarray(cv2.GaussianBlur(img, (0, 0), 1.5), np.uint8)
+    out = mask.copy()
+    for x, y in hints.background:
+        if not out[y, x]:
+            continue
+        piece = _flood(smooth, out, (x, y))
+        if any(piece[py, px] for px, py in hints.product) or np.count_nonzero(piece) > 0.5 * np.count_nonzero(out):
+            piece = _discs(((x, y),), (h, w), 2 * _dot(h, w))
+        out &= ~piece
+    return out
 
 
 def _around(dist: FloatArray, at: XY, r: int) -> BoolArray:
@@ -586,33 +670,58 @@ def _energy(img: U8, fg: BoolArray, bgd: npt.NDArray[np.float64], fgd: npt.NDArr
     return data + smooth
 
 
-def _tidy(mask: BoolArray, dist: FloatArray, texture: FloatArray, backdrop: Backdrop,
-          like_paper: BoolArray | None, edges: BoolArray, hints: Hints, calm: bool) -> BoolArray:
+Border = Callable[[BoolArray], tuple[BoolArray, FloatArray]]
+
+
+def _tidy(mask: BoolArray, dist: FloatArray, texture: FloatArray, like_paper: BoolArray | None, edges: BoolArray,
+          hints: Hints, calm: bool, border: Border) -> BoolArray:
     """Drop the specks and far-away blobs GrabCut leaves, and fill the gaps it opens in the product."""
     if not mask.any():
         return mask
     kept = _parts(mask, hints, calm)
-    return _fill_holes(kept, dist, texture, backdrop, like_paper, edges)
+    return _fill_holes(kept, dist, texture, like_paper, edges, border)
 
 
-def _fill_holes(mask: BoolArray, dist: FloatArray, texture: FloatArray, backdrop: Backdrop,
-                like_paper: BoolArray | None, edges: BoolArray) -> BoolArray:
+def _fill_holes(mask: BoolArray, dist: FloatArray, texture: FloatArray, like_paper: BoolArray | None,
+                edges: BoolArray, border: Border) -> BoolArray:
     """Fill enclosed gaps unless they look like backdrop seen through the product (a mug's handle): on
-    calm paper, the paper ringed by crisp edges (_paper_gaps); on a busy or patterned backdrop,
-    backdrop-coloured and as textured as the border. Coffee in a cup on a brown table is
-    backdrop-coloured but flat, so it is filled."""
+    calm paper, the paper ringed by crisp edges (_paper_gaps); on a busy or patterned backdrop, coloured
+    like the backdrop (by its model, or more common on the border than in the product) and at least
+    half as grainy as the border is in those colours. Coffee in a cup on a brown table has the wood's
+    colour but not its grain, so it is filled; the wall seen through a bag's handle is as flat as the
+    wall, so it is not."""
     enclosed = _filled(mask) & ~mask
     if like_paper is not None:
         return mask | (enclosed & ~_paper_gaps(enclosed, edges, like_paper, dist))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(enclosed.astype(np.uint8), connectivity=4)
     out = mask.copy()
     area = float(mask.sum())
+    like_border, grain_there = border(mask) if n > 1 else (mask, texture)
     for i in range(1, n):
         x, y, bw, bh, count = (int(v) for v in stats[i])
         box = (slice(y, y + bh), slice(x, x + bw))
         hole = labels[box] == i
-        if count >= 0.002 * area and float(np.mean(dist[box][hole] < T_BG)) >= 0.5 and float(
-                np.median(texture[box][hole])) >= 0.5 * backdrop.texture:
+        if count >= 0.002 * area and float(np.mean((dist[box][hole] < T_BG) | like_border[box][hole])) >= 0.5 \
+                and float(np.median(texture[box][hole])) >= 0.5 * float(np.median(grain_there[box][hole])):
             continue  # backdrop seen through the product
         out[box] |= hole
     return out
+
+
+def _like_border(img: U8, texture: FloatArray, ring: BoolArray) -> Border:
+    """For a mask: which pixels have a colour more common on the border (less the mask) than in the mask,
+    and how grainy the border is, on average, in each pixel's colour (its median grain where the border
+    shows too little of that colour). Coarse colour bins (8 per channel)."""
+    bins = (img[..., 0] // 32).astype(np.int64) * 64 + (img[..., 1] // 32) * 8 + img[..., 2] // 32
+
+    def judge(mask: BoolArray) -> tuple[BoolArray, FloatArray]:
+        border = ring & ~mask
+        counts = np.bincount(bins[border], minlength=512)
+        grain = np.bincount(bins[border], weights=texture[border], minlength=512)
+        typical = float(np.median(texture[border])) if border.any() else 0.0
+        per_bin = np.where(counts >= 5, grain / np.maximum(counts, 1), typical)
+        inside = np.bincount(bins[mask], minlength=512) / max(1, int(np.count_nonzero(mask)))
+        more_outside = counts / max(1, int(np.count_nonzero(border))) > inside
+        return more_outside[bins], per_bin[bins].astype(np.float32)
+
+    return judge
