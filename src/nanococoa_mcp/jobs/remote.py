@@ -51,6 +51,7 @@ from nanococoa_mcp.jobs.worker import run_job
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.storage import StorageUnavailable
+from nanococoa_mcp.tenancy import Caller, acting_as
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -327,7 +328,10 @@ class RemoteWorker:
         job, runs = claim.job, self.runs
         tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), inherited_steps(kind.steps, job))
         context = ServerContext(tracker, self.scratch)
-        run = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job.job_id}")
+        # The run acts for the job's tenant through this worker's own job service (the ads it queues and the
+        # shop it reads are that tenant's), as a caller inside the server: the files it names are its own.
+        with acting_as(Caller(job.tenant, remote=False)):
+            run = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job.job_id}")
         stop_deadline: float | None = None
         try:
             while not run.done():
