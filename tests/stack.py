@@ -158,6 +158,21 @@ def distributed_settings(
         postgres.drop_database(database_name(database))
 
 
+@contextlib.contextmanager
+def worker_beside(settings: Settings, s3: S3Server, base: Path, *args: str) -> Iterator[Proc]:
+    """A `nanococoa worker` process (`args`: its options) on an in-process service's database and bucket, ready;
+    stopped afterwards."""
+    database = settings.database
+    assert isinstance(database, PostgresDatabase) and settings.blob_url is not None
+    stack = Stack(base, stack_env(database.conninfo.get_secret_value(), s3.env(), str(settings.blob_url)))
+    try:
+        proc = stack.worker("worker", *args)
+        stack.wait_log(proc, "worker ready")
+        yield proc
+    finally:
+        stack.close()
+
+
 class Deployment:
     """A stack's processes by role, and its jobs' rows read straight from the database."""
 

@@ -79,6 +79,8 @@ class HomepageKind:
         tools = self.tools()
         files = self.files() if self.files is not None else None
         try:
+            if files is not None:
+                await _check_shop(params, tools)
             result = await run_homepage(
                 job.job_id, params.record, params.photos, self.settings, tools,
                 on_progress=progress, should_stop=context.should_stop, files=files,
@@ -88,3 +90,15 @@ class HomepageKind:
             if files is not None:
                 await files.clear()
         return result.model_dump(mode="json")
+
+
+async def _check_shop(params: HomepageJob, tools: ToolCaller) -> None:
+    """On the distributed stack a run reads only its own shop: the shop is the acting tenant's (get_store
+    answers NotFound for another's) and every photo is one of that shop's objects (`stores/{id}/…`). Raises
+    NotFound or InvalidInput."""
+    await tools.call("get_store", {"store_id": params.store_id})
+    folder = f"stores/{params.store_id}/"
+    for n, photo in enumerate(params.photos):
+        if not photo.startswith(folder) or ".." in photo.split("/"):
+            raise InvalidInput(f"photo {photo!r} is not one of the shop's", field=f"photos[{n}]",
+                               accepted=f"the shop's photos ({folder}…)")
