@@ -95,3 +95,18 @@ async def test_on_the_data_directory_everything_stays_where_it_lies(tmp_path: Pa
     assert (await files.read_zip(SITE))[:2] == b"PK"
     with pytest.raises(NotFound):
         await files.read(SITE, ".index.html.tmp")
+
+
+async def test_a_site_id_in_the_blob_store_goes_to_the_first_run_that_claims_it(tmp_path: Path) -> None:
+    files = SiteFiles(FileBlobs(tmp_path / "bucket"), tmp_path / "work")
+    assert await files.claim(SITE, "job-a")
+    assert not await files.claim(SITE, "job-b")  # another run (another worker, another tenant) gets another id
+    assert await files.claim(SITE, "job-a")  # the same run asking again keeps it
+    assert await files.claim("shop_20260123_143052", "job-b")
+    with pytest.raises(NotFound):  # the marker is beside the site's folder, never served as one of its files
+        await files.read(SITE, "../" + site_folder(SITE).removeprefix("generated_sites/") + ".job")
+
+
+async def test_in_place_every_claim_is_granted(tmp_path: Path) -> None:
+    files = SiteFiles(FileBlobs(tmp_path), tmp_path)
+    assert await files.claim(SITE, "job-a") and await files.claim(SITE, "job-b")

@@ -87,6 +87,17 @@ class SiteFiles:
 
     # ---------------------------------------------------------------- what a run makes
 
+    async def claim(self, site_id: str, job_id: str) -> bool:
+        """Whether run `job_id` may make the site `site_id`. In the blob store the first run to ask gets it (a
+        write-once marker beside the site's folder, never served): two runs on two workers in the same second,
+        of one tenant or two, never publish over each other's site."""
+        if self.in_place:
+            return True  # one machine: new_site_id's look at the folder suffices
+        key = f"{site_folder(site_id)}.job"
+        if await self.blobs.put(key, job_id.encode(), if_absent=True):
+            return True
+        return await self.blobs.get(key) == job_id.encode()
+
     async def save(self, site_dir: Path, name: str) -> None:
         """Keep one file the site has just got (`images/hero.jpg`) before the run goes on."""
         if not self.in_place:

@@ -50,6 +50,16 @@ async def _check_photos(photos: Sequence[str | Path], files: SiteFiles) -> list[
     return await files.check_photos(photos)
 
 
+async def _claim_site_id(job_id: str, store: StoreRecord, settings: Settings, files: SiteFiles) -> str:
+    """A site id no other run has: new_site_id's, with a further suffix while another run holds it."""
+    base = new_site_id(store, settings)
+    candidate, n = base, 1
+    while not await files.claim(candidate, job_id):
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
 async def run_homepage(
     job_id: str,
     store: StoreRecord,
@@ -92,7 +102,7 @@ async def run_homepage(
             values = await graph.ainvoke(None, config, durability="sync") if snapshot.next else earlier
         else:
             start: HomepageState = {"job_id": job_id, "store": store, "photos": paths,
-                                    "site_id": new_site_id(store, settings), "notes": []}
+                                    "site_id": await _claim_site_id(job_id, store, settings, files), "notes": []}
             values = await graph.ainvoke(start, config, durability="sync")
     package = values["package"]
     images = values.get("images", [])
