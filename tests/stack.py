@@ -1,12 +1,14 @@
 """The distributed stack for tests: as separate processes (`nanococoa serve` replicas and `nanococoa worker`s on
 one PostgreSQL database and one S3 bucket of tests/realservers.py, each process's output in a log file under
-the stack's directory, each stopped by its own pid: SIGTERM, or SIGKILL to play a crash), or as the settings of
-an in-process service on a fresh database and bucket."""
+the stack's directory, each stopped by its own pid: SIGTERM, or SIGKILL to play a crash; `deployed()` starts
+one on a fresh database and bucket), or as the settings of an in-process service on a fresh database and
+bucket."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -18,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from nanococoa_mcp.app import service_running
+from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import Settings
 from tests.jobs.backends import database_name, fresh_migrated_database
@@ -154,6 +158,66 @@ def distributed_settings(
         postgres.drop_database(database_name(database))
 
 
+@contextlib.contextmanager
+def worker_beside(settings: Settings, s3: S3Server, base: Path, *args: str) -> Iterator[Proc]:
+    """A `nanococoa worker` process (`args`: its options) on an in-process service's database and bucket, ready;
+    stopped afterwards."""
+    database = settings.database
+    assert isinstance(database, PostgresDatabase) and settings.blob_url is not None
+    stack = Stack(base, stack_env(database.conninfo.get_secret_value(), s3.env(), str(settings.blob_url)))
+    try:
+        proc = stack.worker("worker", *args)
+        stack.wait_log(proc, "worker ready")
+        yield proc
+    finally:
+        stack.close()
+
+
+class Deployment:
+    """A stack's processes by role, and its jobs' rows read straight from the database."""
+
+    def __init__(self, stack: Stack, database: PostgresDatabase) -> None:
+        self.stack = stack
+        self.database = database
+        self.workers: list[Proc] = []
+        self.replicas: list[Proc] = []
+
+    def start_worker(self, name: str) -> Proc:
+        proc = self.stack.worker(name)
+        self.stack.wait_log(proc, "worker ready")
+        self.workers = [w for w in self.workers if w.name != name] + [proc]
+        return proc
+
+    def sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database.conninfo.get_secret_value(), autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+    def row(self, job_id: str) -> dict[str, Any]:
+        found = self.sql("SELECT status, attempt, worker_pid, steps_done::text FROM jobs WHERE id = %s", (job_id,))
+        status, attempt, pid, done = found[0] if found else (None, None, None, "[]")
+        return {"status": status, "attempt": attempt, "worker_pid": pid, "steps_done": json.loads(done)}
+
+
+@contextlib.contextmanager
+def deployed(
+    postgres: PostgresServer, s3: S3Server, base: Path, *, workers: int = 2, replicas: int = 2, **extra: Any
+) -> Iterator[Deployment]:
+    """A stack on a fresh database and bucket (`extra`: settings on top of stack_env's), with `workers` workers
+    (worker-1, …) ready and `replicas` replicas (replica-a, …) answering; all stopped and dropped afterwards."""
+    database = fresh_migrated_database(postgres)
+    bucket = s3.create_bucket(f"stack-{os.getpid()}-{next(_buckets)}")
+    env = stack_env(str(database.conninfo.get_secret_value()), s3.env(), s3.blob_url(bucket), **extra)
+    deployment = Deployment(Stack(base, env), database)
+    try:
+        for n in range(1, workers + 1):
+            deployment.start_worker(f"worker-{n}")
+        deployment.replicas = [deployment.stack.serve(f"replica-{'abcdefgh'[n]}") for n in range(replicas)]
+        yield deployment
+    finally:
+        deployment.stack.close()
+        if postgres.running:
+            postgres.drop_database(database_name(database))
+        s3.delete_bucket(bucket)
 @contextlib.asynccontextmanager
 async def distributed_service(
     postgres: PostgresServer, s3: S3Server, data_dir: Path, **fields: Any

@@ -4,7 +4,8 @@ the tools through an in-memory MCP client) → service → doors (MCP over stdio
 
 Two stacks, chosen by NANOCOCOA_DATABASE_URL: embedded (SQLite under the data dir, worker processes the server
 spawns, files under the data dir) and distributed (PostgreSQL, `nanococoa worker` processes anywhere fed by
-Procrastinate, files in the blob store NANOCOCOA_BLOB_URL names)."""
+Procrastinate, running ads in their slots and homepages beside them with a job service of their own for the
+homepage's tools; files in the blob store NANOCOCOA_BLOB_URL names)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from nanococoa_mcp.blobs import FileBlobs, open_blobs
 from nanococoa_mcp.db.access import PostgresAccess, SqlAccess, SqliteAccess
 from nanococoa_mcp.db.connection import check_data_dir, connect_async
 from nanococoa_mcp.db.upgrade import prepare_database
+from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.kind import HomepageKind
 from nanococoa_mcp.jobs.distributed import DistributedRuntime
 from nanococoa_mcp.jobs.files import JobFiles
@@ -43,8 +45,18 @@ from nanococoa_mcp.stores import StoreBook
 def job_kinds(settings: Settings) -> tuple[Sequence[WorkerKind], Sequence[ServerKind]]:
     """Every kind the runtime runs: the worker kinds (made again in each worker by `ad_kinds`) and the
     server kinds."""
-    homepage = HomepageKind(settings, tools=functools.partial(McpToolCaller, settings))
-    return ad_kinds(settings), [homepage]
+    return ad_kinds(settings), server_kinds(settings)
+
+
+def server_kinds(settings: Settings) -> list[ServerKind]:
+    """The homepage, its tools reached through the job service of its process, its files in the blob store on
+    the distributed stack (the data directory otherwise)."""
+    files = functools.partial(_site_files, settings) if isinstance(settings.database, PostgresDatabase) else None
+    return [HomepageKind(settings, tools=functools.partial(McpToolCaller, settings), files=files)]
+
+
+def _site_files(settings: Settings) -> SiteFiles:
+    return SiteFiles(open_blobs(settings.blobs), settings.data_dir)
 
 
 def all_kinds(settings: Settings) -> list[JobKind]:
@@ -85,42 +97,63 @@ async def start_service(settings: Settings) -> Service:
         await store.close()
         raise
     files = JobFiles(FileBlobs(settings.data_dir, fsync=False, setting="data_dir"), steps_in_job=False)
-    return Service(settings, store, pool, StoreBook(settings.data_dir, store), files)
+    return Service(settings, store, pool, StoreBook(store), files)
 
 
-async def _start_distributed(settings: Settings, database: PostgresDatabase) -> Service:
-    """An API replica: the PostgreSQL store (uploads to the blob store, dispatch by Procrastinate), no
-    inference here unless `worker_processes` asks for worker processes beside it."""
-    worker, server = job_kinds(settings)
+async def _start_distributed(settings: Settings, database: PostgresDatabase, *, in_worker: bool = False) -> Service:
+    """An API replica: the PostgreSQL store (uploads to the blob store, dispatch by Procrastinate), no job run
+    here unless `worker_processes` asks for worker processes beside it. `in_worker`: a worker's own service (its
+    homepages' tools queue and follow their ads through it), which leaves reaping to the worker."""
     blobs = open_blobs(settings.blobs)
     store = await JobStore.open_postgres(
-        database, settings.data_dir, [*worker, *server], workers=max(1, settings.worker_processes), blobs=blobs,
+        database, settings.data_dir, all_kinds(settings), workers=max(1, settings.worker_processes), blobs=blobs,
         quotas=tenant_quotas(settings),
     )
     runtime = DistributedRuntime(
         store,
         database,
         settings,
-        ad_kinds,
-        server_kinds=server,
+        _worker_process,
         max_queued=settings.max_queued_jobs,
         stop_grace_s=settings.stop_grace_sec,
-        worker_processes=settings.worker_processes,
+        worker_processes=0 if in_worker else settings.worker_processes,
+        reap=not in_worker,
     )
     try:
         await runtime.start()
     except BaseException:
         await store.close()
         raise
-    return Service(settings, store, runtime, StoreBook(settings.data_dir, store), JobFiles(blobs, steps_in_job=True))
+    return Service(settings, store, runtime, StoreBook(store), JobFiles(blobs, steps_in_job=True))
 
 
 def worker(settings: Settings, *, concurrency: int = 1, kinds: Sequence[str] | None = None) -> None:
-    """`nanococoa worker`: run the distributed stack's jobs of `kinds` (default all) here, `concurrency` at a time,
-    until SIGINT/SIGTERM. Raises InvalidInput (not PostgreSQL, an unknown kind), StorageError."""
+    """`nanococoa worker`: run the distributed stack's jobs of `kinds` (default all) here, `concurrency` ads at a
+    time and homepages beside them, until SIGINT/SIGTERM. Raises InvalidInput (not PostgreSQL, an unknown kind),
+    StorageError."""
     check_settings(settings)
     prepare_database(settings)
-    run_worker(settings, ad_kinds, concurrency=concurrency, kinds=kinds)
+    run_worker(settings, ad_kinds, concurrency=concurrency, kinds=kinds, make_server_kinds=server_kinds,
+               beside=functools.partial(_worker_service, settings))
+
+
+def _worker_process(settings: Settings) -> None:
+    """A worker process of `serve --workers N`: exactly `nanococoa worker --concurrency 1`."""
+    worker(settings)
+
+
+@contextlib.asynccontextmanager
+async def _worker_service(settings: Settings) -> AsyncIterator[None]:
+    """The job service of a worker that runs homepages: what their tools reach (get_service())."""
+    database = settings.database
+    assert isinstance(database, PostgresDatabase)
+    service = await _start_distributed(settings, database, in_worker=True)
+    set_service(service)
+    try:
+        yield
+    finally:
+        set_service(None)
+        await service.close()
 
 
 @contextlib.asynccontextmanager

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.homepage.files import SiteFiles, site_missing
 from nanococoa_mcp.jobs.files import JobFiles, no_file
 from nanococoa_mcp.jobs.models import TERMINAL, InputFile, JobState, JobStatus
 from nanococoa_mcp.jobs.store import JobStore
@@ -73,6 +74,7 @@ class Service:
         self.pool = pool
         self.stores = stores
         self.files = files  # every job's files, served by name whichever machine made them
+        self.sites = SiteFiles(files.blobs, settings.data_dir)  # finished homepages, likewise
         self.keys = KeyBook(store.sql)  # the tenants' API keys, looked up by the HTTP door on every use
         self.started_at = time.time()
 
@@ -172,6 +174,13 @@ class Service:
     async def owns_site(self, site_id: str) -> bool:
         """Whether a finished homepage job of the tenant made the site `site_id`."""
         return any(result.get("site_id") == site_id for result in await self.store.results("homepage"))
+
+    async def read_site(self, site_id: str, name: str) -> bytes:
+        """A file of one of the tenant's finished sites, from wherever it was published (`sites.read`). Raises
+        NotFound (another tenant's site too, in the same words as a missing file)."""
+        if not await self.owns_site(site_id):
+            raise site_missing(site_id, name)
+        return await self.sites.read(site_id, name)
 
     def workers(self) -> WorkerHealth:
         return WorkerHealth(

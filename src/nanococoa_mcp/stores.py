@@ -1,6 +1,8 @@
 """Shop records (the seed's CustomerData) in their own table of the job database (SQLite or PostgreSQL, through
-the job store's own SQL access), with their product photos kept as files under `<data_dir>/stores/<id>/`.
-Everything is checked before anything is written: a refused record leaves no row and no file.
+the job store's own SQL access), with their product photos in the job store's blob store under
+`stores/<id>/` (files under `<data_dir>/stores/<id>/`, named by path, on the embedded stack; S3 objects, named
+by key, on the distributed one, so a worker on any machine reads them). Everything is checked before anything
+is written: a refused record leaves no row and no file.
 
 A shop belongs to the tenant that saved it (tenancy.py's current caller); another tenant is answered NotFound.
 Its photos count towards its tenant's stored-megabytes quota."""
@@ -8,11 +10,10 @@ Its photos count towards its tenant's stored-megabytes quota."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
-import shutil
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,7 +23,7 @@ from nanococoa_mcp.db.access import Row
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs import quotas
 from nanococoa_mcp.jobs.store import JobStore
-from nanococoa_mcp.storage import StorageError, new_job_id, write_bytes_atomic
+from nanococoa_mcp.storage import StorageError, new_job_id
 from nanococoa_mcp.tenancy import current_caller
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ class StoredStore(BaseModel):
 
     store_id: str
     record: dict[str, Any] = Field(description="The shop's record: the seed's CustomerData fields.")
-    photos: list[str] = Field(description="Paths of the shop's product photos, in order.")
+    photos: list[str] = Field(
+        description="The shop's product photos, in order: paths (embedded stack) or blob keys (distributed)."
+    )
     created_at: float
     updated_at: float
 
@@ -100,10 +103,10 @@ class StoreBook:
     """Store CRUD in the job store's database, through its SQL access (which the job store closes). `jobs`
     also says which photos an unfinished homepage job still needs."""
 
-    def __init__(self, data_dir: Path, jobs: JobStore) -> None:
+    def __init__(self, jobs: JobStore) -> None:
         self.sql = jobs.sql
         self.jobs = jobs
-        self.root = data_dir / "stores"
+        self.blobs = jobs.blobs
 
     async def close(self) -> None:
         """Nothing of its own to release: the job store closes the connection both use."""
@@ -121,7 +124,7 @@ class StoreBook:
         async with self.sql.session() as s:  # refuse early, before writing anything
             await quotas.check(s, self.jobs.quotas, tenant, new_job=False, adding_bytes=size)
         store_id = new_job_id()
-        paths = await self._save_photos(store_id, photos)
+        keys = await self._save_photos(store_id, photos)
         now = time.time()
         try:
             async with self.sql.transaction() as tx:
@@ -129,10 +132,10 @@ class StoreBook:
                 await tx.execute(
                     """INSERT INTO stores (id, tenant, record, photos, photo_bytes, created_at, updated_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                    (store_id, tenant, checked.model_dump_json(), json.dumps([str(p) for p in paths]), size, now, now),
+                    (store_id, tenant, checked.model_dump_json(), json.dumps(self._refs(keys)), size, now, now),
                 )
         except BaseException:
-            shutil.rmtree(self.root / store_id, ignore_errors=True)
+            await self._delete(keys)
             raise
         return await self.get(store_id)
 
@@ -161,12 +164,14 @@ class StoreBook:
         current = await self.get(store_id)
         tenant = current_caller().tenant
         checked = check_record({**current.record, **changes})
-        paths = [Path(p) for p in current.photos]
+        refs = current.photos
+        keys: list[str] = []
         size: int | None = None
         if photos is not None:
             check_photo_count(len(photos))
             size = sum(len(stored_bytes(p)[0]) for p in photos)
-            paths = await self._save_photos(store_id, photos)
+            keys = await self._save_photos(store_id, photos)
+            refs = self._refs(keys)
         try:
             async with self.sql.transaction() as tx:
                 row = await tx.fetchone(
@@ -180,61 +185,54 @@ class StoreBook:
                                        freeing_bytes=freed)
                 await tx.execute(
                     "UPDATE stores SET record = ?, photos = ?, photo_bytes = ?, updated_at = ? WHERE id = ?",
-                    (checked.model_dump_json(), json.dumps([str(p) for p in paths]),
+                    (checked.model_dump_json(), json.dumps(refs),
                      size if size is not None else int(row["photo_bytes"]), time.time(), store_id),
                 )
         except BaseException:
-            if photos is not None:
-                for p in paths:
-                    p.unlink(missing_ok=True)
+            await self._delete(keys)
             raise
         if photos is not None:
-            await self._forget_photos(store_id, keep={str(p) for p in paths})
+            await self._forget_photos(store_id, keep=set(refs))
         return await self.get(store_id)
 
     async def discard(self, store_id: str) -> None:
         """Remove a store just made for a request that was then refused (its photos too)."""
         await self._rows("DELETE FROM stores WHERE id = ? AND tenant = ?", (store_id, current_caller().tenant))
-        await asyncio.to_thread(shutil.rmtree, self.root / store_id, True)
+        with contextlib.suppress(StorageError):  # the refusal matters more than stray photos
+            await self.blobs.delete_prefix(f"stores/{store_id}")
 
-    async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[Path]:
-        """Each photo as received (already validated); fresh names, so an update never overwrites a photo
-        that a queued homepage job still reads."""
-        folder = self.root / store_id
+    def _refs(self, keys: list[str]) -> list[str]:
+        return [self.jobs.blob_ref(key) for key in keys]
+
+    async def _save_photos(self, store_id: str, photos: list[DecodedImage]) -> list[str]:
+        """Each photo as received (already validated), its key; fresh names, so an update never overwrites a
+        photo that a queued homepage job still reads. Raises StorageError (none is left behind)."""
         token = secrets.token_hex(4)
-        written: list[Path] = []
-
-        def write() -> None:
-            for i, image in enumerate(photos, start=1):
-                data, ext = stored_bytes(image)
-                path = folder / f"photo-{i}-{token}{ext}"
-                write_bytes_atomic(path, data, fsync=False)
-                written.append(path)
-
+        written: list[str] = []
         try:
-            await asyncio.to_thread(write)
-        except OSError as exc:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise StorageError(
-                f"cannot write the store's photos under {folder}: {exc.strerror or exc}",
-                field="data_dir",
-                accepted="a writable NANOCOCOA_DATA_DIR with free space",
-            ) from exc
+            for i, image in enumerate(photos, start=1):
+                data, ext = await asyncio.to_thread(stored_bytes, image)
+                key = f"stores/{store_id}/photo-{i}-{token}{ext}"
+                await self.blobs.put(key, data)
+                written.append(key)
+        except BaseException:
+            await self._delete(written)
+            raise
         return written
+
+    async def _delete(self, keys: list[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(StorageError):
+                await self.blobs.delete(key)
 
     async def _forget_photos(self, store_id: str, keep: set[str]) -> None:
         """Delete replaced photos, except those an unfinished homepage job was given."""
         for parameters in await self.jobs.unfinished_parameters("homepage"):
             keep.update(parameters.get("photos", []))
-        folder = self.root / store_id
-
-        def sweep() -> None:
-            for path in folder.iterdir() if folder.is_dir() else []:
-                if path.name.startswith("photo-") and str(path) not in keep:
-                    path.unlink(missing_ok=True)
-
-        await asyncio.to_thread(sweep)
+        for info in await self.blobs.list(f"stores/{store_id}"):
+            name = info.key.rsplit("/", 1)[-1]
+            if name.startswith("photo-") and self.jobs.blob_ref(info.key) not in keep:
+                await self.blobs.delete(info.key)
 
 
 def _no_store(store_id: str) -> NotFound:

@@ -153,6 +153,8 @@ class PagesJob(BaseModel):
     log: str | None = Field(default=None, description="A file each step run appends its name to.")
     fail_at: Literal["draft", "final"] | None = None
     fail_times: int = Field(default=0, ge=0, description="Runs of `fail_at` that fail (counted in `log`).")
+    deaf_seconds: float = Field(default=0, ge=0, le=30, description="A sleep as the final step starts, with no "
+                                "stop point and no report: a job that ignores a stop that long.")
 
 
 class PagesKind:
@@ -222,6 +224,7 @@ class PagesKind:
             own.mkdir(parents=True, exist_ok=True)
             draft.write_text(parent.read_text())
         context.report(50.0, "final", "final", "finishing")
+        time.sleep(params.deaf_seconds)
         self._step(params, "final")
         out = context.data_dir / "jobs" / job.job_id / "page.json"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,18 +33,20 @@ def _query(database: PostgresDatabase, sql: str) -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
-async def test_a_queued_worker_job_gets_its_queue_entry_in_its_kinds_queue_and_a_server_job_none(
+async def test_a_queued_job_gets_its_queue_entry_in_its_kinds_queue_a_server_kind_too(
     store: JobStore, database: PostgresDatabase
 ) -> None:
     ad = await store.create("steps", {}, input_file=PHOTO)
     relay = await store.create("relay", {})
     entries = _query(database, """SELECT j.id, q.id, q.task_name, q.queue_name, q.args::text, q.status
                                   FROM jobs j JOIN procrastinate_jobs q ON q.id = j.task_id ORDER BY j.seq""")
-    # one queue per worker kind, so a worker may take only some kinds; a server kind is claimed from the table
+    # one queue per kind, so a worker may take only some kinds; a server kind (a homepage) is a worker's too,
+    # run beside its slots
     assert [(r[0], r[2], r[3], json.loads(r[4]), r[5]) for r in entries] == [
         (ad.job_id, TASK, "steps", {"job_id": ad.job_id}, "todo"),
+        (relay.job_id, TASK, "relay", {"job_id": relay.job_id}, "todo"),
     ]
-    assert _query(database, f"SELECT task_id, input_path FROM jobs WHERE id = '{relay.job_id}'") == [(None, None)]
+    assert _query(database, f"SELECT input_path FROM jobs WHERE id = '{relay.job_id}'") == [(None,)]
     assert _query(database, f"SELECT input_path FROM jobs WHERE id = '{ad.job_id}'") == [(f"uploads/{ad.job_id}.txt",)]
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +25,7 @@ from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.settings import Settings
 from tests.jobs.kinds import PagesKind, StepsKind, pages_kinds
 
+ROOT = Path(__file__).resolve().parents[2]
 INPUT = InputFile(data=b"hello", suffix=".txt")
 
 
@@ -180,3 +184,44 @@ async def test_two_reapers_racing_put_a_dead_workers_job_back_once_and_a_second_
     failed = await store.get(job.job_id, metrics=False)
     assert failed.status == "failed" and failed.error is not None and failed.error.error == "worker_lost"
     assert "not retried again" in failed.error.message and failed.resumable
+
+
+async def test_a_job_that_ignores_a_stop_is_marked_stopped_its_slot_replaced_and_its_worker_goes_on(
+    store: JobStore, database: PostgresDatabase, tmp_path: Path
+) -> None:
+    """A real `nanococoa worker` process (running the tests' kinds) whose job sleeps through a stop: after the
+    stop grace the job is stopped, the worker's next job runs on a fresh slot, and the deaf run's late result
+    is dropped."""
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "NANOCOCOA_DATA_DIR": str(tmp_path / "deaf-worker"),
+           "NANOCOCOA_DATABASE_URL": database.conninfo.get_secret_value(),
+           "NANOCOCOA_BLOB_URL": f"file://{tmp_path / 'blobs'}", "NANOCOCOA_STOP_GRACE_SEC": "1",
+           "NANOCOCOA_HEARTBEAT_SEC": "0.5", "NANOCOCOA_STALLED_AFTER_SEC": "3",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+    code = ("from nanococoa_mcp.jobs.remote import run_worker; from nanococoa_mcp.settings import Settings; "
+            "from tests.jobs.kinds import pages_kinds; run_worker(Settings(), pages_kinds)")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "worker ready" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            await asyncio.sleep(0.1)
+        deaf = await store.create("pages", {"deaf_seconds": 8}, input_file=INPUT)
+        while (st := await store.get(deaf.job_id, metrics=False)).current_step != "final":
+            assert time.monotonic() < deadline and st.status in ("queued", "running"), st
+            await asyncio.sleep(0.05)
+        asked = time.monotonic()
+        await store.request_stop(deaf.job_id)
+        stopped = await _until(store, deaf.job_id, timeout=10)
+        assert stopped.status == "stopped" and time.monotonic() - asked < 6  # long before the job woke up
+        following = await store.create("pages", {}, input_file=INPUT)  # one slot: the fresh one runs it
+        assert (await _until(store, following.job_id)).status == "completed"
+        await asyncio.sleep(max(0.0, asked + 9 - time.monotonic()))  # the deaf run has finished by now
+        late = await store.get(deaf.job_id, metrics=False)
+        assert late.status == "stopped" and late.result is None
+        assert not (tmp_path / "blobs" / "jobs" / deaf.job_id / "page.json").exists()
+        assert "ignored a stop" in log.read_text() and proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0, log.read_text()

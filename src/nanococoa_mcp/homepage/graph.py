@@ -1,7 +1,8 @@
 """The homepage workflow as a LangGraph StateGraph: brainstorm → A concept → B marketing → C structure →
-D content → E images (one ad per step) → F header/footer → G pages → H package, checkpointed in SQLite
-under the data directory with the job id as the thread, so a run that stops or crashes resumes from the
-last finished node (and the last finished image)."""
+D content → E images (one ad per step) → F header/footer → G pages → H package, checkpointed with the job id
+as the thread (in SQLite under the data directory, or in PostgreSQL on the distributed stack, where any worker
+may resume it), so a run that stops or crashes resumes from the last finished node (and the last finished
+image)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.errors import BackendUnavailable, InvalidInput
 from nanococoa_mcp.homepage import images as image_node
+from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.korean import slug
 from nanococoa_mcp.homepage.models import (
     STATE_MODELS,
@@ -43,9 +46,12 @@ from nanococoa_mcp.homepage.site import SITES_DIR, SiteInput, render_pages, writ
 from nanococoa_mcp.homepage.tool_caller import ToolCaller
 from nanococoa_mcp.homepage.writer import Writer
 from nanococoa_mcp.jobs.cancel import JobStopped
+from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.settings import Settings
 
 CHECKPOINT_DB = "homepage_checkpoints.db"
+# Workers starting together create the PostgreSQL checkpointer's tables one at a time (an advisory lock).
+SETUP_LOCK = 0x6E63_6870  # "nchp"
 NODES = ("brainstorm", "concept", "marketing", "structure", "content", "images", "header_footer", "pages", "package")
 # Where each node starts, in percent of the run (images take most of the time: real ads are made).
 NODE_START: dict[str, float] = {"brainstorm": 0, "concept": 6, "marketing": 10, "structure": 14, "content": 18,
@@ -93,11 +99,43 @@ def serializer() -> JsonPlusSerializer:
 
 
 @contextlib.asynccontextmanager
-async def checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
+async def checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """The run's checkpoints: the database NANOCOCOA_DATABASE_URL names when it is PostgreSQL (LangGraph's
+    Postgres checkpointer, its tables beside the jobs), else SQLite under the data directory."""
+    if isinstance(settings.database, PostgresDatabase):
+        async with _postgres_checkpointer(settings.database) as saver:
+            yield saver
+        return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(settings.data_dir / CHECKPOINT_DB) as conn:
-        saver = AsyncSqliteSaver(conn, serde=serializer())
-        await saver.setup()
+        sqlite_saver = AsyncSqliteSaver(conn, serde=serializer())
+        await sqlite_saver.setup()
+        yield sqlite_saver
+
+
+@contextlib.asynccontextmanager
+async def _postgres_checkpointer(database: PostgresDatabase) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """Raises BackendUnavailable without the scale extra."""
+    try:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg import AsyncConnection
+        from psycopg.rows import dict_row
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "homepage runs on PostgreSQL need langgraph-checkpoint-postgres",
+            field="database_url",
+            accepted="pip install 'nanococoa-mcp[scale]'",
+        ) from exc
+    conn = await AsyncConnection.connect(
+        database.conninfo.get_secret_value(), autocommit=True, prepare_threshold=0, row_factory=dict_row
+    )
+    async with conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+        saver = AsyncPostgresSaver(conn, serde=serializer())
+        try:
+            await saver.setup()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
         yield saver
 
 
@@ -108,6 +146,7 @@ class Run:
     settings: Settings
     writer: Writer
     tools: ToolCaller
+    files: SiteFiles
     on_progress: Progress | None = None
     should_stop: Callable[[], bool] | None = None
 
@@ -181,7 +220,7 @@ def build_graph(run: Run) -> StateGraph[HomepageState]:
         index = next(i for i, s in enumerate(plan.images) if s.id == spec.id)
         try:
             image = await image_node.make_image(
-                run.tools, spec, index, run.site_dir(state), run.settings, relay, run.should_stop
+                run.tools, spec, index, run.site_dir(state), run.settings, run.files, relay, run.should_stop
             )
         except InvalidInput as exc:
             reason = f"generate_ad_image refused {exc.field}: {exc.message}" if exc.field else exc.message
@@ -209,7 +248,10 @@ def build_graph(run: Run) -> StateGraph[HomepageState]:
 
     async def package(state: HomepageState) -> dict[str, Any]:
         run.enter("package")
-        made = await asyncio.to_thread(write_site, run.site_dir(state), state["pages"])
+        site_dir = run.site_dir(state)
+        await run.files.restore(site_dir)  # the images an earlier attempt made on another machine
+        made = await asyncio.to_thread(write_site, site_dir, state["pages"])
+        await run.files.publish(site_dir, Path(made.zip_path))
         run.progress("package", 100.0, "홈페이지 완성")
         return {"package": made}
 
@@ -256,5 +298,5 @@ def new_site_id(store: StoreRecord, settings: Settings, now: dt.datetime | None 
     return candidate
 
 
-def compile_graph(run: Run, saver: AsyncSqliteSaver) -> CompiledStateGraph[HomepageState]:
+def compile_graph(run: Run, saver: BaseCheckpointSaver[str]) -> CompiledStateGraph[HomepageState]:
     return build_graph(run).compile(checkpointer=saver)

@@ -14,6 +14,7 @@ from typing import Any
 from PIL import Image
 
 from nanococoa_mcp.errors import JobFailed, QuotaExceeded
+from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.models import GeneratedImage, ImagePlan, ImageSpec, PageContent, StoreRecord
 from nanococoa_mcp.homepage.profiles import profile_for
 from nanococoa_mcp.homepage.tool_caller import ToolCaller, ToolProgress
@@ -104,13 +105,16 @@ async def make_image(
     seed: int,
     site_dir: Path,
     settings: Settings,
+    files: SiteFiles,
     on_progress: ToolProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> GeneratedImage:
     """One ad through `generate_ad_image` (wait=true, then polled if the wait ran out), copied into the site's
-    images/. Raises InvalidInput for a photo the tool refuses, JobFailed for an ad that failed, JobStopped."""
+    images/ and kept (`files.save`) before the run goes on. Raises InvalidInput for a photo the tool refuses,
+    JobFailed for an ad that failed, JobStopped."""
+    photo = await files.photo(spec.photo)
     args: dict[str, Any] = {
-        "copy": spec.copy_text, "product_image_path": spec.photo, "style": spec.style,
+        "copy": spec.copy_text, "product_image_path": str(photo), "style": spec.style,
         "text_style": spec.text_style, "size": spec.size, "seed": seed, "wait": True,
         "wait_timeout_sec": min(300.0, settings.max_wait_sec),
     }
@@ -128,9 +132,10 @@ async def make_image(
         error = job.get("error")
         said = error.get("message", job["status"]) if isinstance(error, dict) else job["status"]
         raise JobFailed(f"the {spec.id} ad (job {job['job_id']}) did not finish: {said}", field="images")
-    source = Path(result["variants"][0]["image_path"])
+    source = await files.ad_image(str(job["job_id"]), result["variants"][0]["image_path"])
     target = site_dir / "images" / f"{spec.id}.jpg"
     width, height = await asyncio.to_thread(_save_web_image, source, target)
+    await files.save(site_dir, f"images/{target.name}")
     return GeneratedImage(id=spec.id, file=f"images/{target.name}", ad_job_id=str(job["job_id"]), alt=spec.alt,
                           width=width, height=height)
 

@@ -1,17 +1,17 @@
-"""The homepage's job kind: a generate_homepage job runs `run_homepage` as a task of the job pool in the
-server (it mostly waits on the ad jobs it submits through the tools, so it holds no worker those need).
-Its steps are the workflow's nodes; a run cut short by a restart is queued again and resumes from its
-LangGraph checkpoint (thread id = job id)."""
+"""The homepage's job kind: a generate_homepage job runs `run_homepage` as a task beside the ad workers (in the
+embedded server's pool, or in a `nanococoa worker`), never in an ad worker's slot: it mostly waits on the ad
+jobs it submits through the tools. Its steps are the workflow's nodes; a run cut short by a restart or a dead
+worker is queued again and resumes from its LangGraph checkpoint (thread id = job id)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.graph import NODES
 from nanococoa_mcp.homepage.models import StoreRecord
 from nanococoa_mcp.homepage.run import MAX_PHOTOS, run_homepage
@@ -30,7 +30,10 @@ class HomepageJob(BaseModel):
     store_id: str = Field(min_length=1)
     store_name: str = Field(description="The store's name, for job lists.")
     record: StoreRecord
-    photos: list[str] = Field(max_length=MAX_PHOTOS, description="Paths of the store's product photos.")
+    photos: list[str] = Field(
+        max_length=MAX_PHOTOS,
+        description="The store's product photos: paths on the embedded stack, blob keys on the distributed one.",
+    )
 
 
 class HomepageKind:
@@ -40,9 +43,12 @@ class HomepageKind:
     resumable = False  # a re-run from a step is an ad's; a homepage resumes by itself after a restart
     concurrency = 1
 
-    def __init__(self, settings: Settings, tools: Callable[[], ToolCaller]) -> None:
+    def __init__(
+        self, settings: Settings, tools: Callable[[], ToolCaller], files: Callable[[], SiteFiles] | None = None
+    ) -> None:
         self.settings = settings
         self.tools = tools  # a fresh caller per run, closed when it ends
+        self.files = files  # where photos, ads and sites live (default: the data directory)
 
     def check(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -71,11 +77,28 @@ class HomepageKind:
             context.report(percent, node, None, message)
 
         tools = self.tools()
+        files = self.files() if self.files is not None else None
         try:
+            if files is not None:
+                await _check_shop(params, tools)
             result = await run_homepage(
-                job.job_id, params.record, [Path(p) for p in params.photos], self.settings, tools,
-                on_progress=progress, should_stop=context.should_stop,
+                job.job_id, params.record, params.photos, self.settings, tools,
+                on_progress=progress, should_stop=context.should_stop, files=files,
             )
         finally:
             await tools.aclose()
+            if files is not None:
+                await files.clear()
         return result.model_dump(mode="json")
+
+
+async def _check_shop(params: HomepageJob, tools: ToolCaller) -> None:
+    """On the distributed stack a run reads only its own shop: the shop is the acting tenant's (get_store
+    answers NotFound for another's) and every photo is one of that shop's objects (`stores/{id}/…`). Raises
+    NotFound or InvalidInput."""
+    await tools.call("get_store", {"store_id": params.store_id})
+    folder = f"stores/{params.store_id}/"
+    for n, photo in enumerate(params.photos):
+        if not photo.startswith(folder) or ".." in photo.split("/"):
+            raise InvalidInput(f"photo {photo!r} is not one of the shop's", field=f"photos[{n}]",
+                               accepted=f"the shop's photos ({folder}…)")

@@ -3,14 +3,16 @@ job id has one, answering in the seed's shape (status, output_path, pages, gener
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
+from nanococoa_mcp.blobs import FileBlobs
 from nanococoa_mcp.errors import Conflict, InvalidInput
+from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.graph import HomepageState, Progress, Run, checkpointer, compile_graph, new_site_id
 from nanococoa_mcp.homepage.models import NodeNote, SkippedImage, StoreRecord, WriterName
 from nanococoa_mcp.homepage.tool_caller import ToolCaller
@@ -42,26 +44,31 @@ class HomepageResult(BaseModel):
     resumed: bool = Field(description="This call continued a run that had stopped or crashed.")
 
 
-def _check_photos(photos: list[Path]) -> list[str]:
+async def _check_photos(photos: Sequence[str | Path], files: SiteFiles) -> list[str]:
     if len(photos) > MAX_PHOTOS:
         raise InvalidInput(f"{len(photos)} photos were given", field="photos", accepted=f"at most {MAX_PHOTOS}")
-    out = []
-    for n, photo in enumerate(photos):
-        path = Path(photo).expanduser()
-        if not path.is_file():
-            raise InvalidInput(f"no file at {photo}", field=f"photos[{n}]", accepted="an existing image file")
-        out.append(str(path.resolve()))
-    return out
+    return await files.check_photos(photos)
+
+
+async def _claim_site_id(job_id: str, store: StoreRecord, settings: Settings, files: SiteFiles) -> str:
+    """A site id no other run has: new_site_id's, with a further suffix while another run holds it."""
+    base = new_site_id(store, settings)
+    candidate, n = base, 1
+    while not await files.claim(candidate, job_id):
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
 
 
 async def run_homepage(
     job_id: str,
     store: StoreRecord,
-    photos: list[Path],
+    photos: Sequence[str | Path],
     settings: Settings,
     tools: ToolCaller,
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    files: SiteFiles | None = None,
 ) -> HomepageResult:
     """Build (or finish building) the homepage of run `job_id`, making its ads through `tools`.
 
@@ -69,13 +76,17 @@ async def run_homepage(
     answers its result again without doing anything. `on_progress(node, percent, message)` is called as
     nodes and ads advance; `should_stop()` is checked before every node and while an ad is awaited or waits
     for room in a full queue. A photo the ad tool refuses is recorded (`skipped_images`) and the run goes on.
+    `files` says where photos, ads and the site live (default: files under the data directory); a photo is a
+    path on this machine or a key of `files`' blob store.
     Raises InvalidInput (a missing photo, every photo refused), Conflict (the job id's checkpoint belongs to
     another store or photos), JobStopped, JobFailed (an ad that failed)."""
     if not job_id.strip():
         raise InvalidInput("the job id is empty", field="job_id", accepted="a non-empty id")
-    paths = _check_photos(photos)
+    files = files or SiteFiles(FileBlobs(settings.data_dir, fsync=False, setting="data_dir"), settings.data_dir)
+    paths = await _check_photos(photos, files)
     writer = writer_for(settings)
-    run = Run(settings=settings, writer=writer, tools=tools, on_progress=on_progress, should_stop=should_stop)
+    run = Run(settings=settings, writer=writer, tools=tools, files=files, on_progress=on_progress,
+              should_stop=should_stop)
     config: RunnableConfig = {"configurable": {"thread_id": job_id}, "recursion_limit": RECURSION_LIMIT}
     async with checkpointer(settings) as saver:
         graph = compile_graph(run, saver)
@@ -91,7 +102,7 @@ async def run_homepage(
             values = await graph.ainvoke(None, config, durability="sync") if snapshot.next else earlier
         else:
             start: HomepageState = {"job_id": job_id, "store": store, "photos": paths,
-                                    "site_id": new_site_id(store, settings), "notes": []}
+                                    "site_id": await _claim_site_id(job_id, store, settings, files), "notes": []}
             values = await graph.ainvoke(start, config, durability="sync")
     package = values["package"]
     images = values.get("images", [])

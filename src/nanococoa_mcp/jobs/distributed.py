@@ -1,14 +1,13 @@
 """An API replica's job runtime on the distributed stack (PostgreSQL + Procrastinate): the same calls as the
 embedded WorkerPool (submit, stop, follow, worker health) for the service, with no inference here.
 
-- A worker kind's job is queued with its Procrastinate entry (store.py) for any `nanococoa worker` to run; a
-  stop asked here sets the row's flag and aborts the entry, whichever machine runs the job.
-- A server kind's job (a homepage) is claimed from the table by one replica and runs there (a WorkerPool
-  with no worker processes), as on the embedded stack.
+- Every job is queued with its Procrastinate entry (store.py) for any `nanococoa worker` to run (a homepage
+  too: it runs beside a worker's slots, remote.py); a stop asked here sets the row's flag and aborts the entry,
+  whichever machine runs the job. A replica runs no job itself.
 - Followers are woken by the row's notifications (listener.py), reading the row at least every second.
 - Every replica also reaps: a job whose worker stopped answering goes back to its queue (runs.py).
-- `worker_processes` > 0 (`serve --workers N`) runs that many `nanococoa worker` processes beside the API,
-  spawned (never forked), replaced when one dies.
+- `worker_processes` > 0 (`serve --workers N`) runs that many `nanococoa worker` processes beside the API
+  (`worker_main`, from app.py), spawned (never forked), replaced when one dies.
 """
 
 from __future__ import annotations
@@ -18,16 +17,14 @@ import contextlib
 import logging
 import multiprocessing
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from nanococoa_mcp.errors import NanococoaError
-from nanococoa_mcp.jobs.kinds import ServerKind, WorkerKindsFactory
 from nanococoa_mcp.jobs.listener import JobListener
 from nanococoa_mcp.jobs.models import InputFile, JobStatus
-from nanococoa_mcp.jobs.pool import WorkerPool
-from nanococoa_mcp.jobs.remote import reap_forever, run_worker
+from nanococoa_mcp.jobs.remote import reap_forever
 from nanococoa_mcp.jobs.runs import Runs
 from nanococoa_mcp.jobs.store import WORKER_LANE, JobStore
 from nanococoa_mcp.locations import PostgresDatabase
@@ -44,21 +41,18 @@ class DistributedRuntime:
         store: JobStore,
         database: PostgresDatabase,
         settings: Settings,
-        make_worker_kinds: WorkerKindsFactory,
+        worker_main: Callable[[Settings], None],
         *,
-        server_kinds: Sequence[ServerKind] = (),
         max_queued: int = 32,
         stop_grace_s: float = 10.0,
         worker_processes: int = 0,
+        reap: bool = True,
     ) -> None:
         self.store = store
         self.settings = settings
-        self.make_worker_kinds = make_worker_kinds
-        # Server kinds only: the table is the queue of those, claimed with SKIP LOCKED by whichever replica.
-        self.server = WorkerPool(
-            store, settings, make_worker_kinds, server_kinds=server_kinds, workers=0, max_queued=max_queued,
-            stop_grace_s=stop_grace_s, recover=False,
-        )
+        self.worker_main = worker_main  # a module-level function: spawned processes find it by name
+        self.max_queued = max_queued
+        self.reap = reap  # a worker's own service leaves reaping to the worker
         self.runs = Runs(store)
         self.listener = JobListener(database)
         self.worker_processes = worker_processes
@@ -72,24 +66,21 @@ class DistributedRuntime:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await self.server.start()
         await self.listener.start()
         self._processes = [self._spawn() for _ in range(self.worker_processes)]
-        self._tasks = [
-            asyncio.create_task(reap_forever(self.runs, self.settings), name="nanococoa-reaper"),
-            asyncio.create_task(self._watch(), name="nanococoa-workers-watch"),
-        ]
+        self._tasks = [asyncio.create_task(self._watch(), name="nanococoa-workers-watch")]
+        if self.reap:
+            self._tasks.append(asyncio.create_task(reap_forever(self.runs, self.settings), name="nanococoa-reaper"))
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Stop following and reaping, then the server kinds' runs and the worker processes (each finishes
-        its job within `timeout_s`, else is killed: its job is run again elsewhere)."""
+        """Stop following and reaping, then the worker processes (each finishes its job within `timeout_s`,
+        else is killed: its job is run again elsewhere)."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        await self.server.close(timeout_s)
         await self.listener.close()
         for process in self._processes:
             process.terminate()  # SIGTERM: the worker finishes its job and exits
@@ -110,12 +101,16 @@ class DistributedRuntime:
         parent_id: str | None = None,
         start_step: int = 1,
     ) -> JobStatus:
-        return await self.server.submit(
-            kind, parameters, input_file=input_file, parent_id=parent_id, start_step=start_step
+        """Queue a job (and its queue entry) and return at once. Raises as JobStore.create."""
+        return await self.store.create(
+            kind, parameters, input_file=input_file, parent_id=parent_id, start_step=start_step,
+            max_queued=self.max_queued,
         )
 
     async def stop(self, job_id: str) -> JobStatus:
-        return await self.server.stop(job_id)
+        """A queued job stops now; a running one at its worker's next step (its entry is aborted). Raises
+        NotFound."""
+        return await self.store.request_stop(job_id)
 
     async def changed(self, job_id: str, poll_s: float) -> None:
         """Until the job's row changes (or about a second passes)."""
@@ -128,16 +123,14 @@ class DistributedRuntime:
         return self._busy
 
     def _spawn(self) -> BaseProcess:
-        process = self._ctx.Process(
-            target=_worker_process, args=(self.settings, self.make_worker_kinds), name="nanococoa-worker"
-        )
+        process = self._ctx.Process(target=self.worker_main, args=(self.settings,), name="nanococoa-worker")
         process.daemon = True  # never outlive the API
         process.start()
         return process
 
     async def _watch(self) -> None:
         """Worker health for /health, and a dead worker process replaced."""
-        worker_kinds = [k.name for k in self.store.kinds.values() if k.runs_in == WORKER_LANE]
+        worker_kinds = [k.name for k in self.store.kinds.values() if k.runs_in == WORKER_LANE]  # slots' kinds
         marks = ", ".join("?" * len(worker_kinds))
         while True:
             for i, process in enumerate(self._processes):
@@ -157,7 +150,3 @@ class DistributedRuntime:
                 log.warning("worker health not read (%s)", exc)
             await asyncio.sleep(self.settings.heartbeat_sec)
 
-
-def _worker_process(settings: Settings, make_kinds: WorkerKindsFactory) -> None:
-    """A worker process of `serve --workers N`: exactly `nanococoa worker --concurrency 1`."""
-    run_worker(settings, make_kinds)

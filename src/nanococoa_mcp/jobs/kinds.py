@@ -91,3 +91,5 @@ class ServerKind(JobKind, Protocol):
 
 # Spawned workers build their kinds from this: a module-level function, so it pickles by name.
 WorkerKindsFactory = Callable[[Settings], Sequence[WorkerKind]]
+# A distributed worker builds the kinds it runs beside its slots (a homepage) from this.
+ServerKindsFactory = Callable[[Settings], Sequence[ServerKind]]

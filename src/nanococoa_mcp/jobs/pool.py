@@ -30,7 +30,7 @@ from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
 from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.jobs.kinds import ServerKind, WorkerKindsFactory
 from nanococoa_mcp.jobs.models import InputFile, JobError, JobStatus, JobTicket, RecoveryReport
-from nanococoa_mcp.jobs.progress import ProgressTracker
+from nanococoa_mcp.jobs.progress import ProgressTracker, inherited_steps
 from nanococoa_mcp.jobs.store import WORKER_LANE, JobStore
 from nanococoa_mcp.jobs.worker import DONE, worker_main
 from nanococoa_mcp.settings import Settings
@@ -95,11 +95,6 @@ def _exit_reason(code: int | None) -> str:
     if code is not None and code < 0:
         return f"killed by {signal.Signals(-code).name}"
     return f"exited with code {code}"
-
-
-def _inherited(steps: Sequence[str], job: JobTicket) -> list[str]:
-    """The steps a job starts with done: its parent's before `start_step`, and its own before a restart."""
-    return list(dict.fromkeys([*steps[: job.start_step - 1], *job.steps_done]))
 
 
 class WorkerPool:
@@ -334,7 +329,7 @@ class WorkerPool:
             job = await self.store.load(job_id)
         except NotFound:  # stopped between the claim and now
             return
-        tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), _inherited(kind.steps, job))
+        tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), inherited_steps(kind.steps, job))
         context = ServerContext(tracker, self.settings.data_dir)
         # The run acts for the job's tenant (the jobs it queues are that tenant's), as a caller inside the
         # server: the files it names (a shop's saved photos) are the server's own.

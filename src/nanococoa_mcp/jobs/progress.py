@@ -8,7 +8,12 @@ import threading
 import time
 from collections.abc import Sequence
 
-from nanococoa_mcp.jobs.models import ProgressUpdate, Stage
+from nanococoa_mcp.jobs.models import JobTicket, ProgressUpdate, Stage
+
+
+def inherited_steps(steps: Sequence[str], job: JobTicket) -> list[str]:
+    """The steps a job starts with done: its parent's before `start_step`, and its own before a restart."""
+    return list(dict.fromkeys([*steps[: job.start_step - 1], *job.steps_done]))
 
 
 class ProgressTracker:

@@ -4,11 +4,16 @@ JobKind code as an embedded worker process (worker.run_job), models kept warm be
 - Never forks: a job runs in a thread of this process, one thread per `--concurrency` slot, each with kinds of
   its own (a kind's browser must stay on the thread that made it). The event loop keeps the heartbeat, the
   queue, the reaper and the database.
+- A server kind (a homepage, which mostly waits on the ad jobs it submits) runs as a task of the event loop,
+  fed by a Procrastinate worker of its own: it never holds a slot its ads need. A run whose worker died goes
+  back to its queue like any job and resumes from its own checkpoint.
 - The job's photo and the steps it starts from are fetched from the blob store into a scratch directory; each
   finished step goes back as it finishes (another worker can resume the job from it), the results when it
   completes, under `jobs/{id}/` (files.py). A job is settled only by the attempt that holds it (runs.py).
 - A stop reaches the job at its next progress step or stop point: Procrastinate's abort (it cancels the task),
-  or the row's stop flag, read with every progress write.
+  or the row's stop flag, read with every progress write. A job that does not answer within the stop grace is
+  marked stopped and its slot replaced (a fresh thread, fresh kinds); the deaf thread is abandoned, whatever it
+  does later is dropped, and the other slots carry on.
 - A database restart does not end the worker: heartbeats, the queue's listener and its polls retry, and a
   job's outcome is recorded once the database is back.
 """
@@ -32,9 +37,13 @@ from typing import Any, TypeVar
 
 from nanococoa_mcp.blobs import open_blobs
 from nanococoa_mcp.errors import InvalidInput, NanococoaError
+from nanococoa_mcp.jobs.cancel import JobStopped
 from nanococoa_mcp.jobs.files import JobFiles
-from nanococoa_mcp.jobs.kinds import WorkerKind, WorkerKindsFactory
-from nanococoa_mcp.jobs.models import Claim, JobError, JobTicket, ProgressUpdate
+from nanococoa_mcp.jobs.kinds import ServerKind, ServerKindsFactory, WorkerKind, WorkerKindsFactory
+from nanococoa_mcp.jobs.lanes import RESTART_BACKOFF_S, OneRegistration, resilient_worker_class
+from nanococoa_mcp.jobs.models import Claim, JobError, JobTicket, Previews, ProgressUpdate
+from nanococoa_mcp.jobs.pool import ServerContext
+from nanococoa_mcp.jobs.progress import ProgressTracker, inherited_steps
 from nanococoa_mcp.jobs.queue import TASK
 from nanococoa_mcp.jobs.runs import Runs
 from nanococoa_mcp.jobs.store import JobStore
@@ -42,13 +51,13 @@ from nanococoa_mcp.jobs.worker import run_job
 from nanococoa_mcp.locations import PostgresDatabase
 from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.storage import StorageUnavailable
+from nanococoa_mcp.tenancy import Caller, acting_as
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STOP_POLL_S = 0.5  # inside a stage, the row's stop flag is read at most this often
 SETTLE_FOR_S = 120.0  # a job's outcome is retried this long while the database is out of reach
-RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # between attempts to reach the database again
 
 
 def scratch_dir(settings: Settings) -> Path:
@@ -71,8 +80,10 @@ class _Slot:
     """One job at a time, on one thread that keeps its own warm kinds."""
 
     def __init__(self, index: int) -> None:
+        self.index = index
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"nanococoa-job{index}")
         self.kinds: dict[str, WorkerKind] = {}
+        self.abandoned = False  # its thread ignored a stop: it is replaced, never used again
 
     async def start(self, make_kinds: WorkerKindsFactory, settings: Settings) -> None:
         def build() -> None:
@@ -105,6 +116,7 @@ class RemoteWorker:
         *,
         concurrency: int = 1,
         kinds: Sequence[str] | None = None,
+        make_server_kinds: ServerKindsFactory | None = None,
     ) -> None:
         database = settings.database
         if not isinstance(database, PostgresDatabase):
@@ -120,23 +132,29 @@ class RemoteWorker:
         self.settings = settings.model_copy(update={"data_dir": self.scratch})
         self.make_kinds = make_kinds
         self.concurrency = concurrency
+        self.server_kinds: dict[str, ServerKind] = {
+            kind.name: kind for kind in (make_server_kinds(self.settings) if make_server_kinds else ())
+        }
         self.known = [kind.name for kind in make_kinds(self.settings) if kind.runs_in == "worker"]
+        self.known += list(self.server_kinds)
         for name in kinds or ():
             if name not in self.known:
                 raise InvalidInput(f"unknown job kind {name!r}", field="kinds", accepted=", ".join(self.known))
         self.queues = list(kinds) if kinds else list(self.known)
         self._stopping = asyncio.Event()
-        self._procrastinate: Any = None
+        self._procrastinate: list[Any] = []
         self.runs: Runs | None = None
         self.files: JobFiles | None = None
         self._slots: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._all_slots: list[_Slot] = []
+        self.abandoned = 0  # slots whose job ignored a stop
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def stop(self) -> None:
         """Finish the jobs under way, then return from run(). Safe from a signal handler of the loop."""
         self._stopping.set()
-        if self._procrastinate is not None:
-            self._procrastinate.stop()
+        for procrastinate in self._procrastinate:
+            procrastinate.stop()
 
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         """Raises StorageError (the database or the blob store at start) or BackendUnavailable."""
@@ -144,9 +162,10 @@ class RemoteWorker:
 
         self._loop = asyncio.get_running_loop()
         blobs = open_blobs(self.settings.blobs)
-        store = await JobStore.open_postgres(self.database, self.scratch, self.make_kinds(self.settings), blobs=blobs)
+        kinds = [*self.make_kinds(self.settings), *self.server_kinds.values()]
+        store = await JobStore.open_postgres(self.database, self.scratch, kinds, blobs=blobs)
         self.runs, self.files = Runs(store), JobFiles(blobs, steps_in_job=True)
-        slots = [_Slot(i) for i in range(self.concurrency)]
+        slots = self._all_slots = [_Slot(i) for i in range(self.concurrency)]
         app = App(connector=PsycopgConnector(conninfo=self.database.conninfo.get_secret_value(), min_size=1,
                                              max_size=2 + self.concurrency))
         app.task(name=TASK, pass_context=True)(self._task)
@@ -166,7 +185,7 @@ class RemoteWorker:
                 reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reaper
-            for slot in slots:
+            for slot in self._all_slots:
                 await asyncio.to_thread(slot.close)
             await store.close()
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -192,37 +211,55 @@ class RemoteWorker:
         log.info("%s: finishing the jobs under way, then exiting (again to exit now)", sig.name)
         self.stop()
 
+    def _lanes(self) -> list[tuple[str, list[str], int]]:
+        """(name suffix, queues, concurrency) of each Procrastinate worker: the slots' kinds, and the server
+        kinds beside them (their own worker, so a homepage never takes the place of the ads it waits on)."""
+        slot_queues = [q for q in self.queues if q not in self.server_kinds]
+        server_queues = [q for q in self.queues if q in self.server_kinds]
+        lanes = [("", slot_queues, self.concurrency)] if slot_queues else []
+        if server_queues:
+            lanes.append(("-runs", server_queues, sum(self.server_kinds[q].concurrency for q in server_queues)))
+        return lanes
+
     async def _serve(self, app: Any) -> None:
-        """Run Procrastinate's worker, again after a failure (the database out of reach at start)."""
+        """Run Procrastinate's workers, again after a failure (the database out of reach at start)."""
         failures = 0
-        worker_class = _worker_class()
+        worker_class = resilient_worker_class()
         while not self._stopping.is_set():
             try:
                 async with app.open_async():
-                    self._procrastinate = worker_class(
-                        app,
-                        queues=self.queues,
-                        concurrency=self.concurrency,
-                        name=f"nanococoa-{socket.gethostname()}-{os.getpid()}",
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=self.settings.heartbeat_sec,
-                        stalled_worker_timeout=self.settings.stalled_after_sec,
-                        fetch_job_polling_interval=1.0,
-                        abort_job_polling_interval=1.0,
-                        shutdown_graceful_timeout=None,  # a stopping worker finishes its jobs
-                    )
+                    one_worker = OneRegistration(app)  # the lanes count, and are judged, as one worker
+                    self._procrastinate = [
+                        worker_class(
+                            one_worker,
+                            queues=queues,
+                            concurrency=concurrency,
+                            name=f"nanococoa-{socket.gethostname()}-{os.getpid()}{suffix}",
+                            install_signal_handlers=False,
+                            update_heartbeat_interval=self.settings.heartbeat_sec,
+                            stalled_worker_timeout=self.settings.stalled_after_sec,
+                            fetch_job_polling_interval=1.0,
+                            abort_job_polling_interval=1.0,
+                            shutdown_graceful_timeout=None,  # a stopping worker finishes its jobs
+                        )
+                        for suffix, queues, concurrency in self._lanes()
+                    ]
                     if self._stopping.is_set():
                         return
-                    await self._procrastinate.run()
+                    async with asyncio.TaskGroup() as group:
+                        for procrastinate in self._procrastinate:
+                            group.create_task(procrastinate.run())
                     failures = 0
             except Exception as exc:  # the database out of reach: try again, as long as we are not stopping
+                if isinstance(exc, ExceptionGroup):
+                    exc = exc.exceptions[0]
                 delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
                 failures += 1
                 log.warning("worker lost the database (%s); again in %.1f s", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
             finally:
-                self._procrastinate = None
+                self._procrastinate = []
 
     # ---------------------------------------------------------------- one job
 
@@ -233,11 +270,16 @@ class RemoteWorker:
         if claim is None:
             log.info("job %s: nothing to run (stopped, or settled by an earlier delivery)", job_id)
             return
+        if claim.job.kind in self.server_kinds:
+            await self._run_beside(claim, self.server_kinds[claim.job.kind])
+            return
         try:
             slot = await self._slots.get()
             try:
                 await self._run_claimed(claim, slot)
             finally:
+                if slot.abandoned:
+                    slot = await asyncio.shield(self._replace(slot))
                 self._slots.put_nowait(slot)
                 await asyncio.to_thread(self._forget, claim.job)
         except asyncio.CancelledError:  # aborted (a stop): recorded here if the job's thread had not done so
@@ -260,8 +302,86 @@ class RemoteWorker:
             await asyncio.shield(asyncio.wrap_future(done))
         except asyncio.CancelledError:  # Procrastinate aborts a task by cancelling it: the job stops at its next step
             recorder.abort.set()
-            await asyncio.wrap_future(done)
+            finished, _ = await asyncio.wait({asyncio.wrap_future(done)}, timeout=self.settings.stop_grace_sec)
+            if not finished:  # deaf: the job is stopped here, its thread left behind and its slot replaced
+                log.warning("job %s ignored a stop for %.0f s; marking it stopped and replacing its slot",
+                            claim.job.job_id, self.settings.stop_grace_sec)
+                recorder.abandon()
+                slot.abandoned = True
+                runs = self.runs
+                await asyncio.shield(settle(lambda: runs.stopped(claim.job.job_id, claim.attempt), claim.job.job_id))
             raise
+
+    async def _replace(self, slot: _Slot) -> _Slot:
+        """A fresh slot in place of one whose thread ignored a stop (that thread runs on, unwatched)."""
+        self.abandoned += 1
+        slot.executor.shutdown(wait=False)
+        fresh = _Slot(slot.index)
+        self._all_slots = [fresh if s is slot else s for s in self._all_slots]
+        await fresh.start(self.make_kinds, self.settings)
+        return fresh
+
+    async def _run_beside(self, claim: Claim, kind: ServerKind) -> None:
+        """A server kind's run, as a task of this loop: progress written (fenced by the attempt) every
+        STOP_POLL_S, which also reads a stop; a run that ignores a stop for the grace period is cancelled."""
+        assert self.runs is not None
+        job, runs = claim.job, self.runs
+        tracker = ProgressTracker(kind.eta_plan(job.parameters, job.start_step), inherited_steps(kind.steps, job))
+        context = ServerContext(tracker, self.scratch)
+        # The run acts for the job's tenant through this worker's own job service (the ads it queues and the
+        # shop it reads are that tenant's), as a caller inside the server: the files it names are its own.
+        with acting_as(Caller(job.tenant, remote=False)):
+            run = asyncio.create_task(kind.run(job, context), name=f"nanococoa-{kind.name}-{job.job_id}")
+        stop_deadline: float | None = None
+        try:
+            while not run.done():
+                await asyncio.wait({run}, timeout=STOP_POLL_S)
+                if not await self._flush(claim, tracker) and stop_deadline is None:
+                    context.stop()
+                    stop_deadline = time.monotonic() + self.settings.stop_grace_sec
+                if stop_deadline is not None and time.monotonic() > stop_deadline and not run.done():
+                    log.warning("%s job %s ignored a stop for %.0f s; cancelling it", kind.name, job.job_id,
+                                self.settings.stop_grace_sec)
+                    run.cancel()
+        except asyncio.CancelledError:  # aborted by Procrastinate (a stop): the run gets its grace, then is cut
+            context.stop()
+            await asyncio.wait({run}, timeout=self.settings.stop_grace_sec)
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            await asyncio.shield(settle(lambda: runs.stopped(job.job_id, claim.attempt), job.job_id))
+            raise
+        tracker.finish()
+        await self._flush(claim, tracker)
+        exc = None if run.cancelled() else run.exception()
+        if run.cancelled() or isinstance(exc, JobStopped) or (context.should_stop() and exc is not None):
+            await settle(lambda: runs.stopped(job.job_id, claim.attempt), job.job_id)
+            return
+        if exc is not None:
+            if not isinstance(exc, NanococoaError):
+                log.error("%s job %s failed", kind.name, job.job_id, exc_info=exc)
+            error = JobError.from_exception(exc) if isinstance(exc, NanococoaError) else JobError(
+                error="internal_error", message=f"the job failed unexpectedly ({type(exc).__name__})"
+            )
+            outcome = await settle(lambda: runs.failed(job, claim.attempt, error, resumable=False,
+                                                       previews=Previews()), job.job_id)
+            log.info("job %s: %s (%s: %s)", job.job_id, outcome or "not ours any more", error.error, error.message)
+            return
+        result = run.result()
+        previews = kind.previews(job.job_id, result)
+        await settle(lambda: runs.completed(job, claim.attempt, result, tracker.durations, previews), job.job_id)
+
+    async def _flush(self, claim: Claim, tracker: ProgressTracker) -> bool:
+        """Write the latest progress (or, with none, read the stop flag); whether the run should go on."""
+        assert self.runs is not None
+        update = tracker.take()
+        try:
+            if update is not None:
+                return await self.runs.report(claim.job.job_id, update, claim.attempt)
+            return not await self.runs.should_stop(claim.job.job_id, claim.attempt)
+        except StorageUnavailable as exc:  # progress can wait for the database; the run goes on
+            log.warning("job %s: progress not recorded (%s)", claim.job.job_id, exc)
+            return True
 
     async def _prepare(self, job: JobTicket, kind: WorkerKind) -> JobTicket:
         """The job as its kind runs it here: its photo fetched, and the finished steps it starts from."""
@@ -312,6 +432,7 @@ class Recorder:
         self.kind = kind
         self.loop = loop
         self.abort = threading.Event()
+        self.abandoned = False  # the job ignored a stop and was marked stopped: whatever it does now is dropped
         self._saved: set[str] = set()
         self._steps_done = len(job.steps_done)
         self._checked_at = 0.0
@@ -320,24 +441,18 @@ class Recorder:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def _settle(self, make: Callable[[], Awaitable[T]]) -> T | None:
-        """An outcome, retried while the database is out of reach (then the reaper runs the job again)."""
-        deadline = time.monotonic() + SETTLE_FOR_S
-        delay = 0.5
-        while True:
-            try:
-                return self._call(_awaited(make))
-            except StorageUnavailable as exc:
-                if time.monotonic() > deadline:
-                    log.error("job %s: could not record its outcome: %s", self.job.job_id, exc)
-                    return None
-                log.warning("job %s: recording its outcome again in %.1f s (%s)", self.job.job_id, delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return self._call(settle(make, self.job.job_id))
+
+    def abandon(self) -> None:
+        self.abandoned = True
+        self.abort.set()
 
     def load(self, job_id: str) -> JobTicket:
         return self.job
 
     def progress(self, job_id: str, update: ProgressUpdate) -> None:
+        if self.abandoned:
+            return
         previews = None
         if len(update.steps_done) > self._steps_done:  # a step has finished: its files first, so it can be resumed
             self._call(self.worker.save_steps(job_id, self._saved))
@@ -368,6 +483,9 @@ class Recorder:
         stage_times: Sequence[tuple[str, float]],
         group: str,
     ) -> None:
+        if self.abandoned:
+            log.info("job %s: finished after it was marked stopped; its result is dropped", job.job_id)
+            return
         self._call(self.worker.save_results(job.job_id, self._saved))
         previews = self.kind.previews(job.job_id, result)
         done = self._settle(lambda: self.runs.completed(self.claim.job, self.claim.attempt, result, stage_times,
@@ -377,12 +495,16 @@ class Recorder:
                      job.job_id)
 
     def mark_failed(self, job_id: str, error: JobError, *, resumable: bool) -> None:
+        if self.abandoned:
+            return
         previews = self.kind.previews(job_id, None)
         outcome = self._settle(lambda: self.runs.failed(self.claim.job, self.claim.attempt, error,
                                                         resumable=resumable, previews=previews))
         log.info("job %s: %s (%s: %s)", job_id, outcome or "not ours any more", error.error, error.message)
 
     def mark_stopped(self, job_id: str) -> None:
+        if self.abandoned:
+            return
         self._settle(lambda: self.runs.stopped(job_id, self.claim.attempt))
 
     def record_files(self, job_id: str, nbytes: int) -> None:
@@ -390,8 +512,21 @@ class Recorder:
             self._call(self.runs.record_files(job_id, nbytes))
 
 
-async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
+async def settle(make: Callable[[], Awaitable[T]], job_id: str) -> T | None:
+    """A job's outcome, recorded again while the database is out of reach (for SETTLE_FOR_S; after that the
+    reaper runs the job again)."""
+    deadline = time.monotonic() + SETTLE_FOR_S
+    delay = 0.5
+    while True:
+        try:
+            return await make()
+        except StorageUnavailable as exc:
+            if time.monotonic() > deadline:
+                log.error("job %s: could not record its outcome: %s", job_id, exc)
+                return None
+            log.warning("job %s: recording its outcome again in %.1f s (%s)", job_id, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def reap_forever(runs: Runs, settings: Settings) -> None:
@@ -411,57 +546,31 @@ async def reap_forever(runs: Runs, settings: Settings) -> None:
         await asyncio.sleep(settings.heartbeat_sec)
 
 
-def _worker_class() -> Any:
-    """Procrastinate's Worker, made to outlive a database restart: its side tasks and its queue polls retry
-    instead of stopping the worker."""
-    from procrastinate.exceptions import ProcrastinateException
-    from procrastinate.worker import Worker
-
-    class ResilientWorker(Worker):
-        async def _update_heartbeat(self) -> None:
-            while True:
-                await asyncio.sleep(self.update_heartbeat_interval)
-                try:
-                    assert self.worker_id is not None
-                    await self.app.job_manager.update_heartbeat(self.worker_id)
-                except ProcrastinateException as exc:
-                    log.warning("heartbeat not recorded (%s)", exc.__cause__ or exc)
-
-        async def _listen(self) -> None:
-            failures = 0
-            while True:
-                try:
-                    await self.app.job_manager.listen_for_jobs(
-                        on_notification=self._handle_notification, queues=self.queues
-                    )
-                except ProcrastinateException as exc:
-                    delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
-                    failures += 1
-                    log.warning("queue listener lost the database (%s); again in %.1f s", exc.__cause__ or exc, delay)
-                    await asyncio.sleep(delay)
-
-        def _start_side_tasks(self) -> list[asyncio.Task[Any]]:
-            return [
-                asyncio.create_task(self._update_heartbeat(), name="update_heartbeats"),
-                asyncio.create_task(self._poll_jobs_to_abort(), name="poll_jobs_to_abort"),
-                asyncio.create_task(self._listen(), name="listener"),
-            ]
-
-        async def _fetch_and_process_jobs(self) -> None:
-            try:
-                await super()._fetch_and_process_jobs()
-            except ProcrastinateException as exc:
-                log.warning("queue not read (%s)", exc.__cause__ or exc)
-
-    return ResilientWorker
-
-
-def run_worker(settings: Settings, make_kinds: WorkerKindsFactory, *, concurrency: int = 1,
-               kinds: Sequence[str] | None = None) -> None:
-    """`nanococoa worker` (and each worker process `nanococoa serve --workers N` starts). Raises InvalidInput,
-    StorageError or BackendUnavailable."""
+def run_worker(
+    settings: Settings,
+    make_kinds: WorkerKindsFactory,
+    *,
+    concurrency: int = 1,
+    kinds: Sequence[str] | None = None,
+    make_server_kinds: ServerKindsFactory | None = None,
+    beside: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
+) -> None:
+    """`nanococoa worker` (and each worker process `nanococoa serve --workers N` starts), with `beside` open for
+    its lifetime when it runs server kinds (app.py: the job service a homepage's tools reach). Raises
+    InvalidInput, StorageError or BackendUnavailable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job start and end is too much
-    worker = RemoteWorker(settings, make_kinds, concurrency=concurrency, kinds=kinds)
-    asyncio.run(worker.run())
+    worker = RemoteWorker(settings, make_kinds, concurrency=concurrency, kinds=kinds,
+                          make_server_kinds=make_server_kinds)
+    runs_beside = any(name in worker.server_kinds for name in worker.queues)
+
+    async def main() -> None:
+        async with beside() if beside is not None and runs_beside else contextlib.nullcontext():
+            await worker.run()
+
+    asyncio.run(main())
+    if worker.abandoned:  # a deaf job's thread may never end: do not wait for it at exit
+        log.warning("exiting with %d abandoned job thread(s)", worker.abandoned)
+        logging.shutdown()
+        os._exit(0)
 

@@ -176,11 +176,11 @@ class JobStore:
                 await self._check_room(tx, max_queued)
                 await quotas.check(tx, self.quotas, tenant, new_job=True, adding_bytes=size)
                 inherited = await self._parent_input(tx, kind, parent_id, start_step, tenant)
-                given = self._input_ref(upload) if upload is not None else inherited
+                given = self.blob_ref(upload) if upload is not None else inherited
                 await self._insert(tx, job_id, kind, checked, given, parent_id, start_step, tenant, size)
-                if self.dispatch is not None and spec.runs_in == WORKER_LANE:
-                    # Each worker kind has its own queue, so a worker may take only some kinds (`--kinds`);
-                    # a server kind is claimed from the table by the API replicas themselves.
+                if self.dispatch is not None:
+                    # Each kind has its own queue, so a worker may take only some kinds (`--kinds`); a server
+                    # kind (a homepage) runs beside a worker's slots, never in one.
                     task_id = await self.dispatch.queued(tx, job_id, kind)
                     await tx.execute("UPDATE jobs SET task_id = ? WHERE id = ?", (task_id, job_id))
         except BaseException:
@@ -190,9 +190,9 @@ class JobStore:
             raise
         return await self.get(job_id, metrics=False)
 
-    def _input_ref(self, key: str) -> str:
-        """What a job row holds of its upload: on the embedded stack the file's path (what a worker process
-        opens), on the distributed one the blob key (a worker on any machine fetches it)."""
+    def blob_ref(self, key: str) -> str:
+        """What a row holds of a blob (a job's upload, a shop's photo): on the embedded stack the file's path
+        (what a worker process opens), on the distributed one the blob key (any machine fetches it)."""
         return str(self.blobs.local_path(key)) if self.dispatch is None and isinstance(self.blobs, FileBlobs) else key
 
     async def _check_room(self, s: Session, max_queued: int | None) -> None:

@@ -96,7 +96,7 @@ async def test_mcp_inlines_a_preview_and_reads_a_resource_from_the_bucket(rest_s
     assert base64.b64decode(read[0].blob) == FINAL and base64.b64decode(step[0].blob) == STEP
 
 
-async def test_shop_records_are_kept_in_postgresql(rest_service: Service) -> None:
+async def test_shop_records_are_kept_in_postgresql_and_their_photos_in_the_blob_store(rest_service: Service) -> None:
     made = await create_store(store_name="김밥천국 강남점", store_type="음식점 (분식)", budget=500, period=30,
                               advertising_goal="신규 고객 유치", target_customer="20-30대 직장인",
                               advertising_media="네이버 블로그", store_strength="24시간 영업",
@@ -107,3 +107,6 @@ async def test_shop_records_are_kept_in_postgresql(rest_service: Service) -> Non
     assert made.store_id in [s.store_id for s in (await list_stores()).stores]
     rows = await rest_service.store.sql.fetchall("SELECT record->>'store_name' AS name FROM stores")
     assert rows == [{"name": "김밥천국 강남점"}]
+    # a key any worker fetches, not a path on this replica
+    assert made.photos[0].startswith(f"stores/{made.store_id}/photo-1-") and made.photos[0].endswith(".png")
+    assert await rest_service.files.blobs.get(made.photos[0]) == (SAMPLES / "dango.png").read_bytes()

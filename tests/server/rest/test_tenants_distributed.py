@@ -1,6 +1,7 @@
-"""Tenants on the distributed stack (PostgreSQL and S3, no worker: queued jobs stay queued): a job a worker
+"""Tenants on the distributed stack (PostgreSQL and S3, no ad worker: queued ads stay queued): a job a worker
 finished for tenant A, its files in the bucket and A's shop are invisible to tenant B through the tools, MCP
-resources and REST; the ads a homepage run queues belong to the homepage's tenant; a tenant over its
+resources and REST; a `nanococoa worker` runs a homepage as its tenant (the ads it queues are that tenant's,
+and it reads no shop of another's); a tenant over its
 waiting-jobs quota gets 429 with Retry-After and no job, no upload. The doors run with auth on: A and Q hold API
 keys (kept in PostgreSQL), B and R access tokens from a loopback issuer."""
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import mcp.types as mt
 import numpy as np
@@ -19,7 +22,7 @@ from fastmcp import Client
 
 from nanococoa_mcp.ad.images import encode_jpeg, encode_png
 from nanococoa_mcp.errors import NotFound
-from nanococoa_mcp.jobs.models import InputFile, Previews
+from nanococoa_mcp.jobs.models import InputFile, JobStatus, Previews
 from nanococoa_mcp.jobs.runs import Runs
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.service import Service
@@ -36,7 +39,7 @@ from nanococoa_mcp.tools import (
 from tests.conftest import SAMPLES
 from tests.realservers import PostgresServer, S3Server
 from tests.server.rest.support import DANGO, SHOP, Doors, b64, call_tool, doors_with_auth
-from tests.stack import distributed_service
+from tests.stack import distributed_service, worker_beside
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 A, B, H = Caller("a", remote=True), Caller("b", remote=True), Caller("h", remote=True)
@@ -132,25 +135,50 @@ async def test_shop_records_in_postgresql_are_their_tenants(rest_service: Servic
     assert rows == [{"tenant": "a", "photo_bytes": len(DANGO)}]
 
 
-async def test_the_ads_a_homepage_run_queues_are_its_tenants(rest_service: Service) -> None:
+async def _homepage_status(service: Service, caller: Caller, job_id: str, *, until: set[str]) -> JobStatus:
+    deadline = time.monotonic() + 90
+    while True:
+        with acting_as(caller):
+            st = await service.status(job_id, metrics=False)
+        if st.status in until:
+            return st
+        assert time.monotonic() < deadline, st
+        await asyncio.sleep(0.3)
+
+
+async def test_a_worker_runs_a_homepage_as_its_tenant_and_reads_only_that_tenants_shop(
+    rest_service: Service, s3: S3Server, tmp_path: Path
+) -> None:
     with acting_as(H):
         shop = await create_store(**SHOP, photos=[b64((SAMPLES / "dango.png").read_bytes())])
-        home = await generate_homepage(shop.store_id)
-    deadline = time.monotonic() + 90
-    ads: list[dict[str, str]] = []
-    while not ads:  # the run reaches its images node and queues its first ad (no worker makes it here)
-        assert time.monotonic() < deadline, "the homepage run queued no ad"
-        await asyncio.sleep(0.3)
-        ads = [dict(r) for r in await rest_service.store.sql.fetchall(
-            "SELECT id, tenant FROM jobs WHERE kind = 'ad'"
-        )]  # fmt: skip
-    assert {ad["tenant"] for ad in ads} == {"h"}
-    with acting_as(H):
-        listed = {j.job_id for j in (await list_jobs(limit=200)).jobs}
-        assert {ad["id"] for ad in ads} | {home.job_id} <= listed
-        await stop_generation(home.job_id)
-        for ad in ads:
-            await stop_generation(ad["id"])
+        foreign = await generate_homepage(shop.store_id)
+    # the shop changes hands before a worker takes the job: the run must not read it for H
+    await rest_service.store.sql.fetchall("UPDATE stores SET tenant = 'x' WHERE id = ? RETURNING id", (shop.store_id,))
+    with worker_beside(rest_service.settings, s3, tmp_path, "--kinds", "homepage"):  # its ads stay queued
+        failed = await _homepage_status(rest_service, H, foreign.job_id, until={"failed", "completed"})
+        assert failed.status == "failed" and failed.error is not None and failed.error.error == "not_found", failed
+        await rest_service.store.sql.fetchall("UPDATE stores SET tenant = 'h' WHERE id = ? RETURNING id",
+                                              (shop.store_id,))
+        with acting_as(H):
+            home = await generate_homepage(shop.store_id)
+        deadline = time.monotonic() + 90
+        ads: list[dict[str, str]] = []
+        while not ads:  # the run reaches its images node and queues its first ad (no worker makes it here)
+            assert time.monotonic() < deadline, "the homepage run queued no ad"
+            await asyncio.sleep(0.3)
+            ads = [dict(r) for r in await rest_service.store.sql.fetchall(
+                "SELECT id, tenant FROM jobs WHERE kind = 'ad'"
+            )]  # fmt: skip
+        assert {ad["tenant"] for ad in ads} == {"h"}
+        pid = await rest_service.store.sql.fetchall("SELECT worker_pid FROM jobs WHERE id = ?", (home.job_id,))
+        assert pid[0]["worker_pid"] not in (None, os.getpid())  # the worker runs it, not this service
+        with acting_as(H):
+            listed = {j.job_id for j in (await list_jobs(limit=200)).jobs}
+            assert {ad["id"] for ad in ads} | {home.job_id} <= listed
+            await stop_generation(home.job_id)
+            for ad in ads:
+                await stop_generation(ad["id"])
+        await _homepage_status(rest_service, H, home.job_id, until={"stopped", "failed", "completed"})
 
 
 async def test_over_the_waiting_jobs_quota_rest_answers_429_and_creates_nothing(

@@ -7,8 +7,9 @@ Every route calls the store and homepage tools the MCP door registers.
 
 from __future__ import annotations
 
-from pathlib import Path
+import mimetypes
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,6 @@ from nanococoa_mcp.stores import MAX_PHOTOS, MIN_PHOTOS_TO_GENERATE, StoredStore
 from nanococoa_mcp.tools.homepage import MAX_WAIT_SEC, submit_homepage
 from nanococoa_mcp.tools.stores import create_store, get_store, list_stores, update_store
 
-SITES_DIR = "generated_sites"
 # The preview shares the API's origin: its pages may show themselves, never call the API or post forms.
 SITE_HEADERS = {
     "Content-Security-Policy": (
@@ -181,18 +181,17 @@ async def homepage_status(job_id: str) -> HomepageAnswer:
 @router.get(
     "/homepage/download/{job_id}",
     summary="The finished site as a zip",
-    response_class=FileResponse,
+    response_class=Response,
     responses=problem_responses(404, 422, ok={"content": {"application/zip": {}}, "description": "the site"}),
 )
-async def homepage_download(job_id: str) -> FileResponse:
+async def homepage_download(job_id: str) -> Response:
     st = await _homepage_job(job_id)
-    zip_path = (st.result or {}).get("zip_path")
-    root = (get_service().settings.data_dir / SITES_DIR).resolve()
-    path = Path(zip_path).resolve() if zip_path else None
-    if path is None or root not in path.parents or not path.is_file():
+    site_id = (st.result or {}).get("site_id")
+    if not site_id:
         raise NotFound("the site's zip is not there (yet)", field="job_id", accepted="a completed homepage job")
-    name = f"{(st.result or {}).get('site_id') or st.job_id}.zip"
-    return FileResponse(path, media_type="application/zip", filename=name)
+    data = await get_service().sites.read_zip(site_id)
+    disposition = f"attachment; filename*=UTF-8''{quote(f'{site_id}.zip')}"
+    return Response(data, media_type="application/zip", headers={"Content-Disposition": disposition})
 
 
 @router.get("/homepage", include_in_schema=False)
@@ -252,25 +251,17 @@ async def site_root(site_id: str) -> RedirectResponse:
 @router.get(
     "/sites/{site_id}/{path:path}",
     summary="A finished site's file, for preview (index.html for a folder)",
-    response_class=FileResponse,
+    response_class=Response,
     responses=problem_responses(
         404, 422, ok={"content": {"text/html": {}, "text/css": {}, "image/*": {}}, "description": "the file"}
     ),
 )
-async def site_file(site_id: str, path: str) -> FileResponse:
-    """Only the site's own files: never a hidden one, never one outside its folder, never another tenant's."""
-    service = get_service()
-    root = (service.settings.data_dir / SITES_DIR).resolve()
-    site = (root / site_id).resolve()
-    missing = NotFound(
-        f"no file {path or 'index.html'!r} in site {site_id!r}", field="path", accepted="a file of the site"
-    )
-    if site.parent != root or site_id.startswith(".") or not site.is_dir() or not await service.owns_site(site_id):
-        raise missing
-    target = (site / path).resolve()
-    if target.is_dir():
-        target = target / "index.html"
-    hidden = any(p.startswith(".") for p in Path(path).parts)
-    if (target != site and site not in target.parents) or hidden or not target.is_file():
-        raise missing
-    return FileResponse(target, headers=SITE_HEADERS)
+async def site_file(site_id: str, path: str) -> Response:
+    """Only the site's own files: never a hidden one, never one outside its folder, never another tenant's. Read
+    from wherever the site was published (the data directory, or the blob store every replica shares)."""
+    data = await get_service().read_site(site_id, path)
+    name = path if path and not path.endswith("/") else "index.html"
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media.startswith("text/"):
+        media += "; charset=utf-8"
+    return Response(data, media_type=media, headers=SITE_HEADERS)
