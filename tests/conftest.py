@@ -26,6 +26,7 @@ SAMPLES = ROOT / "samples"
 LONG_MODULES = (
     "tests/test_distributed.py",
     "tests/server/test_reliability.py",
+    "tests/test_distributed_homepage.py",
     "tests/homepage/test_doors.py",
     "tests/homepage/test_kind.py",
     "tests/server/test_web_cutout.py",
