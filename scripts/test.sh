@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 EXTRAS="${EXTRAS:-test,gpu}" bash scripts/setup.sh  # the model backends' tests run tiny models on the CPU
 bash scripts/setup_node.sh
 bash scripts/setup_services.sh  # PostgreSQL and an S3 server for the tests that start real ones
+echo "test.sh: installing took ${SECONDS} s; the checks and the suite follow (pytest prints its own time)"
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache  # the house's import rules (pyproject.toml)
