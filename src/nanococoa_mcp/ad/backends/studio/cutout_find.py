@@ -177,7 +177,7 @@ def _outline_evidence(img: FloatArray, sharp: U8, ring: BoolArray, colour: BoolA
     votes = _surrounded(walls)
     # The paper in view: away from every outline and not enclosed by one.
     open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
-    like_paper = _like_paper(dist, _paper(img, backdrop, open_paper))
+    like_paper = _like_paper(dist, *_paper(img, backdrop, open_paper))
     return edges, _enclosed(votes, walls, edges, like_paper, dist), like_paper
 
 
@@ -192,10 +192,11 @@ def _dot(h: int, w: int) -> int:
     return max(2, round(0.012 * math.hypot(h, w)))
 
 
-def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatArray:
-    """Each pixel's colour difference from the paper at its place, in units of the paper's spread. The
-    paper there is the smooth field fitted to all the open paper in view, corrected by how the open
-    paper nearby departs from it (a vignette, uneven light: the field is only a quadratic)."""
+def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> tuple[FloatArray, FloatArray]:
+    """Each pixel's colour difference from the paper at its place, in units of the paper's spread, two
+    ways: from the paper corrected by how the open paper nearby departs from the smooth field fitted to
+    all the open paper in view (a vignette, uneven light: the field is only a quadratic), and from that
+    field alone (the open paper nearby may be the product's shadow, darker than the paper it encloses)."""
     h, w = img.shape[:2]
     field = backdrop.refit(img, open_paper).field(h, w)
     # The correction is smooth (sigma 8 % of the frame): worked out on a quarter-size copy.
@@ -207,7 +208,8 @@ def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatA
                              (0, 0), sigma)
     correction = local / np.maximum(weight, 1e-3)[..., None] * np.clip(weight / 0.05, 0.0, 1.0)[..., None]
     correction = cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
-    return ((img - field - correction) / backdrop.spread).astype(np.float32)
+    return (((img - field - correction) / backdrop.spread).astype(np.float32),
+            ((img - field) / backdrop.spread).astype(np.float32))
 
 
 def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
@@ -294,11 +296,12 @@ def _enclosed(votes: npt.NDArray[np.uint8], walls: BoolArray, edges: BoolArray, 
                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(bool)
 
 
-def _like_paper(dist: FloatArray, paper: FloatArray) -> BoolArray:
+def _like_paper(dist: FloatArray, paper: FloatArray, smooth_paper: FloatArray) -> BoolArray:
     """Pixels that look like the paper itself: backdrop-coloured and, averaged over 5×5 so the noise is
-    gone, within PAPER_OFFSET spreads of its colour (a white product's face differs from the paper by a
-    few levels, evenly; its shaded side is darker, as a shadow would be)."""
-    offset = np.linalg.norm(cv2.blur(paper, (5, 5)), axis=-1)
+    gone, within PAPER_OFFSET spreads of its colour by either of _paper's measures (a white product's
+    face differs from the paper by a few levels, evenly; its shaded side is darker, as a shadow would be)."""
+    offset = np.minimum(np.linalg.norm(cv2.blur(paper, (5, 5)), axis=-1),
+                        np.linalg.norm(cv2.blur(smooth_paper, (5, 5)), axis=-1))
     return np.asarray((offset < PAPER_OFFSET) & (dist < T_BG))
 
 
