@@ -50,6 +50,9 @@ BOX_BAND = 0.025    # the band inside a product box's edge taken as the room lef
 NECK = 0.03         # share of the frame: things on a busy table meeting through a narrower neck are parted
 SOLID = 0.85        # candidates on a busy table at least this solid (area over hull) are one thing
 MOST_OF = 0.6       # a candidate part this share of all candidates is not one thing a background point removes
+HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is judged by a second GrabCut ...
+HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
+TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -138,6 +141,12 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         product_known = (seeds == cv2.GC_FGD) | _pieces(small, hints.product, allowed, backdrop_known | ring)
         mask = box_cut(small, allowed, allowed & ~ring, texture, product_known & ~backdrop_known,
                        backdrop_known) & allowed
+        # Where the histograms fail, the box and a GrabCut from the evidence speak: a hole they cut
+        # that the GrabCut fills is filled, and a cut keeping almost nothing of the box gives way to
+        # a GrabCut from the box itself.
+        mask = _holes_grabcut_fills(mask, lambda: _grabcut(small, seeds, forced, dist, iterations, True) & allowed)
+        if np.count_nonzero(mask) < TINY_CUT * np.count_nonzero(allowed):
+            mask = _box_grabcut(small, allowed, forced, iterations) | mask
     else:
         mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
     mask = _tidy(_unmarked(small, mask, hints), dist, texture, like_paper, edges, hints, calm,
@@ -683,6 +692,39 @@ def _tidy(mask: BoolArray, dist: FloatArray, texture: FloatArray, like_paper: Bo
         return mask
     kept = _parts(mask, hints, calm)
     return _fill_holes(kept, dist, texture, like_paper, edges, border)
+
+
+def _box_grabcut(img: U8, allowed: BoolArray, forced: BoolArray, iterations: int) -> BoolArray:
+    """GrabCut started from the box alone (all of it maybe product, the margin backdrop): what the box
+    says, when the cut from the evidence kept almost nothing of it (light headphones on a light table,
+    whose colours the margin shows too)."""
+    ys, xs = np.nonzero(allowed)
+    seeds = np.full(allowed.shape, cv2.GC_BGD, np.uint8)
+    seeds[int(ys.min()):int(ys.max()) + 1, int(xs.min()):int(xs.max()) + 1] = cv2.GC_PR_FGD
+    seeds[forced] = cv2.GC_BGD
+    if not (seeds == cv2.GC_PR_FGD).any():
+        return np.zeros(allowed.shape, bool)
+    return _grabcut_run(np.ascontiguousarray(img), seeds, iterations)[0] & allowed
+
+
+def _holes_grabcut_fills(mask: BoolArray, grabcut: Callable[[], BoolArray]) -> BoolArray:
+    """`mask` (the box cut's answer on a busy table) with the sizeable holes filled that a GrabCut from
+    the evidence fills too: coffee in a cup, as brown and as flat as the wood around, is cut away by
+    colour and grain histograms alone, while GrabCut's seeds hold the cup as one thing. Holes that the
+    GrabCut leaves open (the table seen through a handle) stay open; GrabCut runs only when there are
+    holes to judge."""
+    holes = _filled(mask) & ~mask
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= HOLE_SHARE * np.count_nonzero(mask)]
+    if not big:
+        return mask
+    second = grabcut()
+    out = mask.copy()
+    for i in big:
+        hole = labels == i
+        if float(np.mean(second[hole])) >= HOLE_AGREE:
+            out |= hole
+    return out
 
 
 def _fill_holes(mask: BoolArray, dist: FloatArray, texture: FloatArray, like_paper: BoolArray | None,
