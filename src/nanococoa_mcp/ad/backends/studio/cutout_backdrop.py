@@ -39,7 +39,6 @@ SHADOW_STEPS = ((0.8, 0.9), (0.65, 0.75), (0.5, 0.5))  # (brightness kept, weigh
 STRETCHES = 16      # the border is judged in this many stretches around the frame
 NEIGHBOURS = ((-2, 0.25), (-1, 0.5), (0, 1.0), (1, 0.5), (2, 0.25))  # stretches (offset, weight) seen as "near"
 REFIT_PIXELS = 20_000  # paper pixels a refit looks at, at most
-TRIM_STEPS = 3      # trimmed least-squares steps that start the border's fit
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +179,7 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, grain: FloatArray) -> Backdro
     """Robust (Tukey-weighted) quadratic fit to the border; the object may cover part of it.
 
     The fit starts from the colour most of the border agrees on (median of the stretches' medians),
-    then fits the half of the border nearest it a few times, so an object covering a whole side, or
-    two sides of a corner, starts with no weight at all.
+    so an object covering a whole side starts with no weight at all.
     """
     h, w = ring.shape
     ys, xs = np.nonzero(ring)
@@ -191,15 +189,8 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, grain: FloatArray) -> Backdro
     present = [i for i in range(STRETCHES) if np.count_nonzero(stretch == i) > 1]
     centre = np.median([np.median(b[stretch == i], axis=0) for i in present], axis=0)
     resid = np.sqrt(((b - centre) ** 2).sum(axis=1))
-    coef: npt.NDArray[np.float64] = np.zeros((6, 3))
-    # Trimmed steps first (the half of the border nearest the fit, fitted again): a paper whose light
-    # falls off across the frame spreads its own colours so far from one centre that a product covering
-    # a third of the border would keep its weight in the Tukey fit below and bend the field towards it.
-    for _ in range(TRIM_STEPS):
-        near = resid <= np.median(resid)
-        coef = np.asarray(np.linalg.lstsq(a[near], b[near], rcond=None)[0], np.float64)
-        resid = np.sqrt(((a @ coef - b) ** 2).sum(axis=1))
     weight = _tukey(resid, max(1.4826 * float(np.median(resid)), 6.0))
+    coef: npt.NDArray[np.float64] = np.zeros((6, 3))
     scale = 255.0
     for _ in range(5):
         sw = np.sqrt(weight)[:, None]

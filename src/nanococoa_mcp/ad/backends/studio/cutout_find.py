@@ -104,7 +104,8 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     outline, edges = np.zeros((h, w), bool), np.zeros((h, w), bool)
     like_paper = None
     if calm:
-        edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop)
+        edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop,
+                                                       hints.box is None)
         outline &= allowed
     region = colour | outline
     for x, y in hints.product:
@@ -177,7 +178,7 @@ def _allowed_and_ring(shape: tuple[int, int], box: tuple[int, int, int, int] | N
 
 
 def _outline_evidence(img: FloatArray, sharp: U8, ring: BoolArray, colour: BoolArray, dist: FloatArray,
-                      backdrop: Backdrop) -> tuple[BoolArray, BoolArray, BoolArray]:
+                      backdrop: Backdrop, whole_frame: bool) -> tuple[BoolArray, BoolArray, BoolArray]:
     """On calm paper: the crisp edges, what they (and the colour evidence) enclose less the gaps that
     show paper, and which pixels look like the paper itself."""
     h, w = img.shape[:2]
@@ -186,7 +187,10 @@ def _outline_evidence(img: FloatArray, sharp: U8, ring: BoolArray, colour: BoolA
     votes = _surrounded(walls)
     # The paper in view: away from every outline and not enclosed by one.
     open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
-    like_paper = _like_paper(dist, *_paper(img, backdrop, open_paper))
+    corrected, smooth = _paper(img, backdrop, open_paper)
+    # In a box's small view the smooth field alone is an extrapolation from a thin margin: there only
+    # the corrected measure counts (measured: a boxed white product lost its faces to it).
+    like_paper = _like_paper(dist, corrected, smooth if whole_frame else corrected)
     return edges, _enclosed(votes, walls, edges, like_paper, dist), like_paper
 
 
