@@ -60,6 +60,32 @@ def test_a_product_cut_by_the_frame_is_kept_to_the_frame_edge(index: int) -> Non
     assert at_edge.sum() > 50 and np.mean(_alpha(out)[:, 0][at_edge] > 0.5) >= 0.95
 
 
+@pytest.mark.xfail(strict=True, reason="known gap: the paper's own fall-off spreads the border's colours so far "
+                   "that the case's colour keeps its weight in the backdrop's robust fit; a trimmed start fixed "
+                   "this but turned busy tables calm and made three wrong cut-outs sure")
+def test_a_product_over_a_corner_of_the_frame_does_not_bend_the_paper_model() -> None:
+    # A briefcase covering the top-left corner (a third of the border) on cream paper whose light falls
+    # off across the frame (seed 1 frame-08: IoU 0.409).
+    case = build_case("frame", 8, seed=1)
+    out = _run(case.image)
+    assert iou(_alpha(out), case.alpha) >= 0.97
+    assert np.mean(_alpha(out)[case.alpha > 0.5] > 0.5) >= 0.97
+
+
+def test_the_paper_inside_a_headband_at_the_frame_edge_is_not_filled() -> None:
+    # Light headphones on pink paper, cut by the right edge: the paper inside the band sits beside the
+    # cups' shadow, which once made it look unlike the paper, and the band's inside was filled.
+    case = build_case("studio", 19, seed=1)
+    out = _run(case.image)
+    assert iou(_alpha(out), case.alpha) >= 0.8
+    ys, xs = np.nonzero(case.alpha > 0.5)
+    inside = np.zeros(case.alpha.shape, bool)  # the middle of the band's opening, where paper shows
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    inside[cy - 20:cy + 20, cx - 30:cx + 10] = True
+    inside &= case.alpha < 0.05
+    assert inside.sum() > 500 and np.mean(_alpha(out)[inside] > 0.5) <= 0.05
+
+
 @pytest.mark.parametrize("index", [7, 9])  # a honey pot and a cookie on paper the colour of their shade
 def test_the_shaded_side_of_a_product_stays_and_its_cast_shadow_goes(index: int) -> None:
     case, out = _case("shaded", index), _cut("shaded", index)
@@ -93,6 +119,26 @@ def test_a_box_on_a_busy_table_keeps_a_product_coloured_like_the_table() -> None
     case = _case("cluttered", 16)
     assert case.name.endswith("-oak")
     assert _score("cluttered", 16, boxed=True) >= 0.9
+
+
+def test_with_a_box_coffee_in_a_cup_on_wood_is_kept_not_cut_as_a_hole() -> None:
+    # A cup of coffee on wavy wood: the coffee has the wood's colour and, the wood being smooth, its
+    # grain too; the histograms cut it away as a hole, and a GrabCut from the evidence holds it.
+    case = build_case("cluttered", 10, seed=3)
+    assert case.name.endswith("2615-wood")
+    out = _run(case.image, box=case.hint_box())
+    coffee = case.alpha > 0.5  # the cup, the coffee in it included
+    assert iou(_alpha(out), case.alpha) >= 0.95
+    assert np.mean(_alpha(out)[coffee] > 0.5) >= 0.97
+
+
+def test_with_a_box_light_headphones_on_a_light_table_are_kept() -> None:
+    # White headphones on a light table, grey trousers of a person behind in the box's margin: the
+    # histograms kept almost nothing of the box (IoU 0.001); a GrabCut from the box itself finds most.
+    case = build_case("cluttered", 14, seed=3)
+    assert case.name.endswith("1f3a7-plain")
+    out = _run(case.image, box=case.hint_box())
+    assert iou(_alpha(out), case.alpha) >= 0.4
 
 
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:

@@ -50,6 +50,9 @@ BOX_BAND = 0.025    # the band inside a product box's edge taken as the room lef
 NECK = 0.03         # share of the frame: things on a busy table meeting through a narrower neck are parted
 SOLID = 0.85        # candidates on a busy table at least this solid (area over hull) are one thing
 MOST_OF = 0.6       # a candidate part this share of all candidates is not one thing a background point removes
+HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is judged by a second GrabCut ...
+HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
+TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -101,7 +104,8 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     outline, edges = np.zeros((h, w), bool), np.zeros((h, w), bool)
     like_paper = None
     if calm:
-        edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop)
+        edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop,
+                                                       hints.box is None)
         outline &= allowed
     region = colour | outline
     for x, y in hints.product:
@@ -138,6 +142,12 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         product_known = (seeds == cv2.GC_FGD) | _pieces(small, hints.product, allowed, backdrop_known | ring)
         mask = box_cut(small, allowed, allowed & ~ring, texture, product_known & ~backdrop_known,
                        backdrop_known) & allowed
+        # Where the histograms fail, the box and a GrabCut from the evidence speak: a hole they cut
+        # that the GrabCut fills is filled, and a cut keeping almost nothing of the box gives way to
+        # a GrabCut from the box itself.
+        mask = _holes_grabcut_fills(mask, lambda: _grabcut(small, seeds, forced, dist, iterations, True) & allowed)
+        if np.count_nonzero(mask) < TINY_CUT * np.count_nonzero(allowed):
+            mask = _box_grabcut(small, allowed, forced, iterations) | mask
     else:
         mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
     mask = _tidy(_unmarked(small, mask, hints), dist, texture, like_paper, edges, hints, calm,
@@ -168,7 +178,7 @@ def _allowed_and_ring(shape: tuple[int, int], box: tuple[int, int, int, int] | N
 
 
 def _outline_evidence(img: FloatArray, sharp: U8, ring: BoolArray, colour: BoolArray, dist: FloatArray,
-                      backdrop: Backdrop) -> tuple[BoolArray, BoolArray, BoolArray]:
+                      backdrop: Backdrop, whole_frame: bool) -> tuple[BoolArray, BoolArray, BoolArray]:
     """On calm paper: the crisp edges, what they (and the colour evidence) enclose less the gaps that
     show paper, and which pixels look like the paper itself."""
     h, w = img.shape[:2]
@@ -177,7 +187,10 @@ def _outline_evidence(img: FloatArray, sharp: U8, ring: BoolArray, colour: BoolA
     votes = _surrounded(walls)
     # The paper in view: away from every outline and not enclosed by one.
     open_paper = (votes < 7) & (dist < T_BG) & (cv2.dilate(walls.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0)
-    like_paper = _like_paper(dist, _paper(img, backdrop, open_paper))
+    corrected, smooth = _paper(img, backdrop, open_paper)
+    # In a box's small view the smooth field alone is an extrapolation from a thin margin: there only
+    # the corrected measure counts (measured: a boxed white product lost its faces to it).
+    like_paper = _like_paper(dist, corrected, smooth if whole_frame else corrected)
     return edges, _enclosed(votes, walls, edges, like_paper, dist), like_paper
 
 
@@ -192,10 +205,11 @@ def _dot(h: int, w: int) -> int:
     return max(2, round(0.012 * math.hypot(h, w)))
 
 
-def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatArray:
-    """Each pixel's colour difference from the paper at its place, in units of the paper's spread. The
-    paper there is the smooth field fitted to all the open paper in view, corrected by how the open
-    paper nearby departs from it (a vignette, uneven light: the field is only a quadratic)."""
+def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> tuple[FloatArray, FloatArray]:
+    """Each pixel's colour difference from the paper at its place, in units of the paper's spread, two
+    ways: from the paper corrected by how the open paper nearby departs from the smooth field fitted to
+    all the open paper in view (a vignette, uneven light: the field is only a quadratic), and from that
+    field alone (the open paper nearby may be the product's shadow, darker than the paper it encloses)."""
     h, w = img.shape[:2]
     field = backdrop.refit(img, open_paper).field(h, w)
     # The correction is smooth (sigma 8 % of the frame): worked out on a quarter-size copy.
@@ -207,7 +221,8 @@ def _paper(img: FloatArray, backdrop: Backdrop, open_paper: BoolArray) -> FloatA
                              (0, 0), sigma)
     correction = local / np.maximum(weight, 1e-3)[..., None] * np.clip(weight / 0.05, 0.0, 1.0)[..., None]
     correction = cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
-    return ((img - field - correction) / backdrop.spread).astype(np.float32)
+    return (((img - field - correction) / backdrop.spread).astype(np.float32),
+            ((img - field) / backdrop.spread).astype(np.float32))
 
 
 def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
@@ -294,11 +309,12 @@ def _enclosed(votes: npt.NDArray[np.uint8], walls: BoolArray, edges: BoolArray, 
                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(bool)
 
 
-def _like_paper(dist: FloatArray, paper: FloatArray) -> BoolArray:
+def _like_paper(dist: FloatArray, paper: FloatArray, smooth_paper: FloatArray) -> BoolArray:
     """Pixels that look like the paper itself: backdrop-coloured and, averaged over 5×5 so the noise is
-    gone, within PAPER_OFFSET spreads of its colour (a white product's face differs from the paper by a
-    few levels, evenly; its shaded side is darker, as a shadow would be)."""
-    offset = np.linalg.norm(cv2.blur(paper, (5, 5)), axis=-1)
+    gone, within PAPER_OFFSET spreads of its colour by either of _paper's measures (a white product's
+    face differs from the paper by a few levels, evenly; its shaded side is darker, as a shadow would be)."""
+    offset = np.minimum(np.linalg.norm(cv2.blur(paper, (5, 5)), axis=-1),
+                        np.linalg.norm(cv2.blur(smooth_paper, (5, 5)), axis=-1))
     return np.asarray((offset < PAPER_OFFSET) & (dist < T_BG))
 
 
@@ -680,6 +696,39 @@ def _tidy(mask: BoolArray, dist: FloatArray, texture: FloatArray, like_paper: Bo
         return mask
     kept = _parts(mask, hints, calm)
     return _fill_holes(kept, dist, texture, like_paper, edges, border)
+
+
+def _box_grabcut(img: U8, allowed: BoolArray, forced: BoolArray, iterations: int) -> BoolArray:
+    """GrabCut started from the box alone (all of it maybe product, the margin backdrop): what the box
+    says, when the cut from the evidence kept almost nothing of it (light headphones on a light table,
+    whose colours the margin shows too)."""
+    ys, xs = np.nonzero(allowed)
+    seeds = np.full(allowed.shape, cv2.GC_BGD, np.uint8)
+    seeds[int(ys.min()):int(ys.max()) + 1, int(xs.min()):int(xs.max()) + 1] = cv2.GC_PR_FGD
+    seeds[forced] = cv2.GC_BGD
+    if not (seeds == cv2.GC_PR_FGD).any():
+        return np.zeros(allowed.shape, bool)
+    return _grabcut_run(np.ascontiguousarray(img), seeds, iterations)[0] & allowed
+
+
+def _holes_grabcut_fills(mask: BoolArray, grabcut: Callable[[], BoolArray]) -> BoolArray:
+    """`mask` (the box cut's answer on a busy table) with the sizeable holes filled that a GrabCut from
+    the evidence fills too: coffee in a cup, as brown and as flat as the wood around, is cut away by
+    colour and grain histograms alone, while GrabCut's seeds hold the cup as one thing. Holes that the
+    GrabCut leaves open (the table seen through a handle) stay open; GrabCut runs only when there are
+    holes to judge."""
+    holes = _filled(mask) & ~mask
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= HOLE_SHARE * np.count_nonzero(mask)]
+    if not big:
+        return mask
+    second = grabcut()
+    out = mask.copy()
+    for i in big:
+        hole = labels == i
+        if float(np.mean(second[hole])) >= HOLE_AGREE:
+            out |= hole
+    return out
 
 
 def _fill_holes(mask: BoolArray, dist: FloatArray, texture: FloatArray, like_paper: BoolArray | None,
