@@ -91,12 +91,14 @@ class KeyBook:
         )
         if not found:
             return None
-        now = time.time()
-        await self.sql.fetchall(
-            "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-            (now, found[0]["id"], now - LAST_USED_EVERY_S),
-        )
-        return _to_key(found[0])
+        row, now = found[0], time.time()
+        last = row["last_used_at"]
+        if last is None or last < now - LAST_USED_EVERY_S:  # a write at most once a minute, not per request
+            await self.sql.fetchall(
+                "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                (now, row["id"], now - LAST_USED_EVERY_S),
+            )
+        return _to_key(row)
 
 
 def _to_key(row: Row) -> ApiKey:
