@@ -168,7 +168,8 @@ def test_an_unknown_backend_is_refused_with_the_valid_names() -> None:
 
 @pytest.mark.parametrize(("box", "says"), [
     ((300, 100, 200, 400), "inverted"),
-    ((100, 100, 100, 300), "inverted"),
+    ((100, 300, 200, 100), "inverted"),
+    ((100, 100, 100, 300), "0×200 px: too small"),  # no width is empty, not inverted
     ((-5, 100, 200, 300), "outside"),
     ((100, 100, 241, 300), "outside"),
     ((100, 100, 200, 301), "outside"),

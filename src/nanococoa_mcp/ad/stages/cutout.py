@@ -164,7 +164,7 @@ def check_hints_for(box: Box | None, points: Sequence[Point], w: int, h: int) ->
     if box is not None:
         x0, y0, x1, y1 = box
         accepted = f"[x0, y0, x1, y1] with 0 <= x0 < x1 <= {w}, 0 <= y0 < y1 <= {h}, at least {MIN_BOX} px a side"
-        if x1 <= x0 or y1 <= y0:
+        if x1 < x0 or y1 < y0:
             raise InvalidInput(f"the product box {list(box)} is inverted: x1 must exceed x0 and y1 exceed y0",
                                field="product_box", accepted=accepted)
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
