@@ -15,7 +15,7 @@ from PIL import Image
 from nanococoa_mcp.ad.results import StoredAd
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs.models import JobStatus
-from nanococoa_mcp.service import Service
+from nanococoa_mcp.service import Service, get_service
 from nanococoa_mcp.tools import (
     check_generation_status,
     generate_ad_image,
@@ -190,6 +190,7 @@ async def test_server_health_reports_workers_and_jobs() -> None:
     report = await server_health()
     assert report.status == "ok" and report.workers.configured == 1 and report.workers.alive == 1
     assert report.jobs["queued"] == 0 and report.system_metrics.ram_total_gb > 0
+    assert report.data_dir == str(get_service().settings.data_dir)  # a local caller sees the folder
     assert report.gpu_available is False or report.system_metrics.gpu_info
     configured = {(b.stage, b.backend) for b in report.backends if b.configured}
     assert configured == {("cutout", "studio"), ("scene", "studio"), ("layout", "studio"), ("copy", "template")}
