@@ -98,6 +98,12 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
             # The product runs off the frame: learn the backdrop again without it.
             ring = ring & ~touching
             backdrop = fit_backdrop(smallf, ring, texture)
+            if not (backdrop.busy or backdrop.patterned):
+                # What is left of the border is plain paper: fitted again from its nearer half, so that
+                # a product over a corner, on paper whose light falls off, does not bend the field.
+                trimmed = fit_backdrop(smallf, ring, texture, trimmed=True)
+                if not (trimmed.busy or trimmed.patterned):
+                    backdrop = trimmed
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist)
     calm = not (backdrop.busy or backdrop.patterned)
