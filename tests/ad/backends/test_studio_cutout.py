@@ -141,11 +141,19 @@ def test_with_a_box_coffee_in_a_cup_on_wood_is_kept_not_cut_as_a_hole() -> None:
 
 def test_with_a_box_light_headphones_on_a_light_table_are_kept() -> None:
     # White headphones on a light table, grey trousers of a person behind in the box's margin: the
-    # histograms kept almost nothing of the box (IoU 0.001); a GrabCut from the box itself finds most.
+    # histograms kept almost nothing of the box (IoU 0.001); a GrabCut from the box itself finds them,
+    # and, started with what looks like the table as maybe table, leaves the table inside the headband
+    # out (it kept it: IoU 0.459).
     case = build_case("cluttered", 14, seed=3)
     assert case.name.endswith("1f3a7-plain")
     out = _run(case.image, box=case.hint_box())
-    assert iou(_alpha(out), case.alpha) >= 0.4
+    assert iou(_alpha(out), case.alpha) >= 0.85
+    ys, xs = np.nonzero(case.alpha > 0.5)
+    inside = np.zeros(case.alpha.shape, bool)  # the middle of the headband's opening: table
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    inside[cy - 25:cy + 25, cx - 25:cx + 25] = True
+    inside &= case.alpha < 0.05
+    assert inside.sum() > 1000 and np.mean(_alpha(out)[inside] > 0.5) <= 0.1
 
 
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
