@@ -60,16 +60,23 @@ def test_a_product_cut_by_the_frame_is_kept_to_the_frame_edge(index: int) -> Non
     assert at_edge.sum() > 50 and np.mean(_alpha(out)[:, 0][at_edge] > 0.5) >= 0.95
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the paper's own fall-off spreads the border's colours so far "
-                   "that the case's colour keeps its weight in the backdrop's robust fit; a trimmed start fixed "
-                   "this but turned busy tables calm and made three wrong cut-outs sure")
 def test_a_product_over_a_corner_of_the_frame_does_not_bend_the_paper_model() -> None:
     # A briefcase covering the top-left corner (a third of the border) on cream paper whose light falls
-    # off across the frame (seed 1 frame-08: IoU 0.409).
+    # off across the frame (seed 1 frame-08: IoU 0.409 when the border's fit kept the case's colour).
     case = build_case("frame", 8, seed=1)
     out = _run(case.image)
     assert iou(_alpha(out), case.alpha) >= 0.97
     assert np.mean(_alpha(out)[case.alpha > 0.5] > 0.5) >= 0.97
+    assert out.confidence >= 0.6  # clean, and said to be
+
+
+def test_a_busy_table_cut_by_the_frame_is_not_taken_for_paper() -> None:
+    # The trimmed fit of the border's nearer half is only for paper: on a busy table that half is its
+    # calmest part. Seed 3 cluttered-10 (a cup among things on wood) was cut at IoU 0.0 and said to be
+    # sure (0.74) when it was fitted so; it must stay unsure or be right.
+    case = build_case("cluttered", 10, seed=3)
+    out = _run(case.image)
+    assert out.confidence < 0.6 or iou(_alpha(out), case.alpha) >= 0.85
 
 
 def test_the_paper_inside_a_headband_at_the_frame_edge_is_not_filled() -> None:
@@ -134,11 +141,19 @@ def test_with_a_box_coffee_in_a_cup_on_wood_is_kept_not_cut_as_a_hole() -> None:
 
 def test_with_a_box_light_headphones_on_a_light_table_are_kept() -> None:
     # White headphones on a light table, grey trousers of a person behind in the box's margin: the
-    # histograms kept almost nothing of the box (IoU 0.001); a GrabCut from the box itself finds most.
+    # histograms kept almost nothing of the box (IoU 0.001); a GrabCut from the box itself finds them,
+    # and, started with what looks like the table as maybe table, leaves the table inside the headband
+    # out (it kept it: IoU 0.459).
     case = build_case("cluttered", 14, seed=3)
     assert case.name.endswith("1f3a7-plain")
     out = _run(case.image, box=case.hint_box())
-    assert iou(_alpha(out), case.alpha) >= 0.4
+    assert iou(_alpha(out), case.alpha) >= 0.85
+    ys, xs = np.nonzero(case.alpha > 0.5)
+    inside = np.zeros(case.alpha.shape, bool)  # the middle of the headband's opening: table
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    inside[cy - 25:cy + 25, cx - 25:cx + 25] = True
+    inside &= case.alpha < 0.05
+    assert inside.sum() > 1000 and np.mean(_alpha(out)[inside] > 0.5) <= 0.1
 
 
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
