@@ -29,6 +29,7 @@ from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import Settings
 from tests.jobs.backends import database_name, fresh_migrated_database
 from tests.realservers import PostgresServer, S3Server, free_port
+from tests.server.serving import LOOPBACK
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                httpx.get(f"{proc.url}/health", timeout=2.0)
+                LOOPBACK.get(f"{proc.url}/health", timeout=2.0)
                 return proc
             except httpx.HTTPError:
                 if not proc.alive() or time.monotonic() > deadline:
