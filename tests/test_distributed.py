@@ -111,10 +111,13 @@ def test_while_postgres_restarts_the_api_answers_503_and_recovers_with_no_job_lo
     _until(a, job_id, lambda st: st["status"] == "running")
     postgres.stop("immediate")
     try:
-        down = LOOPBACK.get(f"{a.url}/status/{job_id}", timeout=30)
+        # Both doors asked at once: each answers only after its pool gave up waiting for a connection (5 s).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(_mcp, b, "check_generation_status", {"job_id": job_id})
+            down = LOOPBACK.get(f"{a.url}/status/{job_id}", timeout=30)
+            tool = asked.result(timeout=60)
         assert down.status_code == 503 and down.headers["retry-after"] == "5", down.text
         assert down.json()["error"] == "storage_unavailable" and down.json()["field"] == "database_url"
-        tool = _mcp(b, "check_generation_status", {"job_id": job_id})
         assert tool.is_error and json.loads(tool.content[0].text)["error"] == "storage_unavailable"
     finally:
         postgres.start()
