@@ -1,20 +1,33 @@
 """remove_background, analyze_layout, list_fonts and list_styles, called as the doors call them (the image
-tools' work runs as jobs in the service's worker)."""
+tools' work runs as jobs in the service's worker: one service for the module, its jobs accumulate)."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import pytest_asyncio
 from PIL import Image
 
 from nanococoa_mcp.ad.stages.layout import LayoutAnalysis
+from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.service import Service
+from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.tools import analyze_layout, check_generation_status, list_fonts, list_styles, remove_background
 from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("image-tools") / "data")
+    async with service_running(settings) as running:
+        yield running
 
 
 async def test_remove_background_keeps_an_existing_alpha_exactly(service: Service) -> None:
@@ -66,11 +79,12 @@ async def test_analyze_layout_uses_the_alpha_of_a_cut_out_as_the_product(service
 
 
 async def test_both_or_neither_image_inputs_are_refused_and_queue_nothing(service: Service) -> None:
+    before = await service.jobs()
     with pytest.raises(InvalidInput, match="exactly one"):
         await remove_background()
     with pytest.raises(InvalidInput, match="exactly one"):
         await analyze_layout(image_path=str(SAMPLES / "apple.jpg"), image="aGVsbG8=")
-    assert await service.jobs() == []
+    assert [j.job_id for j in await service.jobs()] == [j.job_id for j in before]
 
 
 async def test_list_fonts_reports_installed_korean_fonts_with_full_hangul() -> None:
