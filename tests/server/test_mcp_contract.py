@@ -6,14 +6,11 @@ test_mcp.py has the calls that run jobs, each on a fresh server."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from fastmcp import Client
 
-from nanococoa_mcp.app import mcp_server
 from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
 
@@ -37,25 +34,14 @@ TOOL_NAMES = {
 }
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("mcp-contract") / "data")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(settings: Settings) -> AsyncIterator[Client[Any]]:
-    async with Client(mcp_server(settings)) as running:
-        yield running
-
-
 def _error(result: Any) -> dict[str, Any]:
     assert result.is_error, result.content
     payload: dict[str, Any] = json.loads(result.content[0].text)
     return payload
 
 
-async def test_every_tool_is_listed_with_schemas_and_honest_annotations(client: Client[Any]) -> None:
-    tools = {t.name: t for t in await client.list_tools()}
+async def test_every_tool_is_listed_with_schemas_and_honest_annotations(module_client: Client[Any]) -> None:
+    tools = {t.name: t for t in await module_client.list_tools()}
     assert set(tools) == TOOL_NAMES
     gen = tools["generate_ad_image"]
     props = gen.input_schema["properties"]
@@ -88,10 +74,10 @@ async def test_every_tool_is_listed_with_schemas_and_honest_annotations(client: 
     ],
 )
 async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(
-    client: Client[Any], settings: Settings, args: dict[str, object], field: str
+    module_client: Client[Any], module_settings: Settings, args: dict[str, object], field: str
 ) -> None:
-    data_dir = settings.data_dir
-    payload = _error(await client.call_tool("generate_ad_image", args, raise_on_error=False))
+    data_dir = module_settings.data_dir
+    payload = _error(await module_client.call_tool("generate_ad_image", args, raise_on_error=False))
     assert payload["error"] == "invalid_input"
     assert payload["field"].startswith(field)
     assert payload.get("accepted")

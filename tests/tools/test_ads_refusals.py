@@ -1,32 +1,20 @@
 """The ad tools' answers that reach no job: the server's health, and invalid requests refused before anything
 is written. One service for the module (a refusal writes nothing, so they share it, and it must stay without
-jobs or images throughout); test_ads.py has the calls that make ads, each on a fresh service."""
+jobs or images throughout); test_ads.py has the calls that make ads, each on a fresh module_service."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 
-from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import InvalidInput
 from nanococoa_mcp.service import Service
-from nanococoa_mcp.settings import Settings
 from nanococoa_mcp.tools import generate_ad_image, server_health
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("ad-refusals") / "data")
-    async with service_running(settings) as running:
-        yield running
-
-
-async def test_server_health_reports_workers_and_jobs(service: Service) -> None:
+async def test_server_health_reports_workers_and_jobs(module_service: Service) -> None:
     report = await server_health()
     assert report.status == "ok" and report.workers.configured == 1 and report.workers.alive == 1
     assert report.jobs["queued"] == 0 and report.system_metrics.ram_total_gb > 0
@@ -50,11 +38,11 @@ async def test_server_health_reports_workers_and_jobs(service: Service) -> None:
     ],
 )
 async def test_invalid_requests_are_refused_before_anything_is_written(
-    service: Service, kwargs: dict[str, object], field: str
+    module_service: Service, kwargs: dict[str, object], field: str
 ) -> None:
-    data_dir = service.settings.data_dir
+    data_dir = module_service.settings.data_dir
     with pytest.raises(InvalidInput) as info:
         await generate_ad_image(product_image_path=str(SAMPLES / "apple.jpg"), **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field and info.value.accepted
-    assert await service.jobs() == []
+    assert await module_service.jobs() == []
     assert not any(data_dir.rglob("*.png"))
