@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """A validation error's location as the field it names: `product_points[0].label`, not
+    `product_points.0.label`; the same spelling on every door."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
 class NanococoaError(Exception):
     """Base of every error nanococoa raises on purpose.
 
-    `field` names the request field at fault (dotted path) when there is one; `accepted` says
-    what would have been accepted, so a caller (human or LLM) can correct the request.
+    `field` names the request field at fault when there is one, spelt as field_path spells it (`photos[1]`,
+    `product_points[0].label`); `accepted` says what would have been accepted, so a caller (human or LLM) can
+    correct the request.
     """
 
     code = "nanococoa_error"

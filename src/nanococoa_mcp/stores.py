@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nanococoa_mcp.ad.images import DecodedImage, stored_bytes
 from nanococoa_mcp.db.access import Row
-from nanococoa_mcp.errors import InvalidInput, NotFound
+from nanococoa_mcp.errors import InvalidInput, NotFound, field_path
 from nanococoa_mcp.jobs import quotas
 from nanococoa_mcp.jobs.store import JobStore
 from nanococoa_mcp.storage import StorageError, new_job_id
@@ -73,7 +73,7 @@ def check_record(data: dict[str, Any]) -> StoreRecord:
         return StoreRecord.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "record"
+        field = field_path(first["loc"]) or "record"
         info = known.get(str(first["loc"][0])) if first["loc"] else None
         parts = [_bounds(first), info.description if info is not None else None]
         raise InvalidInput(first["msg"], field=field, accepted="; ".join(p for p in parts if p) or None) from None

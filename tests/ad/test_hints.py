@@ -37,9 +37,9 @@ def test_points_are_pixels_or_fractions_of_the_photo_each_read_on_their_own() ->
         ([300, 50, 100, 250], None, "product_box"),
         ([0.2, 0.2, 1.5, 0.8], None, "product_box"),  # not all <= 1: pixels, and 1.5 px makes it inverted
         ([100, 50, 300], None, "product_box"),
-        (None, [ProductPoint(x=5, y=5), ProductPoint(x=400, y=5)], "product_points.1"),
-        (None, [ProductPoint(x=-1, y=5, label="background")], "product_points.0"),
-        ([100, 50, 300, 250], [ProductPoint(x=50, y=60)], "product_points.0"),  # a product point off the box
+        (None, [ProductPoint(x=5, y=5), ProductPoint(x=400, y=5)], "product_points[1]"),
+        (None, [ProductPoint(x=-1, y=5, label="background")], "product_points[0]"),
+        ([100, 50, 300, 250], [ProductPoint(x=50, y=60)], "product_points[0]"),  # a product point off the box
         (None, [ProductPoint(x=1, y=1)] * (cutout.MAX_POINTS + 1), "product_points"),
     ],
 )

@@ -102,9 +102,9 @@ BAD_HINTS = [
     ({"product_box": [100, 40, 105, 400]}, "product_box", "too small"),
     ({"product_box": [0.5, 0.5, 0.1, 0.9]}, "product_box", "inverted"),
     ({"product_box": [1, 2, 3]}, "product_box", "at least 4 items"),
-    ({"product_points": [{"x": 600, "y": 5}]}, "product_points.0", "outside the 512×512 px photo"),
-    ({"product_points": [{"x": 5, "y": 5, "label": "maybe"}]}, "product_points.0.label", "'product' or 'background'"),
-    ({"product_box": [100, 100, 300, 300], "product_points": [{"x": 5, "y": 5}]}, "product_points.0",
+    ({"product_points": [{"x": 600, "y": 5}]}, "product_points[0]", "outside the 512×512 px photo"),
+    ({"product_points": [{"x": 5, "y": 5, "label": "maybe"}]}, "product_points[0].label", "'product' or 'background'"),
+    ({"product_box": [100, 100, 300, 300], "product_points": [{"x": 5, "y": 5}]}, "product_points[0]",
      "outside the product box"),
 ]  # fmt: skip
 

@@ -18,6 +18,7 @@ async def test_server_health_reports_workers_and_jobs(module_service: Service) -
     report = await server_health()
     assert report.status == "ok" and report.workers.configured == 1 and report.workers.alive == 1
     assert report.jobs["queued"] == 0 and report.system_metrics.ram_total_gb > 0
+    assert report.data_dir == str(module_service.settings.data_dir)  # a local caller sees the folder
     assert report.gpu_available is False or report.system_metrics.gpu_info
     configured = {(b.stage, b.backend) for b in report.backends if b.configured}
     assert configured == {("cutout", "studio"), ("scene", "studio"), ("layout", "studio"), ("copy", "template")}

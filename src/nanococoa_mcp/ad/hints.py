@@ -79,7 +79,7 @@ def hints_from_request(
     box: Sequence[float] | None, points: Sequence[ProductPoint] | None, width: int, height: int
 ) -> CutoutHints:
     """A door's product_box and product_points for a photo of width × height px (as stored, after EXIF
-    rotation), in that photo's pixels. Raises InvalidInput naming product_box or product_points[.i] for a box
+    rotation), in that photo's pixels. Raises InvalidInput naming product_box or product_points[i] for a box
     that is not four numbers, is inverted, reaches outside the photo or is under 8 px a side, and for points
     outside the photo (or a product point outside the box) or too many points."""
     pixel_box = box_from_request(box, width, height) if box is not None else None

@@ -19,7 +19,7 @@ from nanococoa_mcp.ad.pipeline import AdRequest, ProgressEvent, Studio, check_re
 from nanococoa_mcp.ad.plan import STEPS, stage_plan
 from nanococoa_mcp.ad.results import StoredAnalysis, write_ad, write_cutout
 from nanococoa_mcp.ad.stages import layout
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.errors import InvalidInput, field_path
 from nanococoa_mcp.jobs.kinds import AfterRestart, JobContext, RunsIn, WorkerKind
 from nanococoa_mcp.jobs.models import InputFile, JobTicket, Previews, Stage
 from nanococoa_mcp.settings import Settings
@@ -35,7 +35,7 @@ def input_file(image: DecodedImage) -> InputFile:
 
 def _invalid(exc: ValidationError) -> InvalidInput:
     first = exc.errors()[0]
-    return InvalidInput(first["msg"], field=".".join(str(p) for p in first["loc"]) or None)
+    return InvalidInput(first["msg"], field=field_path(first["loc"]) or None)
 
 
 def _photo(job: JobTicket, settings: Settings) -> DecodedImage:

@@ -50,11 +50,13 @@ class Failure:
 
 
 def option_name(field: str | None) -> str | None:
-    """The CLI option a hint error names: --box for product_box, --point for product_points[.i]."""
+    """The CLI option a hint error names: --box for product_box, --point i (the i-th --point, from 0) for
+    product_points[i] and product_points[i].label."""
     if field and field.startswith("product_box"):
         return "--box"
     if field and field.startswith("product_points"):
-        return "--point" + field.removeprefix("product_points").replace(".", " ", 1)
+        index = field.removeprefix("product_points").partition("]")[0].lstrip("[")
+        return f"--point {index}" if index.isdigit() else "--point"
     return field
 
 

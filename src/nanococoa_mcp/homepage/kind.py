@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.errors import InvalidInput, field_path
 from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.models import MAX_PHOTOS, NODES, StoreRecord
 from nanococoa_mcp.homepage.tool_caller import ToolCaller
@@ -53,7 +53,7 @@ class HomepageKind:
             job = HomepageJob.model_validate(dict(parameters))
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InvalidInput(first["msg"], field=".".join(str(p) for p in first["loc"]) or None) from None
+            raise InvalidInput(first["msg"], field=field_path(first["loc"]) or None) from None
         return job.model_dump(mode="json")
 
     def eta_plan(self, parameters: Mapping[str, Any], start_step: int) -> list[Stage]:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from nanococoa_mcp import __version__
 from nanococoa_mcp.ad.pipeline import ProgressEvent
-from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound
+from nanococoa_mcp.errors import InvalidInput, NanococoaError, NotFound, field_path
 from nanococoa_mcp.server.auth import verified_caller
 from nanococoa_mcp.service import current_service
 from nanococoa_mcp.settings import Settings
@@ -56,7 +56,7 @@ def to_tool_error(exc: BaseException) -> ToolResult:
     """The one mapping from exceptions to MCP tool errors; unexpected ones are logged and masked."""
     if isinstance(exc, ValidationError):  # arguments the tool's schema refuses (type, range, literal)
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if p not in ("arguments",)) or None
+        field = field_path([p for p in first["loc"] if p != "arguments"]) or None
         payload = InvalidInput(first["msg"], field=field, accepted=_accepted(first)).to_dict()
     elif isinstance(exc, NanococoaError):
         payload = exc.to_dict()

@@ -13,6 +13,7 @@ from nanococoa_mcp import __version__
 from nanococoa_mcp.ad.backends.registry import BackendStatus, backend_report
 from nanococoa_mcp.jobs.metrics import SystemMetrics, system_metrics
 from nanococoa_mcp.service import WorkerHealth, get_service
+from nanococoa_mcp.tenancy import current_caller
 
 
 class HealthReport(BaseModel):
@@ -28,7 +29,10 @@ class HealthReport(BaseModel):
     workers: WorkerHealth
     jobs: dict[str, int] = Field(description="The caller's jobs by status (its tenant's, never another's).")
     max_queued_jobs: int
-    data_dir: str
+    data_dir: str | None = Field(
+        description="The server's data folder: shown to callers on the server's own machine (stdio, the CLI, "
+        "an unauthenticated loopback server), null for remote callers, who never see server paths."
+    )
     disk_free_gb: float
     system_metrics: SystemMetrics
     backends: list[BackendStatus] = Field(description="Every stage backend: configured, usable, and why not.")
@@ -45,12 +49,13 @@ async def server_health() -> HealthReport:
     metrics = await asyncio.to_thread(system_metrics)
     workers = service.workers()
     free = shutil.disk_usage(settings.data_dir).free / 1e9
+    local = not current_caller().remote
     problems = []
     if workers.alive < workers.configured:
         down = workers.configured - workers.alive
         problems.append(f"{down} of {workers.configured} workers are down (being replaced)")
     if free < 0.5:
-        problems.append(f"only {free:.2f} GB free under {settings.data_dir}")
+        problems.append(f"only {free:.2f} GB free under {settings.data_dir if local else 'the data folder'}")
     if await service.queued_total() >= settings.max_queued_jobs:
         problems.append("the queue is full: new jobs are refused until one starts")
     backends = await asyncio.to_thread(backend_report, settings)
@@ -65,7 +70,7 @@ async def server_health() -> HealthReport:
         workers=workers,
         jobs=counts,
         max_queued_jobs=settings.max_queued_jobs,
-        data_dir=str(settings.data_dir),
+        data_dir=str(settings.data_dir) if local else None,
         disk_free_gb=round(free, 2),
         system_metrics=metrics,
         backends=backends,

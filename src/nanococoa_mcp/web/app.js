@@ -55,8 +55,8 @@
     variants: "variants",
   };
 
-  // "product_points.2.label" names the points; the page shows it beside them.
-  const fieldOf = (name) => FIELD_OF[String(name || "").split(".")[0]] || null;
+  // "product_points[2].label" names the points; the page shows it beside them.
+  const fieldOf = (name) => FIELD_OF[String(name || "").split(/[.[]/)[0]] || null;
 
   const $ = (id) => document.getElementById(id);
   const el = {

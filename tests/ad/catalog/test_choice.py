@@ -29,6 +29,8 @@ RED = ((200, 30, 35),)
         ("추석 햅쌀 입고", "autumn", None),
         ("치킨에 맥주 한 잔", "neon", "neon"),
         ("전통 방앗간 참기름", "traditional_market", "retro_sign"),
+        ("눈 건강 검진", "minimal", "bold_clean"),  # a red retina photo: the clinic, not the colour, decides
+        ("동네 안경점 시력 검사", "minimal", None),
     ],
 )
 def test_the_copy_picks_a_fitting_scene_and_lettering(copy: str, scene: str, text: str | None) -> None:

@@ -168,7 +168,8 @@ def test_an_unknown_backend_is_refused_with_the_valid_names() -> None:
 
 @pytest.mark.parametrize(("box", "says"), [
     ((300, 100, 200, 400), "inverted"),
-    ((100, 100, 100, 300), "inverted"),
+    ((100, 300, 200, 100), "inverted"),
+    ((100, 100, 100, 300), "0×200 px: too small"),  # no width is empty, not inverted
     ((-5, 100, 200, 300), "outside"),
     ((100, 100, 241, 300), "outside"),
     ((100, 100, 200, 301), "outside"),
@@ -186,10 +187,10 @@ def test_a_box_that_does_not_fit_the_photo_is_refused_naming_the_field(box: cuto
 def test_points_off_the_photo_or_badly_labelled_are_refused_naming_the_point() -> None:
     photo = _opaque(np.full((300, 240, 3), 200, np.uint8))
     cases: list[tuple[tuple[Point, ...], cutout.Box | None, str]] = [
-        ((Point(10, 10), Point(240, 10)), None, "product_points.1"),
-        ((Point(10, -1, "background"),), None, "product_points.0"),
-        ((Point(10, 10, "maybe"),), None, "product_points.0.label"),  # type: ignore[arg-type]
-        ((Point(150, 150), Point(20, 20)), (100, 100, 200, 200), "product_points.1"),  # product, outside the box
+        ((Point(10, 10), Point(240, 10)), None, "product_points[1]"),
+        ((Point(10, -1, "background"),), None, "product_points[0]"),
+        ((Point(10, 10, "maybe"),), None, "product_points[0].label"),  # type: ignore[arg-type]
+        ((Point(150, 150), Point(20, 20)), (100, 100, 200, 200), "product_points[1]"),  # product, outside the box
     ]
     for points, box, field in cases:
         with pytest.raises(InvalidInput) as err:

@@ -95,11 +95,11 @@ BAD_HINTS = [
     ("box under 8 px", {"product_box": "100,100,105,400"}, "product_box"),
     ("box of three numbers", {"product_box": "100,100,400"}, "product_box"),
     ("box not numbers", {"product_box": "[1, 2"}, "product_box"),
-    ("point off the photo", {"product_points": '[{"x": 5000, "y": 10}]'}, "product_points.0"),
+    ("point off the photo", {"product_points": '[{"x": 5000, "y": 10}]'}, "product_points[0]"),
     ("point with an unknown label", {"product_points": '[{"x": 5, "y": 10, "label": "maybe"}]'},
      "product_points[0].label"),
     ("product point outside the box", {"product_box": "10,10,100,100", "product_points": '[{"x": 500, "y": 500}]'},
-     "product_points.0"),
+     "product_points[0]"),
 ]  # fmt: skip
 
 

@@ -127,8 +127,9 @@ async def test_another_tenants_lists_and_counts_never_show_it(doors: Doors, owne
         assert {s["store_id"] for s in stores} == shops
         health = (await doors.client.get("/health", headers=doors.auth(tenant))).json()
         assert health["jobs"]["completed"] == len(jobs)
+        assert health["data_dir"] is None  # a remote caller never sees a server path
     anonymous = (await doors.client.get("/health")).json()  # open, and counting nobody's jobs
-    assert sum(anonymous["jobs"].values()) == 0
+    assert sum(anonymous["jobs"].values()) == 0 and anonymous["data_dir"] is None
 
 
 async def test_a_rerun_from_another_tenants_job_is_refused_naming_the_parent(

@@ -47,6 +47,10 @@ SCENE_WORDS: tuple[tuple[tuple[str, ...], str, float], ...] = (
     (("키즈", "아기", "유아", "베이비", "귀여운", "캐릭터", "네일", "문구", "파스텔", "솜사탕", "kids", "baby",
       "cute"), "pastel", 2.0),
     (("심플", "깔끔", "모던", "미니멀", "전자", "가전", "이어폰", "노트북", "simple", "minimal"), "minimal", 1.5),
+    # Clinics, pharmacies and opticians want a clean, trustworthy scene whatever their photo's colours (a
+    # red retina photo must not lean a 눈 건강 검진 ad to a market stall).
+    (("검진", "병원", "의원", "클리닉", "치과", "안과", "안경", "렌즈", "시력", "약국", "한의원", "진료",
+      "clinic", "pharmacy", "optician"), "minimal", 2.0),
 )
 
 # What a word says about the lettering.

@@ -164,7 +164,7 @@ def check_hints_for(box: Box | None, points: Sequence[Point], w: int, h: int) ->
     if box is not None:
         x0, y0, x1, y1 = box
         accepted = f"[x0, y0, x1, y1] with 0 <= x0 < x1 <= {w}, 0 <= y0 < y1 <= {h}, at least {MIN_BOX} px a side"
-        if x1 <= x0 or y1 <= y0:
+        if x1 < x0 or y1 < y0:
             raise InvalidInput(f"the product box {list(box)} is inverted: x1 must exceed x0 and y1 exceed y0",
                                field="product_box", accepted=accepted)
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
@@ -178,14 +178,14 @@ def check_hints_for(box: Box | None, points: Sequence[Point], w: int, h: int) ->
                            accepted=f"up to {MAX_POINTS} points")
     for i, p in enumerate(points):
         if p.label not in POINT_LABELS:
-            raise InvalidInput(f"point {i} has label {p.label!r}", field=f"product_points.{i}.label",
+            raise InvalidInput(f"point {i} has label {p.label!r}", field=f"product_points[{i}].label",
                                accepted=" or ".join(POINT_LABELS))
         if not (0 <= p.x < w and 0 <= p.y < h):
             raise InvalidInput(f"point {i} ({p.x}, {p.y}) lies outside the {w}×{h} px photo",
-                               field=f"product_points.{i}", accepted=f"0 <= x < {w}, 0 <= y < {h}")
+                               field=f"product_points[{i}]", accepted=f"0 <= x < {w}, 0 <= y < {h}")
         if box is not None and p.label == "product" and not (box[0] <= p.x < box[2] and box[1] <= p.y < box[3]):
             raise InvalidInput(f"product point {i} ({p.x}, {p.y}) lies outside the product box {list(box)}",
-                               field=f"product_points.{i}", accepted="product points inside product_box")
+                               field=f"product_points[{i}]", accepted="product points inside product_box")
 
 
 def box_from_request(values: Sequence[float], width: int, height: int) -> Box:

@@ -25,6 +25,7 @@ from nanococoa_mcp.errors import (
     NanococoaError,
     NotFound,
     QuotaExceeded,
+    field_path,
 )
 from nanococoa_mcp.jobs.models import QueueFull
 from nanococoa_mcp.storage import StorageError, StorageUnavailable
@@ -120,7 +121,7 @@ def invalid_input(errors: Sequence[Any], model: type[BaseModel] | None = None) -
             field="body",
             accepted="a JSON object, or multipart/form-data",
         )
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
+    field = field_path(loc) or "body"
     return InvalidInput(first["msg"], field=field, accepted=_accepted(first, loc, model))
 
 
