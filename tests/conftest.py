@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own data directory; browser tests share one warm Renderer."""
+"""Shared fixtures: every test gets its own data directory (and `service`, its own job service), or a module
+shares one service (`module_service`); browser tests share one warm Renderer."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from nanococoa_mcp.ad.stages.copy_design import CopyDocument
 from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput, find_chromium
 from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import BackendUnavailable
 from nanococoa_mcp.service import Service
-from nanococoa_mcp.settings import get_settings
+from nanococoa_mcp.settings import Settings, get_settings
 
 # real PostgreSQL and S3 servers, started only for tests that ask for them: postgres, postgres_db, s3, s3_bucket
 pytest_plugins = ("tests.realservers_fixtures",)
@@ -59,6 +61,22 @@ async def service(data_dir: Path) -> AsyncIterator[Service]:
     """The job service (SQLite store, one worker process, the homepage runs) the tools reach through
     get_service()."""
     async with service_running(get_settings()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Settings:
+    """Settings of the job service a whole module shares: its own data directory, named after the module."""
+    return Settings(data_dir=tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "data")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_service(module_settings: Settings) -> AsyncIterator[Service]:
+    """One job service (and worker) for the module's tests, whose jobs and files accumulate: for tests that
+    reach no job, or compare before and after. Such a module runs its tests in the module's event loop
+    (`pytestmark = pytest.mark.asyncio(loop_scope="module")`), and none of its tests may start a service of its
+    own meanwhile (a service already running is the one every later start shares)."""
+    async with service_running(module_settings) as running:
         yield running
 
 

@@ -29,6 +29,7 @@ from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import Settings
 from tests.jobs.backends import database_name, fresh_migrated_database
 from tests.realservers import PostgresServer, S3Server, free_port
+from tests.server.serving import LOOPBACK
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,16 +86,24 @@ class Stack:
 
     def serve(self, name: str, *args: str, timeout: float = 60.0) -> Proc:
         """A replica on a free loopback port, once it answers /health."""
+        proc = self.start_serving(name, *args)
+        self.wait_health(proc, timeout)
+        return proc
+
+    def start_serving(self, name: str, *args: str) -> Proc:
+        """A replica on a free loopback port, started (`wait_health` waits until it answers)."""
         port = free_port()
-        proc = self._start(name, ["serve", "--port", str(port), *args], port)
+        return self._start(name, ["serve", "--port", str(port), *args], port)
+
+    def wait_health(self, proc: Proc, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                httpx.get(f"{proc.url}/health", timeout=2.0)
-                return proc
+                LOOPBACK.get(f"{proc.url}/health", timeout=2.0)
+                return
             except httpx.HTTPError:
                 if not proc.alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start:\n{proc.tail()}") from None
+                    raise RuntimeError(f"{proc.name} did not start:\n{proc.tail()}") from None
                 time.sleep(0.2)
 
     def wait_log(self, proc: Proc, text: str, timeout: float = 60.0) -> None:
@@ -117,9 +126,17 @@ class Stack:
             return proc.popen.wait(10)
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.alive():
-                self.stop(proc, timeout=15.0)
+        """SIGTERM to every process first, then reap each (SIGKILL after 15 s): they shut down side by side."""
+        alive = [proc for proc in self.procs if proc.alive()]
+        for proc in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in alive:  # a second SIGTERM would tell a worker to exit at once: wait, then SIGKILL
+            try:
+                proc.popen.wait(15.0)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait(10)
         self.procs = []
 
 
@@ -209,9 +226,14 @@ def deployed(
     env = stack_env(str(database.conninfo.get_secret_value()), s3.env(), s3.blob_url(bucket), **extra)
     deployment = Deployment(Stack(base, env), database)
     try:
-        for n in range(1, workers + 1):
-            deployment.start_worker(f"worker-{n}")
-        deployment.replicas = [deployment.stack.serve(f"replica-{'abcdefgh'[n]}") for n in range(replicas)]
+        # Every process starts at once (their imports and browsers overlap), then each is waited for.
+        started = [deployment.stack.worker(f"worker-{n}") for n in range(1, workers + 1)]
+        serving = [deployment.stack.start_serving(f"replica-{'abcdefgh'[n]}") for n in range(replicas)]
+        for proc in started:
+            deployment.stack.wait_log(proc, "worker ready")
+        for proc in serving:
+            deployment.stack.wait_health(proc)
+        deployment.workers, deployment.replicas = started, serving
         yield deployment
     finally:
         deployment.stack.close()

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 import pytest
 from fastmcp import Client
@@ -25,6 +24,7 @@ from PIL import Image, ImageDraw
 
 from tests.realservers import PostgresServer, S3Server
 from tests.server.rest.support import COFFEE, ad, b64, png_size, server_sent_events
+from tests.server.serving import LOOPBACK
 from tests.stack import Deployment, Proc, deployed
 
 TERMINAL = ("completed", "failed", "stopped")
@@ -39,7 +39,7 @@ def deployment(
 
 
 def _status(replica: Proc, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{replica.url}/status/{job_id}", timeout=10)
+    response = LOOPBACK.get(f"{replica.url}/status/{job_id}", timeout=10)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -56,13 +56,13 @@ def _until(replica: Proc, job_id: str, ok: Any, timeout: float = 120.0) -> dict[
 
 
 def _submit(replica: Proc, **fields: Any) -> str:
-    response = httpx.post(f"{replica.url}/api/generate", json=ad(**fields), timeout=30)
+    response = LOOPBACK.post(f"{replica.url}/api/generate", json=ad(**fields), timeout=30)
     assert response.status_code == 202, response.text
     return str(response.json()["job_id"])
 
 
 def _events(replica: Proc, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-    with httpx.stream("GET", f"{replica.url}/jobs/{job_id}/events", timeout=120) as response:
+    with LOOPBACK.stream("GET", f"{replica.url}/jobs/{job_id}/events", timeout=120) as response:
         return server_sent_events(response.read().decode())
 
 
@@ -72,7 +72,7 @@ def test_a_job_submitted_on_one_replica_is_followed_and_stopped_from_the_other(d
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         followed = pool.submit(_events, b, job_id)  # b's stream, woken by the database's notifications
         _until(b, job_id, lambda st: st["status"] == "running" and st["progress_percent"] > 0)
-        stop = httpx.post(f"{b.url}/stop/{job_id}", timeout=10)
+        stop = LOOPBACK.post(f"{b.url}/stop/{job_id}", timeout=10)
         assert stop.status_code == 200, stop.text
         events = followed.result(timeout=60)
     assert events[-1] == ("end", {"job_id": job_id, "status": "stopped"})
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_job_loses_no_job_and_the_other_finishes_it_from_its
     assert row["attempt"] == 2 and row["status"] == "completed"
     assert "cutout" not in done["result"]["timings_sec"]  # the second attempt started at step 2: no new cut-out
     for replica in (a, b):
-        image = httpx.get(f"{replica.url}{done['final_result_url']}", timeout=30)
+        image = LOOPBACK.get(f"{replica.url}{done['final_result_url']}", timeout=30)
         assert png_size(image.content) == (1080, 1920)
     deployment.start_worker(victim.name)
 
@@ -111,16 +111,19 @@ def test_while_postgres_restarts_the_api_answers_503_and_recovers_with_no_job_lo
     _until(a, job_id, lambda st: st["status"] == "running")
     postgres.stop("immediate")
     try:
-        down = httpx.get(f"{a.url}/status/{job_id}", timeout=30)
+        # Both doors asked at once: each answers only after its pool gave up waiting for a connection (5 s).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(_mcp, b, "check_generation_status", {"job_id": job_id})
+            down = LOOPBACK.get(f"{a.url}/status/{job_id}", timeout=30)
+            tool = asked.result(timeout=60)
         assert down.status_code == 503 and down.headers["retry-after"] == "5", down.text
         assert down.json()["error"] == "storage_unavailable" and down.json()["field"] == "database_url"
-        tool = _mcp(b, "check_generation_status", {"job_id": job_id})
         assert tool.is_error and json.loads(tool.content[0].text)["error"] == "storage_unavailable"
     finally:
         postgres.start()
     done = _until(a, job_id, lambda st: st["status"] in TERMINAL, timeout=120)
     assert done["status"] == "completed", done
-    assert png_size(httpx.get(f"{b.url}{done['final_result_url']}", timeout=30).content) == (1080, 1080)
+    assert png_size(LOOPBACK.get(f"{b.url}{done['final_result_url']}", timeout=30).content) == (1080, 1080)
 
 
 def _mcp(replica: Proc, tool: str, arguments: dict[str, Any]) -> Any:
@@ -154,7 +157,7 @@ def test_two_hundred_submissions_sent_to_both_replicas_each_complete_once_readab
         replica = (a, b)[i % 2]
         if i % 33 == 0:  # seven ads, from both replicas
             return "ad", _submit(replica, ad_text=f"경단 {i}번 세일")
-        response = httpx.post(f"{replica.url}/api/cutout", json={"image": photo}, timeout=60)
+        response = LOOPBACK.post(f"{replica.url}/api/cutout", json={"image": photo}, timeout=60)
         assert response.status_code == 202, response.text
         return "cutout", str(response.json()["job_id"])
 
@@ -178,9 +181,9 @@ def test_two_hundred_submissions_sent_to_both_replicas_each_complete_once_readab
         st = _status(other, job_id)
         if kind == "ad":
             assert st["parameters"]["text_content"] == f"경단 {i}번 세일"
-            assert png_size(httpx.get(f"{other.url}{st['final_result_url']}", timeout=30).content) == (1080, 1080)
+            assert png_size(LOOPBACK.get(f"{other.url}{st['final_result_url']}", timeout=30).content) == (1080, 1080)
         else:
-            assert png_size(httpx.get(f"{other.url}{st['cutout_url']}", timeout=30).content) == (96, 96)
+            assert png_size(LOOPBACK.get(f"{other.url}{st['cutout_url']}", timeout=30).content) == (96, 96)
     for replica in (a, b):
         seen = []
         for kind in ("ad", "cutout"):
@@ -204,7 +207,7 @@ def test_serve_with_one_worker_runs_its_jobs_alone_and_stops_its_worker_when_it_
 ) -> None:
     with deployed(postgres, s3, tmp_path, workers=0, replicas=0) as solo_stack:
         solo = solo_stack.stack.serve("solo", "--workers", "1")
-        assert httpx.get(f"{solo.url}/health", timeout=10).json()["workers"]["configured"] == 1
+        assert LOOPBACK.get(f"{solo.url}/health", timeout=10).json()["workers"]["configured"] == 1
         job_id = _submit(solo)
         deadline = time.monotonic() + 120
         while (row := solo_stack.row(job_id))["worker_pid"] is None:
@@ -214,7 +217,7 @@ def test_serve_with_one_worker_runs_its_jobs_alone_and_stops_its_worker_when_it_
         assert worker_pid in [c.pid for c in psutil.Process(solo.pid).children()]  # the server's own worker
         done = _until(solo, job_id, lambda st: st["status"] in TERMINAL)
         assert done["status"] == "completed", done
-        assert png_size(httpx.get(f"{solo.url}{done['final_result_url']}", timeout=30).content) == (1080, 1080)
+        assert png_size(LOOPBACK.get(f"{solo.url}{done['final_result_url']}", timeout=30).content) == (1080, 1080)
         assert not _gone(worker_pid)
         assert solo_stack.stack.stop(solo) == -signal.SIGTERM  # shut down, then uvicorn re-raises the signal it caught
         deadline = time.monotonic() + 30

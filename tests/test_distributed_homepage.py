@@ -13,7 +13,6 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -21,6 +20,7 @@ from tests.conftest import SAMPLES
 from tests.homepage.conftest import SEED_RECORD
 from tests.realservers import PostgresServer, S3Server
 from tests.server.rest.support import b64
+from tests.server.serving import LOOPBACK
 from tests.stack import Deployment, Proc, deployed
 
 PAGES = ["index.html", "about.html", "services.html", "contact.html"]
@@ -35,7 +35,7 @@ def deployment(
 
 
 def _submit(replica: Proc, photos: list[str]) -> str:
-    response = httpx.post(f"{replica.url}/homepage/generate", json={**SEED_RECORD, "photos": photos}, timeout=30)
+    response = LOOPBACK.post(f"{replica.url}/homepage/generate", json={**SEED_RECORD, "photos": photos}, timeout=30)
     assert response.status_code == 202, response.text
     return str(response.json()["job_id"])
 
@@ -43,7 +43,7 @@ def _submit(replica: Proc, photos: list[str]) -> str:
 def _until_done(replica: Proc, job_id: str, timeout: float = 240.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        st = httpx.get(f"{replica.url}/homepage/status/{job_id}", timeout=10).json()
+        st = LOOPBACK.get(f"{replica.url}/homepage/status/{job_id}", timeout=10).json()
         if st["status"] in ("success", "failed", "stopped"):
             return dict(st)
         assert time.monotonic() < deadline, st
@@ -63,15 +63,15 @@ def test_a_homepage_submitted_on_one_replica_is_built_by_a_worker_and_served_by_
     entry = deployment.sql("SELECT p.queue_name, p.status::text, p.worker_id IS NOT NULL FROM jobs j "
                  "JOIN procrastinate_jobs p ON p.id = j.task_id WHERE j.id = %s", (job_id,))
     assert entry == [("homepage", "succeeded", True)]  # its queue entry, taken by a worker (replicas take none)
-    index = httpx.get(f"{b.url}{done['site_url']}", timeout=10)
+    index = LOOPBACK.get(f"{b.url}{done['site_url']}", timeout=10)
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     assert "김밥천국 강남점" in index.text and 'src="images/hero.jpg"' in index.text
-    hero = httpx.get(f"{b.url}{done['site_url']}images/hero.jpg", timeout=10)
+    hero = LOOPBACK.get(f"{b.url}{done['site_url']}images/hero.jpg", timeout=10)
     assert hero.status_code == 200 and Image.open(io.BytesIO(hero.content)).size == (1080, 1080)
-    css = httpx.get(f"{a.url}{done['site_url']}css/style.css", timeout=10)
+    css = LOOPBACK.get(f"{a.url}{done['site_url']}css/style.css", timeout=10)
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-    assert httpx.get(f"{a.url}{done['site_url']}.hidden", timeout=10).status_code == 404
-    zipped = httpx.get(f"{b.url}{done['zip_url']}", timeout=10)
+    assert LOOPBACK.get(f"{a.url}{done['site_url']}.hidden", timeout=10).status_code == 404
+    zipped = LOOPBACK.get(f"{b.url}{done['zip_url']}", timeout=10)
     assert zipped.status_code == 200 and zipped.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
     assert {f"{done['site_id']}/{page}" for page in PAGES} | {f"{done['site_id']}/images/hero.jpg"} <= set(names)
@@ -100,7 +100,7 @@ def test_a_worker_killed_mid_homepage_loses_nothing_and_the_run_resumes_without_
     done = _until_done(a, job_id)
     assert done["status"] == "success", done
     assert deployment.row(job_id)["attempt"] == 2
-    result = httpx.get(f"{a.url}/status/{job_id}", timeout=10).json()["result"]
+    result = LOOPBACK.get(f"{a.url}/status/{job_id}", timeout=10).json()["result"]
     assert result["resumed"] is True
     assert result["ad_job_ids"][0] == hero_ad  # the ad checkpointed before the kill is the site's, not made again
     ads = deployment.sql("SELECT COUNT(*) FROM jobs WHERE kind = 'ad' AND status = 'completed' AND created_at > %s",
@@ -108,6 +108,6 @@ def test_a_worker_killed_mid_homepage_loses_nothing_and_the_run_resumes_without_
     assert ads <= len(result["ad_job_ids"]) + 1  # at most the ad under way at the kill was made twice
     for replica in (a, b):
         for image in ("hero", "product_1", "cta"):
-            got = httpx.get(f"{replica.url}{done['site_url']}images/{image}.jpg", timeout=10)
+            got = LOOPBACK.get(f"{replica.url}{done['site_url']}images/{image}.jpg", timeout=10)
             assert got.status_code == 200, (replica.name, image)
     deployment.start_worker(victim.name)

@@ -42,3 +42,13 @@ def test_no_heavy_ml_import_in_the_embedded_path(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "HEAVY [] completed True" in res.stdout
+
+
+def test_starting_a_server_or_worker_imports_neither_langgraph_nor_an_mcp_client() -> None:
+    """Every `nanococoa serve`, `worker` and `mcp` process imports app.py: LangGraph (the homepage's graph) and
+    FastMCP's client (the homepage's tool caller) are imported by the first homepage run, not at start."""
+    script = "import sys, nanococoa_mcp.app; print(sorted({n.split('.')[0] for n in sys.modules} & " \
+             "{'langgraph', 'langchain_core', 'langsmith'} | ({'fastmcp.client'} & set(sys.modules))))"
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "[]", res.stdout

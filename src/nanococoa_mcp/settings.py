@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     max_wait_sec: float = Field(
         default=300.0, gt=0, description="Longest a `wait=true` generate call waits before returning the job id."
     )
+    queue_retry_max_sec: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest pause between a homepage run's tries to queue an ad while the queue is full (the "
+        "pause starts at 0.5 s, or this when shorter, and doubles up to it).",
+    )
     # One backend per stage, by its name in the backend registry (ad/backends/registry.py); any other
     # name is refused here, at start.
     cutout_backend: str = Field(

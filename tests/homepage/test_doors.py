@@ -27,7 +27,7 @@ from nanococoa_mcp.homepage.graph import IMAGES_SPAN, NODE_START
 from nanococoa_mcp.service import Service
 from nanococoa_mcp.tools import create_store, generate_homepage, get_store, list_stores, update_store
 from tests.conftest import SAMPLES
-from tests.server.serving import ServerProcess
+from tests.server.serving import LOOPBACK, ServerProcess
 
 # The seed's CustomerData example.
 STORE: dict[str, Any] = {
@@ -267,7 +267,7 @@ def test_the_cli_builds_a_site_in_process_or_through_a_server_and_prints_where_i
     remote = runner.invoke(app, ["homepage", str(store_json), "--photo", str(FISH), "--server", server.base])
     assert remote.exit_code == 0, remote.output
     preview = re.search(r"preview: (\S+)", remote.stdout).group(1)  # type: ignore[union-attr]
-    assert httpx.get(preview).status_code == 200
+    assert LOOPBACK.get(preview).status_code == 200
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**STORE, "phone_number": "1234"}), encoding="utf-8")

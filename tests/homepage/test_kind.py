@@ -104,7 +104,8 @@ async def test_a_hard_photo_among_the_shops_photos_still_gets_its_ads_as_photo_c
 
 @pytest.mark.browser
 async def test_a_full_queue_is_waited_out_and_the_run_then_makes_its_ads(data_dir: Path) -> None:
-    settings = builtin_settings(data_dir).model_copy(update={"max_queued_jobs": 1})
+    # Retried every 0.5 s (NANOCOCOA_QUEUE_RETRY_MAX_SEC): the default's pauses of up to 5 s only made it wait.
+    settings = builtin_settings(data_dir).model_copy(update={"max_queued_jobs": 1, "queue_retry_max_sec": 0.5})
     photo = input_file(decode_image(DANGO.read_bytes()))
     long_ad = {"text_content": "오래 걸리는 광고", "variants": 4, "size": "9:16"}
     async with service_running(settings) as service:

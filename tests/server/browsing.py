@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from nanococoa_mcp.ad.stages.render import find_chromium
-from tests.server.serving import ROOT
+from tests.server.serving import LOOPBACK, ROOT
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 375, "height": 812}
@@ -51,7 +50,7 @@ class ThreadBrowser:
 
 def ad_job_ids(base: str) -> list[str]:
     """The server's ad jobs, newest first (the page's cut-out previews are jobs of their own kind)."""
-    jobs = httpx.get(f"{base}/api/jobs", params={"limit": 200, "kind": "ad"}).json()["jobs"]
+    jobs = LOOPBACK.get(f"{base}/api/jobs", params={"limit": 200, "kind": "ad"}).json()["jobs"]
     return [j["job_id"] for j in jobs]
 
 

@@ -1,13 +1,18 @@
-"""The web page's tests share one Chromium per module."""
+"""The web page's tests share one Chromium per module; the in-memory MCP tests may share one server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+import pytest_asyncio
+from fastmcp import Client
 
 from nanococoa_mcp.ad.stages.render import find_chromium
+from nanococoa_mcp.app import mcp_server
 from nanococoa_mcp.errors import BackendUnavailable
+from nanococoa_mcp.settings import Settings
 from tests.server.browsing import ThreadBrowser
 
 
@@ -20,3 +25,10 @@ def browser() -> Iterator[ThreadBrowser]:
     b = ThreadBrowser()
     yield b
     b.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_client(module_settings: Settings) -> AsyncIterator[Client[Any]]:
+    """An in-memory MCP client of one server (and worker) for the module (see module_service)."""
+    async with Client(mcp_server(module_settings)) as running:
+        yield running

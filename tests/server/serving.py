@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# One client for the test process's plain calls to loopback servers: httpx.get() and friends build a new client,
+# and with it a TLS context (~20 ms of CPU), on every call, and the tests poll servers thousands of times.
+LOOPBACK = httpx.Client()
 
 
 def free_port() -> int:
@@ -48,7 +51,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the server exited ({self.proc.returncode}):\n{self.log()}")
             try:
-                if httpx.get(f"{self.base}/health", timeout=2).status_code == expect_status:
+                if LOOPBACK.get(f"{self.base}/health", timeout=2).status_code == expect_status:
                     return self
             except httpx.HTTPError:
                 pass

@@ -19,7 +19,7 @@ from nanococoa_mcp.service import Service
 from nanococoa_mcp.settings import get_settings
 from tests.server.oauth_issuer import LoopbackIssuer
 from tests.server.rest.support import assert_problem
-from tests.server.serving import ROOT, ServerProcess, free_port
+from tests.server.serving import LOOPBACK, ROOT, ServerProcess, free_port
 
 BASE = "http://127.0.0.1:8000"
 TOKEN = "shared-token-for-auth-tests"
@@ -205,13 +205,13 @@ def test_nanococoa_serve_configured_by_the_issuer_alone_finds_its_keys_and_serve
     env = {"NANOCOCOA_AUTH_ISSUER": issuer.url, "PYTHONPATH": str(ROOT / "src")}
     try:
         with ServerProcess(tmp_path / "data", env=env, port=port) as server:
-            meta = httpx.get(f"{server.base}/.well-known/oauth-protected-resource/mcp", timeout=10).json()
+            meta = LOOPBACK.get(f"{server.base}/.well-known/oauth-protected-resource/mcp", timeout=10).json()
             assert meta["authorization_servers"] == [issuer.url] and meta["resource"] == f"{server.base}/mcp"
             audience = ["urn:other", f"http://localhost:{port}/mcp"]
             token = issuer.mint(header={"kid": None, "typ": "at+jwt"}, aud=audience)
-            listed = httpx.get(f"{server.base}/api/jobs", headers=bearer(token), timeout=30)
+            listed = LOOPBACK.get(f"{server.base}/api/jobs", headers=bearer(token), timeout=30)
             assert listed.status_code == 200 and listed.json() == {"jobs": []}
-            refused = httpx.get(f"{server.base}/api/jobs", headers=bearer(issuer.mint(aud="urn:other")), timeout=30)
+            refused = LOOPBACK.get(f"{server.base}/api/jobs", headers=bearer(issuer.mint(aud="urn:other")), timeout=30)
             assert_problem(refused, 401, "invalid_token", "Authorization")
             assert issuer.metadata_fetches >= 1 and issuer.fetches >= 1
     finally:

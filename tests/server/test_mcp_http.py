@@ -9,12 +9,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from mcp import Client, ClientSession
 from mcp.client.sse import sse_client
 
-from tests.server.serving import ServerProcess
+from tests.server.serving import LOOPBACK, ServerProcess
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -56,9 +55,9 @@ async def test_legacy_sse_transport_lists_and_calls_tools(server: str) -> None:
 
 
 def test_health_answers_and_foreign_origins_are_refused(server: str) -> None:
-    health = httpx.get(f"{server}/health").json()
+    health = LOOPBACK.get(f"{server}/health").json()
     assert health["status"] == "ok" and health["service"] == "nanococoa"
-    evil = httpx.post(f"{server}/mcp", headers={"Origin": "http://evil.example", "Content-Type": "application/json",
+    evil = LOOPBACK.post(f"{server}/mcp", headers={"Origin": "http://evil.example", "Content-Type": "application/json",
                                                 "Accept": "application/json, text/event-stream"},
                       content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}')
     assert evil.status_code in (403, 421)
@@ -67,10 +66,10 @@ def test_health_answers_and_foreign_origins_are_refused(server: str) -> None:
 def test_a_token_guards_every_endpoint_but_health(data_dir: Path) -> None:
     proc, base = _start(data_dir, {"NANOCOCOA_TOKEN": TOKEN})
     try:
-        assert httpx.get(f"{base}/health").status_code == 200
-        refused = httpx.get(f"{base}/sse", timeout=5)
+        assert LOOPBACK.get(f"{base}/health").status_code == 200
+        refused = LOOPBACK.get(f"{base}/sse", timeout=5)
         assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
-        with httpx.stream("GET", f"{base}/sse", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5) as ok:
+        with LOOPBACK.stream("GET", f"{base}/sse", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5) as ok:
             assert ok.status_code == 200
     finally:
         _stop(proc)

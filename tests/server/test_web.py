@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.server.browsing import DESKTOP, PHONE, ThreadBrowser, ad_job_ids, axe_problems, is_korean, keep
-from tests.server.serving import ROOT, ServerProcess
+from tests.server.serving import LOOPBACK, ROOT, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -124,7 +123,7 @@ def test_a_merchant_uploads_a_photo_follows_progress_and_downloads_the_ad(
 
     before = ad_job_ids(server)
     browser.run(drive)
-    jobs = httpx.get(f"{server}/api/jobs", params={"kind": "ad"}).json()["jobs"]
+    jobs = LOOPBACK.get(f"{server}/api/jobs", params={"kind": "ad"}).json()["jobs"]
     assert len(jobs) == len(before) + 1
     assert (jobs[0]["status"], jobs[0]["text_content"]) == ("completed", "건어물 대박 세일")
     keep(tmp_path / "desktop-done.png", "web-desktop.png")
@@ -169,7 +168,7 @@ def test_empty_copy_and_a_file_that_is_not_an_image_are_refused_in_korean_next_t
 def test_the_page_fits_a_phone_without_horizontal_scrolling(
     browser: ThreadBrowser, server: str, tmp_path: Path
 ) -> None:
-    catalog = httpx.get(f"{server}/api/styles").json()
+    catalog = LOOPBACK.get(f"{server}/api/styles").json()
     styles = len(catalog["scene_styles"]) + len(catalog["text_styles"])
 
     def drive(b: Browser) -> None:
@@ -269,7 +268,7 @@ def test_without_an_event_stream_the_page_polls_and_new_copy_reuses_the_same_sce
         return first, second
 
     first, second = browser.run(drive)
-    rerun = httpx.get(f"{server}/status/{second}").json()
+    rerun = LOOPBACK.get(f"{server}/status/{second}").json()
     assert (rerun["parent_id"], rerun["start_step"]) == (first, 2)
     assert rerun["parameters"]["text_content"] == "오늘만 반값"
     assert rerun["parameters"]["text_style"] == "neon"
@@ -278,7 +277,7 @@ def test_without_an_event_stream_the_page_polls_and_new_copy_reuses_the_same_sce
 
 def test_the_api_docs_page_renders_every_route_with_no_internet(browser: ThreadBrowser, server: str) -> None:
     """`/docs` is Swagger UI served from this port: it draws the routes even where no CDN can be reached."""
-    routes = httpx.get(f"{server}/openapi.json").json()["paths"]
+    routes = LOOPBACK.get(f"{server}/openapi.json").json()["paths"]
 
     def drive(b: Browser) -> tuple[list[str], int, list[str]]:
         page = b.new_page(viewport=DESKTOP)

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -19,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from playwright.sync_api import Browser
 
 from tests.server.browsing import DESKTOP, ThreadBrowser, is_korean
-from tests.server.serving import ROOT, ServerProcess
+from tests.server.serving import LOOPBACK, ROOT, ServerProcess
 
 TOKEN = "shared-token-for-web-auth-tests"
 FISH = ROOT / "samples" / "fish.png"
@@ -55,9 +54,9 @@ async def test_a_key_made_by_the_cli_works_on_rest_and_mcp_until_the_cli_revokes
     proc, data_dir = served
     key_id, key = new_key(data_dir, "shop-cli")
     auth = {"Authorization": f"Bearer {key}"}
-    assert httpx.get(f"{proc.base}/api/jobs").status_code == 401
-    assert httpx.get(f"{proc.base}/api/jobs", headers=auth).json() == {"jobs": []}
-    assert httpx.get(f"{proc.base}/api/jobs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert LOOPBACK.get(f"{proc.base}/api/jobs").status_code == 401
+    assert LOOPBACK.get(f"{proc.base}/api/jobs", headers=auth).json() == {"jobs": []}
+    assert LOOPBACK.get(f"{proc.base}/api/jobs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     http = httpx2.AsyncClient(headers=auth, timeout=30)
     async with http, Client(streamable_http_client(f"{proc.base}/mcp", http_client=http)) as client:
         assert "generate_ad_image" in {t.name for t in (await client.list_tools()).tools}
@@ -69,7 +68,7 @@ async def test_a_key_made_by_the_cli_works_on_rest_and_mcp_until_the_cli_revokes
 
     revoked = cli(data_dir, "revoke", key_id)
     assert revoked.returncode == 0 and f"{key_id} (tenant shop-cli) revoked" in revoked.stdout
-    assert httpx.get(f"{proc.base}/api/jobs", headers=auth).status_code == 401  # at once: no cache to expire
+    assert LOOPBACK.get(f"{proc.base}/api/jobs", headers=auth).status_code == 401  # at once: no cache to expire
     assert len(re.findall(r"\d{4}-\d\d-\d\d", next(
         line for line in cli(data_dir, "list").stdout.splitlines() if key_id in line))) == 3
     unknown = cli(data_dir, "revoke", "key_000000000000")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -21,7 +20,7 @@ from scipy import ndimage
 
 from bench.alpha_set import AlphaCase, build_case, iou
 from tests.server.browsing import DESKTOP, PHONE, ThreadBrowser, ad_job_ids, axe_problems, is_korean, keep
-from tests.server.serving import ROOT, ServerProcess
+from tests.server.serving import LOOPBACK, ROOT, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -93,13 +92,13 @@ def drag(page: Page, size: tuple[int, int], box: Box) -> None:
 
 
 def cutout_status(base: str, job_id: str) -> dict[str, Any]:
-    st: dict[str, Any] = httpx.get(f"{base}/status/{job_id}").json()
+    st: dict[str, Any] = LOOPBACK.get(f"{base}/status/{job_id}").json()
     assert st["status"] == "completed", st
     return st
 
 
 def cutout_alpha(base: str, st: dict[str, Any]) -> npt.NDArray[np.float32]:
-    png = httpx.get(base + st["cutout_url"])
+    png = LOOPBACK.get(base + st["cutout_url"])
     assert png.status_code == 200
     rgba = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGBA"))
     return rgba[..., 3].astype(np.float32) / 255.0
@@ -180,7 +179,7 @@ def test_a_box_dragged_on_a_cluttered_photo_recuts_it_and_the_ad_uses_the_same_h
     before, after = iou(cutout_alpha(server, plain), case.alpha), iou(cutout_alpha(server, hinted), case.alpha)
     assert after >= 0.93 and after > before + 0.05, (before, after)
 
-    made = httpx.get(f"{server}/status/{ad}").json()
+    made = LOOPBACK.get(f"{server}/status/{ad}").json()
     assert made["status"] == "completed"
     assert made["parameters"]["product_box"] == sent_box, "the ad carries the hints of the cut-out shown"
     assert made["parameters"]["product_points"] == hinted["parameters"]["product_points"]
@@ -227,7 +226,7 @@ def test_a_bad_box_is_refused_in_korean_beside_the_photo_and_a_refused_or_slow_c
     ad, sent = browser.run(drive)
     assert ad_job_ids(server) == [ad, *before]
     assert sent == ["/api/cutout", "/api/cutout", "/api/cutout", "/api/generate"]
-    made = httpx.get(f"{server}/status/{ad}").json()
+    made = LOOPBACK.get(f"{server}/status/{ad}").json()
     assert made["status"] == "completed"
     assert made["parameters"]["product_box"] is None, "the refused box is not the ad's"
     keep(tmp_path / "cutout-bad-box.png", "web-cutout-bad-box.png")

@@ -1,5 +1,5 @@
 """The ad tools, called as every door calls them: jobs accepted at once, finished ads, re-runs from a
-step, stops, and refusals that leave nothing behind."""
+step, stops, and refusals that leave nothing behind (those that reach no job: test_ads_refusals.py)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from PIL import Image
 from nanococoa_mcp.ad.results import StoredAd
 from nanococoa_mcp.errors import InvalidInput, NotFound
 from nanococoa_mcp.jobs.models import JobStatus
-from nanococoa_mcp.service import Service, get_service
+from nanococoa_mcp.service import Service
 from nanococoa_mcp.tools import (
     check_generation_status,
     generate_ad_image,
     list_jobs,
-    server_health,
     stop_generation,
 )
 from nanococoa_mcp.tools.ads import AdFields, submit_ad
@@ -184,40 +183,6 @@ async def test_stopping_a_queued_job_stops_it_before_it_runs() -> None:
     assert final.status == "stopped" and final.result is None
     with pytest.raises(NotFound):
         await stop_generation("no-such-job")
-
-
-async def test_server_health_reports_workers_and_jobs() -> None:
-    report = await server_health()
-    assert report.status == "ok" and report.workers.configured == 1 and report.workers.alive == 1
-    assert report.jobs["queued"] == 0 and report.system_metrics.ram_total_gb > 0
-    assert report.data_dir == str(get_service().settings.data_dir)  # a local caller sees the folder
-    assert report.gpu_available is False or report.system_metrics.gpu_info
-    configured = {(b.stage, b.backend) for b in report.backends if b.configured}
-    assert configured == {("cutout", "studio"), ("scene", "studio"), ("layout", "studio"), ("copy", "template")}
-    assert all(b.usable for b in report.backends if b.configured)
-    assert any(b.backend == "flux" and not b.usable and b.reason for b in report.backends)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"copy": "   "}, "copy"),
-        ({"copy": "가" * 41}, "copy"),
-        ({}, "copy"),
-        ({"copy": "세일", "style": "steampunk"}, "style"),
-        ({"copy": "세일", "text_style": "wordart"}, "text_style"),
-        ({"copy": "세일", "size": "16:10"}, "size"),
-        ({"copy": "세일", "sub_copy": "나" * 41}, "sub_copy"),
-    ],
-)
-async def test_invalid_requests_are_refused_before_anything_is_written(
-    data_dir: Path, service: Service, kwargs: dict[str, object], field: str
-) -> None:
-    with pytest.raises(InvalidInput) as info:
-        await generate_ad_image(product_image_path=str(SAMPLES / "apple.jpg"), **kwargs)  # type: ignore[arg-type]
-    assert info.value.field == field and info.value.accepted
-    assert await service.jobs() == []
-    assert not any(data_dir.rglob("*.png"))
 
 
 async def test_the_seeds_test_mode_is_refused_naming_the_field_and_false_is_kept_with_the_job(

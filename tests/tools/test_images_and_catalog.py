@@ -1,5 +1,5 @@
 """remove_background, analyze_layout, list_fonts and list_styles, called as the doors call them (the image
-tools' work runs as jobs in the service's worker)."""
+tools' work runs as jobs in the service's worker: one service for the module, its jobs accumulate)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from nanococoa_mcp.service import Service
 from nanococoa_mcp.tools import analyze_layout, check_generation_status, list_fonts, list_styles, remove_background
 from tests.conftest import SAMPLES
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-async def test_remove_background_keeps_an_existing_alpha_exactly(service: Service) -> None:
+
+async def test_remove_background_keeps_an_existing_alpha_exactly(module_service: Service) -> None:
     out = await remove_background(image_path=str(SAMPLES / "dango.png"))
     assert out.status == "completed" and out.method == "alpha-channel" and out.confidence == 1.0
     assert out.cutout_path is not None and Path(out.cutout_path).parent.name == out.job_id
@@ -25,7 +27,7 @@ async def test_remove_background_keeps_an_existing_alpha_exactly(service: Servic
         assert np.array_equal(np.asarray(im)[..., 3], np.asarray(src.convert("RGBA"))[..., 3])
 
 
-async def test_remove_background_mattes_a_photo_into_rgba(service: Service) -> None:
+async def test_remove_background_mattes_a_photo_into_rgba(module_service: Service) -> None:
     out = await remove_background(image_path=str(SAMPLES / "apple.jpg"))
     assert out.method == "matting" and out.cutout_path and out.preview_path and out.bbox and out.width and out.height
     with Image.open(out.cutout_path) as im:
@@ -36,10 +38,10 @@ async def test_remove_background_mattes_a_photo_into_rgba(service: Service) -> N
     assert Path(out.preview_path).stat().st_size < 100_000
 
 
-async def test_without_wait_the_image_tools_return_their_job_to_follow(service: Service) -> None:
+async def test_without_wait_the_image_tools_return_their_job_to_follow(module_service: Service) -> None:
     queued = await remove_background(image_path=str(SAMPLES / "dango.png"), wait=False)
     assert queued.status in ("queued", "running") and queued.cutout_path is None
-    job = await service.wait(queued.job_id, 60)
+    job = await module_service.wait(queued.job_id, 60)
     assert job.kind == "cutout" and job.status == "completed" and job.result is not None
     assert job.final_result == job.result["cutout_path"]
     analysis = await analyze_layout(image_path=str(SAMPLES / "fish.png"), wait=False)
@@ -48,7 +50,7 @@ async def test_without_wait_the_image_tools_return_their_job_to_follow(service: 
     assert followed.kind == "analysis" and followed.status in ("queued", "running", "completed")
 
 
-async def test_analyze_layout_returns_the_seed_shape_for_a_base64_image(service: Service) -> None:
+async def test_analyze_layout_returns_the_seed_shape_for_a_base64_image(module_service: Service) -> None:
     raw = base64.b64encode((SAMPLES / "coffee.jpg").read_bytes()).decode()
     out = await analyze_layout(image=raw)
     parsed = LayoutAnalysis.model_validate(out.analysis)
@@ -56,7 +58,7 @@ async def test_analyze_layout_returns_the_seed_shape_for_a_base64_image(service:
     assert (out.width, out.height) == (600, 400)
 
 
-async def test_analyze_layout_uses_the_alpha_of_a_cut_out_as_the_product(service: Service) -> None:
+async def test_analyze_layout_uses_the_alpha_of_a_cut_out_as_the_product(module_service: Service) -> None:
     out = await analyze_layout(image_path=str(SAMPLES / "fish.png"))
     assert out.analysis is not None and out.backend == "studio"
     obj = out.analysis["objects"][0]
@@ -65,12 +67,13 @@ async def test_analyze_layout_uses_the_alpha_of_a_cut_out_as_the_product(service
     assert obj["점유율"] == pytest.approx(alpha.mean(), abs=0.002)
 
 
-async def test_both_or_neither_image_inputs_are_refused_and_queue_nothing(service: Service) -> None:
+async def test_both_or_neither_image_inputs_are_refused_and_queue_nothing(module_service: Service) -> None:
+    before = await module_service.jobs()
     with pytest.raises(InvalidInput, match="exactly one"):
         await remove_background()
     with pytest.raises(InvalidInput, match="exactly one"):
         await analyze_layout(image_path=str(SAMPLES / "apple.jpg"), image="aGVsbG8=")
-    assert await service.jobs() == []
+    assert [j.job_id for j in await module_service.jobs()] == [j.job_id for j in before]
 
 
 async def test_list_fonts_reports_installed_korean_fonts_with_full_hangul() -> None:

@@ -27,6 +27,7 @@ from nanococoa_mcp.homepage import images as image_node
 from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.korean import slug
 from nanococoa_mcp.homepage.models import (
+    NODES,
     STATE_MODELS,
     Brainstorm,
     Concept,
@@ -52,7 +53,6 @@ from nanococoa_mcp.settings import Settings
 CHECKPOINT_DB = "homepage_checkpoints.db"
 # Workers starting together create the PostgreSQL checkpointer's tables one at a time (an advisory lock).
 SETUP_LOCK = 0x6E63_6870  # "nchp"
-NODES = ("brainstorm", "concept", "marketing", "structure", "content", "images", "header_footer", "pages", "package")
 # Where each node starts, in percent of the run (images take most of the time: real ads are made).
 NODE_START: dict[str, float] = {"brainstorm": 0, "concept": 6, "marketing": 10, "structure": 14, "content": 18,
                                 "images": 24, "header_footer": 86, "pages": 89, "package": 95}

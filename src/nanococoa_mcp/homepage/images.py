@@ -26,9 +26,9 @@ AD_SIZE = "1:1"  # square ads sit well in the hero's column, the product grid an
 MAX_PRODUCT_IMAGES = 3
 WEB_JPEG_QUALITY = 85
 POLL_S = 0.5
-# A full queue is waited out: retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, for QUEUE_WAIT_MAX_S at most.
+# A full queue is waited out: retried after BACKOFF_S, doubling up to settings.queue_retry_max_sec, for
+# QUEUE_WAIT_MAX_S at most.
 BACKOFF_S = 0.5
-BACKOFF_MAX_S = 5.0
 QUEUE_WAIT_MAX_S = 1800.0
 STOP_CHECK_S = 0.25
 
@@ -79,11 +79,12 @@ async def submit_ad(
     spec: ImageSpec,
     on_progress: ToolProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_delay_s: float = 5.0,
 ) -> dict[str, Any]:
-    """generate_ad_image, retried with backoff while the queue is full (a full queue is a wait, not a
-    failure; its wait is reported through `on_progress`). Raises QueueFull after QUEUE_WAIT_MAX_S, JobStopped,
-    and the tool's other errors as they are."""
-    delay, waited = BACKOFF_S, 0.0
+    """generate_ad_image, retried with backoff (doubling up to `max_delay_s`) while the queue is full (a full
+    queue is a wait, not a failure; its wait is reported through `on_progress`). Raises QueueFull after
+    QUEUE_WAIT_MAX_S, JobStopped, and the tool's other errors as they are."""
+    delay, waited = min(BACKOFF_S, max_delay_s), 0.0
     while True:
         try:
             return await tools.call("generate_ad_image", arguments, on_progress)
@@ -96,7 +97,7 @@ async def submit_ad(
                 on_progress(0.0, "대기열이 가득 차서 자리가 나기를 기다리는 중")
             await _stoppable_sleep(delay, should_stop, spec)
             waited += delay
-            delay = min(BACKOFF_MAX_S, delay * 2)
+            delay = min(max_delay_s, delay * 2)
 
 
 async def make_image(
@@ -120,7 +121,7 @@ async def make_image(
     }
     if spec.sub_copy:
         args["sub_copy"] = spec.sub_copy
-    job = await submit_ad(tools, args, spec, on_progress, should_stop)
+    job = await submit_ad(tools, args, spec, on_progress, should_stop, max_delay_s=settings.queue_retry_max_sec)
     while job["status"] not in TERMINAL:  # the wait ran out: follow the job until it ends
         if should_stop is not None and should_stop():
             await tools.call("stop_generation", {"job_id": job["job_id"]})

@@ -12,9 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nanococoa_mcp.errors import InvalidInput, field_path
 from nanococoa_mcp.homepage.files import SiteFiles
-from nanococoa_mcp.homepage.graph import NODES
-from nanococoa_mcp.homepage.models import StoreRecord
-from nanococoa_mcp.homepage.run import MAX_PHOTOS, run_homepage
+from nanococoa_mcp.homepage.models import MAX_PHOTOS, NODES, StoreRecord
 from nanococoa_mcp.homepage.tool_caller import ToolCaller
 from nanococoa_mcp.jobs.kinds import AfterRestart, JobContext, RunsIn
 from nanococoa_mcp.jobs.models import JobTicket, Previews, Stage
@@ -71,6 +69,10 @@ class HomepageKind:
         return "requeue"
 
     async def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
+        # LangGraph is imported by the first run, not by every process that only registers the kind (each
+        # server and worker would pay seconds of CPU for it at start).
+        from nanococoa_mcp.homepage.run import run_homepage
+
         params = HomepageJob.model_validate(job.parameters)
 
         def progress(node: str, percent: float, message: str) -> None:

@@ -18,6 +18,10 @@ SectionKind = Literal[
 PaletteName = Literal["warm", "fresh", "calm", "bold", "natural", "elegant"]
 Speaker = Literal["manager", "marketer", "designer"]
 WriterName = Literal["llm", "builtin"]
+# The workflow's nodes in order (seed A–H, brainstorm first): a homepage job's steps. Here, not in graph.py, so
+# that the job kind names its steps without importing LangGraph (seconds of imports in every server process).
+NODES = ("brainstorm", "concept", "marketing", "structure", "content", "images", "header_footer", "pages", "package")
+MAX_PHOTOS = 4  # the product photos one run takes
 
 
 def _c(max_length: int, min_length: int = 1) -> StringConstraints:

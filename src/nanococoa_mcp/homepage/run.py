@@ -14,12 +14,11 @@ from nanococoa_mcp.blobs import FileBlobs
 from nanococoa_mcp.errors import Conflict, InvalidInput
 from nanococoa_mcp.homepage.files import SiteFiles
 from nanococoa_mcp.homepage.graph import HomepageState, Progress, Run, checkpointer, compile_graph, new_site_id
-from nanococoa_mcp.homepage.models import NodeNote, SkippedImage, StoreRecord, WriterName
+from nanococoa_mcp.homepage.models import MAX_PHOTOS, NodeNote, SkippedImage, StoreRecord, WriterName
 from nanococoa_mcp.homepage.tool_caller import ToolCaller
 from nanococoa_mcp.homepage.writer import writer_for
 from nanococoa_mcp.settings import Settings
 
-MAX_PHOTOS = 4
 RECURSION_LIMIT = 50  # supersteps: 5 planning nodes + at most 5 images + 3 output nodes, with room
 
 

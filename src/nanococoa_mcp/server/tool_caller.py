@@ -7,14 +7,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from typing import Any
-
-from fastmcp import Client
+from typing import TYPE_CHECKING, Any
 
 from nanococoa_mcp.errors import JobFailed, NanococoaError
 from nanococoa_mcp.homepage.tool_caller import ToolProgress
 from nanococoa_mcp.server.mcp import build_server
 from nanococoa_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from fastmcp import Client
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ class McpToolCaller:
 
     async def _open(self) -> Client[Any]:
         if self._client is None:
+            # Imported by the first homepage run: a server that makes no homepage never loads MCP's client.
+            from fastmcp import Client
+
             # No lifespan of its own: the tools reach the job service already running in this process.
             client: Client[Any] = await self._stack.enter_async_context(Client(build_server(self.settings)))
             self._client = client
