@@ -7,6 +7,7 @@ the run from its LangGraph checkpoint in PostgreSQL, without making again the ad
 from __future__ import annotations
 
 import io
+import json
 import signal
 import time
 import zipfile
@@ -56,7 +57,7 @@ def test_a_homepage_submitted_on_one_replica_is_built_by_a_worker_and_served_by_
     a, b = deployment.replicas
     job_id = _submit(a, [b64((SAMPLES / "dango.png").read_bytes())])
     done = _until_done(b, job_id)
-    assert done["status"] == "success", done
+    assert done["status"] == "success", json.dumps(done, ensure_ascii=False)  # the whole status, error included
     assert done["pages"] == PAGES and done["generated_images"] == 3  # hero, product_1, cta
     assert deployment.row(job_id)["attempt"] == 1
     assert not list(deployment.stack.base.glob("worker-*/scratch/*/generated_sites"))  # worked on, then cleared
@@ -98,7 +99,7 @@ def test_a_worker_killed_mid_homepage_loses_nothing_and_the_run_resumes_without_
     victim = next(w for w in deployment.workers if w.pid == pid)
     assert deployment.stack.stop(victim, signal.SIGKILL) == -signal.SIGKILL
     done = _until_done(a, job_id)
-    assert done["status"] == "success", done
+    assert done["status"] == "success", json.dumps(done, ensure_ascii=False)  # the whole status, error included
     assert deployment.row(job_id)["attempt"] == 2
     result = LOOPBACK.get(f"{a.url}/status/{job_id}", timeout=10).json()["result"]
     assert result["resumed"] is True
