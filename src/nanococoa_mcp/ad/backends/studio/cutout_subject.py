@@ -37,6 +37,8 @@ SOLID_JOIN = 0.9    # a piece joins a thing when the union stays about this soli
 SOLID_SLACK = 0.03  # ... as the thing was, less this
 MIN_CANDIDATE = 0.03  # share of the mask a candidate must cover to be chosen
 CENTRE = 0.35       # the subject's spread across the frame (share of its width) in the score
+HIGH = 0.06         # share of the frame's height from its top that a thing behind the product reaches ...
+LOW = 0.2           # ... while the product's top stays below this share of it
 CUT = 0.5           # the score's factor for each side of the frame a thing runs off
 
 
@@ -115,6 +117,7 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
     core_ids = frozenset(kept)
     core = np.isin(groups, list(kept))
     reach = float(cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 3).max())
+    rest, tops = _tops(mask, core)
     dropped: list[frozenset[int]] = []
     taken: frozenset[int] = frozenset(kept)
     cut_kept = any(pieces[k].cut for k in kept)
@@ -133,7 +136,8 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
             apart = bool(around & core_ids) and _thick(thing, groups, reach)
         else:
             apart = _thick(thing, groups, reach) or _gap(thing, groups, kept) > reach
-        if apart or (not cut_kept and thing & behind):
+        if apart or (not cut_kept and (thing & behind or _rises_behind(np.isin(groups, list(thing)), rest, tops,
+                                                                       core))):
             dropped.append(thing)
         else:
             kept |= thing
@@ -151,6 +155,28 @@ def _thick(thing: frozenset[int], groups: Labels, reach: float) -> bool:
     part = np.isin(groups, list(thing)).astype(np.uint8)
     radius = float(cv2.distanceTransform(part, cv2.DIST_L2, 3).max())
     return radius >= THICK * reach and float(np.count_nonzero(part)) <= BLOB * math.pi * radius * radius
+
+
+def _tops(mask: BoolArray, core: BoolArray) -> tuple[Labels, npt.NDArray[np.int64]]:
+    """The parts of `mask` outside `core` (labels; a streak of evidence thinner than 5 px does not join
+    them), and the top row each reaches."""
+    apart = cv2.erode((mask & ~core).astype(np.uint8), np.ones((5, 5), np.uint8))
+    n, rest = cv2.connectedComponents(apart, connectivity=8)
+    rows = np.broadcast_to(np.arange(mask.shape[0], dtype=np.int64)[:, None], mask.shape)
+    tops = np.full(n, mask.shape[0], np.int64)
+    np.minimum.at(tops, rest.ravel().astype(np.intp), rows.ravel())
+    return np.asarray(rest, np.int32), tops
+
+
+def _rises_behind(part: BoolArray, rest: Labels, tops: npt.NDArray[np.int64], core: BoolArray) -> bool:
+    """Whether `part`, with what joins it outside the chosen core, rises to the frame's top (within HIGH of
+    its height) while the core stays well below it (under LOW): a person's legs and arms behind the
+    product, whose shirt the cut-out lost at the frame's edge."""
+    h = part.shape[0]
+    ids = np.unique(rest[part])
+    ids = ids[ids > 0]
+    core_top = int(np.argmax(core.any(axis=1)))
+    return ids.size > 0 and int(tops[ids].min()) <= HIGH * h and core_top >= LOW * h
 
 
 def _gap(thing: frozenset[int], groups: Labels, kept: set[int]) -> float:
