@@ -54,7 +54,6 @@ MOST_OF = 0.6       # a candidate part this share of all candidates is not one t
 HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is judged by a second GrabCut ...
 HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
 TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
-SCENE = 4.5         # border spread (0..255 units) above which plain paper is a table and a wall, not a sweep
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -116,8 +115,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     boxed_table = hints.box is not None and not calm  # cut by box_cut, which takes the points itself
     dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
     everything = region & ~dropped
-    # Several things on a table (busy, or plain paper spreading like a table and a wall, not a sweep).
-    crowded = (not calm or backdrop.spread > SCENE) and hints.box is None and several_things(everything)
+    crowded = not calm and hints.box is None and several_things(everything)
     region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:
