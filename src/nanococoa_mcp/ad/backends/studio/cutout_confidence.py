@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from nanococoa_mcp.ad.backends.studio.cutout_backdrop import T_MAYBE
 from nanococoa_mcp.ad.backends.studio.cutout_find import Found
+from nanococoa_mcp.ad.backends.studio.cutout_subject import solidity
 
 BoolArray = npt.NDArray[np.bool_]
 U8 = npt.NDArray[np.uint8]
@@ -71,6 +72,8 @@ MODEL = Logistic((-0.2344, -0.5176, 4.827, 2.183, 3.172, 3.691, -10.41, -1.568, 
                  -8.179)
 
 HELD_DOWN = 0.59  # the most a cut-out held down (held_down: several things on a table, ...) is given
+CHOSEN_AMONG = 0.1  # area left out of a cut-out chosen among several things, over its own, that holds it down
+RIVAL = 0.7         # a thing left out scoring this share of the product's makes the choice a close call
 SCENE_SPREAD = 1.5  # log of the border's spread (0..255 units) above which plain paper is a scene, not a sweep
 
 
@@ -89,6 +92,8 @@ def assess(found: Found, small: U8) -> Assessment:
     notes = [] if reason is None else [reason]
     if values["set_aside"] > 0.0:
         notes.append("the product was chosen among several things: check it is the right one")
+    if values["runner_up"] >= RIVAL:
+        notes.append("another thing in the photo looked nearly as much like the product: a box would settle it")
     if values["busy"]:
         notes.append("busy background: check the cut-out")
     if values["touching"] > 0.15:
@@ -119,6 +124,9 @@ def held_down(values: Mapping[str, float]) -> str | None:
     if busy_without_box(values):
         return ("a busy surface (wood, cloth) without a box: other things on it may have been taken along or "
                 "taken instead; a box around the product makes the cut-out sure")
+    if chosen_without_box(values):
+        return ("the product was chosen among several things without a box: another may have been meant, or "
+                "taken along; a box around the product makes the cut-out sure")
     if scene_on_paper(values):
         return ("the backdrop is not one sweep of paper (a table and a wall?): other things on it may have been "
                 "kept; a box around the product would help")
@@ -134,6 +142,12 @@ def busy_without_box(values: Mapping[str, float]) -> bool:
     irregular ones (several parts, solidity under 0.9, a choice among things) still let one through at
     0.76 on held-out photos. With a box the box says which thing, and the measurements can be trusted."""
     return bool(values["busy"]) and values["box_fill"] == 1.0
+
+
+def chosen_without_box(values: Mapping[str, float]) -> bool:
+    """No box, and the cut-out chose among several things (cutout_subject) and left a tenth of its own area
+    or more out: which thing was meant is a guess, however clean the cut-out of the chosen one."""
+    return values["box_fill"] == 1.0 and values["set_aside"] >= CHOSEN_AMONG
 
 
 def scene_on_paper(values: Mapping[str, float]) -> bool:
@@ -173,12 +187,13 @@ def measure(found: Found, small: U8) -> tuple[tuple[str, float], ...]:
         "agree_rect": _second_opinion(small, mask),
         "touching": touching,
         "frame_sides": float(sides),
-        "solidity": _solidity(mask),
+        "solidity": solidity(mask),
         "parts": float(_parts(mask)),
         "area": float(np.count_nonzero(mask)) / mask.size,
         "box_fill": box_fill,
     }
     measured["set_aside"] = found.set_aside
+    measured["runner_up"] = found.runner_up
     measured["patterned"] = float(backdrop.patterned)
     return tuple((name, round(value, 4)) for name, value in measured.items())
 
@@ -211,15 +226,6 @@ def _second_opinion(small: U8, mask: BoolArray) -> float:
 def _iou(a: BoolArray, b: BoolArray) -> float:
     union = int(np.count_nonzero(a | b))
     return int(np.count_nonzero(a & b)) / union if union else 0.0
-
-
-def _solidity(mask: BoolArray) -> float:
-    """The mask's area over its convex hull's."""
-    points = cv2.findNonZero(mask.astype(np.uint8))
-    if points is None:
-        return 0.0
-    hull = cv2.convexHull(points)
-    return float(np.count_nonzero(mask)) / max(1.0, float(cv2.contourArea(hull)))
 
 
 def _parts(mask: BoolArray) -> int:

@@ -27,6 +27,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     grain,
 )
 from nanococoa_mcp.ad.backends.studio.cutout_boxcut import box_cut
+from nanococoa_mcp.ad.backends.studio.cutout_subject import choose_subject, several_things, solidity
 from nanococoa_mcp.ad.stages.cutout import NoProductFound
 from nanococoa_mcp.jobs.cancel import checkpoint
 
@@ -80,6 +81,7 @@ class Found:
     backdrop: Backdrop
     allowed: BoolArray    # where the product may be (the box, or the whole frame)
     set_aside: float      # area of the things around it not taken for the product, over its own (busy, no hint)
+    runner_up: float = 0.0  # among several things: the best one left out, its score over the product's
 
 
 def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
@@ -112,18 +114,27 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
     boxed_table = hints.box is not None and not calm  # cut by box_cut, which takes the points itself
     dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
-    region = _parts(region & ~dropped, hints, calm)
+    everything = region & ~dropped
+    crowded = not calm and hints.box is None and several_things(everything)
+    region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:
             raise NoProductFound(NO_PRODUCT, field="product_image")
         region = allowed.copy()  # the box says the product is there: let GrabCut find it inside
     checkpoint()
     others = np.zeros_like(region)
-    if not calm and hints.box is None:
+    runner_up = 0.0
+    tapped = _discs(hints.background, (h, w), _dot(h, w))
+    if crowded:
+        # Several things on a table and no box: the one a photographer would have meant (cutout_subject),
+        # and whatever thing a product point was put on.
+        piece = choose_subject(small, everything, dist, hints.product).mask
+        if piece.any():
+            others, region = everything & ~piece, piece
+    elif not calm and hints.box is None:
         # The central piece, and whatever piece a product point was put on (a point adds, it does not
         # choose: the automatic choice was most often right about the rest).
-        piece = _central_piece(region) | _pieces(small, hints.product, region, _discs(hints.background, (h, w),
-                                                                                         _dot(h, w)))
+        piece = _central_piece(region) | _pieces(small, hints.product, region, tapped)
         others, region = region & ~piece, piece
     set_aside = float(np.count_nonzero(others)) / max(1, int(np.count_nonzero(region)))
     seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
@@ -156,8 +167,11 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         if hints.box is None:
             raise NoProductFound(NO_PRODUCT, field="product_image")
         mask = region & allowed
+    if crowded:
+        subject = choose_subject(small, mask, dist, hints.product)
+        mask, set_aside, runner_up = subject.mask, set_aside + subject.set_aside, subject.runner_up
     return Found(mask=mask, colour=colour, edges=edges, dist=dist, backdrop=backdrop, allowed=allowed,
-                 set_aside=set_aside)
+                 set_aside=set_aside, runner_up=runner_up)
 
 
 def _fit_paper(img: FloatArray, ring: BoolArray, texture: FloatArray) -> Backdrop:
@@ -403,11 +417,9 @@ def _central_piece(region: BoolArray) -> BoolArray:
 def _compact(region: BoolArray) -> bool:
     """One part, nearly convex (area over hull area at least SOLID)."""
     n = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[0]
-    points = cv2.findNonZero(region.astype(np.uint8))
-    if points is None or n > 2:
+    if n > 2 or not region.any():
         return n <= 2
-    hull = float(cv2.contourArea(cv2.convexHull(points)))
-    return float(np.count_nonzero(region)) >= SOLID * max(1.0, hull)
+    return solidity(region) >= SOLID
 
 
 def _marked_background(img: U8, region: BoolArray, hints: Hints) -> BoolArray:
