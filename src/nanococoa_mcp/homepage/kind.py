@@ -5,6 +5,8 @@ worker is queued again and resumes from its LangGraph checkpoint (thread id = jo
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -70,7 +72,10 @@ class HomepageKind:
 
     async def run(self, job: JobTicket, context: JobContext) -> dict[str, Any]:
         # LangGraph is imported by the first run, not by every process that only registers the kind (each
-        # server and worker would pay seconds of CPU for it at start).
+        # server and worker would pay seconds of CPU for it at start), and in a thread: imported on the event
+        # loop it held the loop for seconds on a busy machine, and a worker missed its heartbeats (taken for
+        # dead twice, the run failed).
+        await asyncio.to_thread(importlib.import_module, "nanococoa_mcp.homepage.run")
         from nanococoa_mcp.homepage.run import run_homepage
 
         params = HomepageJob.model_validate(job.parameters)

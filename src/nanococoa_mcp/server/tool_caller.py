@@ -4,7 +4,9 @@ would (progress, errors and all). app.py hands it to the homepage kind."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,9 @@ class McpToolCaller:
 
     async def _open(self) -> Client[Any]:
         if self._client is None:
-            # Imported by the first homepage run: a server that makes no homepage never loads MCP's client.
+            # Imported by the first homepage run (a server that makes no homepage never loads MCP's client), in
+            # a thread so that the event loop, and a worker's heartbeat, go on meanwhile.
+            await asyncio.to_thread(importlib.import_module, "fastmcp.client")
             from fastmcp import Client
 
             # No lifespan of its own: the tools reach the job service already running in this process.
