@@ -319,7 +319,7 @@ def _enclosed(votes: npt.NDArray[np.uint8], walls: BoolArray, edges: BoolArray, 
     with walls in all 8 directions (`votes`, from _surrounded) is enclosed; one open to a single
     direction (a gap in the outline, a bay, the frame's edge) only when it does not look like paper."""
     inside = (votes == 8) | ((votes == 7) & ~like_paper)
-    inside &= ~_paper_gaps(inside & ~walls, edges, like_paper, dist)
+    inside &= ~_paper_gaps(inside & ~walls, edges, like_paper, dist, like_paper & ~inside & ~walls)
     return cv2.morphologyEx(inside.astype(np.uint8), cv2.MORPH_OPEN,
                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(bool)
 
@@ -333,12 +333,15 @@ def _like_paper(dist: FloatArray, paper: FloatArray, smooth_paper: FloatArray) -
     return np.asarray((offset < PAPER_OFFSET) & (dist < T_BG))
 
 
-def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, dist: FloatArray) -> BoolArray:
+def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, dist: FloatArray,
+                open_paper: BoolArray | None = None) -> BoolArray:
     """The parts of `candidates` that show the paper through a gap in the product: ringed by crisp edges
     (the product's inner outline; a lit face of a white product that happens to match the paper fades
     into its shading instead), backdrop-coloured throughout, and at least half of it the paper itself
     (the rest may lie in the product's shadow). Candidates joined only through a gap in an outline are
-    judged apart."""
+    judged apart. Where a part runs on into `open_paper` (the paper not enclosed, beside it) the rim is
+    no outline and is not judged: the paper wedged between a headband and its ear cup, enclosed on all
+    sides but the band's open middle, was kept for its rim there (seed 1 studio-19)."""
     labels = _split(candidates)
     out = np.zeros_like(candidates)
     near_edge = cv2.dilate(edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
@@ -354,6 +357,8 @@ def _paper_gaps(candidates: BoolArray, edges: BoolArray, like_paper: BoolArray, 
             continue
         rim = cv2.dilate(gap.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~gap
         rim &= labels[box] == 0  # not where it was split from a neighbour
+        if open_paper is not None:
+            rim &= ~open_paper[box]
         if rim.any() and float(np.mean(near_edge[box][rim])) >= GAP_RIM:
             out[box] |= gap
     return out
