@@ -106,6 +106,21 @@ def test_the_paper_wedged_between_a_headband_and_its_ear_cup_is_not_kept() -> No
     assert paper.sum() > 20_000 and np.mean(alpha[paper] > 0.5) <= 0.02
 
 
+def test_with_a_box_meeting_the_frame_the_paper_in_the_covered_corner_is_not_kept() -> None:
+    # A guitar boxed to the left and bottom edges of paper that falls off towards that corner: the box's
+    # margin (top and right) alone put the paper between the neck and the two edges darker than it is,
+    # and it was kept (seed 2 frame-11 boxed: IoU 0.56).
+    case = build_case("frame", 11, seed=2)
+    box = case.hint_box()
+    alpha = _alpha(_run(case.image, box=box))
+    assert iou(alpha, case.alpha) >= 0.95
+    x0, y0, x1, y1 = box
+    corner = np.zeros(case.alpha.shape, bool)
+    corner[(y0 + y1) // 2:y1, x0:(x0 + x1) // 2] = True
+    corner &= case.alpha < 0.05
+    assert corner.sum() > 50_000 and np.mean(alpha[corner] > 0.5) <= 0.02
+
+
 @pytest.mark.parametrize("index", [7, 9])  # a honey pot and a cookie on paper the colour of their shade
 def test_the_shaded_side_of_a_product_stays_and_its_cast_shadow_goes(index: int) -> None:
     case, out = _case("shaded", index), _cut("shaded", index)

@@ -53,6 +53,7 @@ MOST_OF = 0.6       # a candidate part this share of all candidates is not one t
 HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is judged by a second GrabCut ...
 HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
 TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
+FRAME_SURE = 2.0    # a box meeting the frame: its edge counts as paper but where the distance is this many T_FG
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -100,6 +101,12 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
             backdrop = _fit_paper(smallf, ring, texture)
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist)
+    elif not (backdrop.busy or backdrop.patterned):
+        wider = _with_frame_sides(smallf, allowed, ring, texture, dist)
+        if wider is not None:
+            ring, backdrop = wider
+            dist = backdrop.distance(smallf)
+            colour = _colour_region(dist) & allowed
     calm = not (backdrop.busy or backdrop.patterned)
     outline, edges = np.zeros((h, w), bool), np.zeros((h, w), bool)
     like_paper = None
@@ -173,6 +180,24 @@ def _fit_paper(img: FloatArray, ring: BoolArray, texture: FloatArray) -> Backdro
         if not (trimmed.busy or trimmed.patterned):
             return trimmed
     return backdrop
+
+
+def _with_frame_sides(img: FloatArray, allowed: BoolArray, ring: BoolArray, texture: FloatArray,
+                      dist: FloatArray) -> tuple[BoolArray, Backdrop] | None:
+    """A box on plain paper that meets the frame: the paper along the frame's edge inside the box (less
+    where the product surely runs off it) is learnt with the box's margin, when the paper it adds keeps
+    the backdrop plain; the wider ring and its backdrop, or None. The margin alone may lie on one side
+    of paper whose light changes towards a corner the box covers, and the field extrapolated from it
+    there strayed from the paper, which was then taken for product (seed 2 frame-11 boxed: the paper
+    between a guitar's neck and the two frame edges, IoU 0.56)."""
+    h, w = dist.shape
+    sides = allowed & _ring((h, w), max(2, round(0.02 * min(h, w)))) & ~ring  # no margin on these sides
+    sure = cv2.dilate((dist > FRAME_SURE * T_FG).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    extra = sides & ~sure
+    if not extra.any() or np.count_nonzero(extra) < 0.3 * np.count_nonzero(sides):
+        return None
+    refit = _fit_paper(img, ring | extra, texture)
+    return None if refit.busy or refit.patterned else (ring | extra, refit)
 
 
 def _allowed_and_ring(shape: tuple[int, int], box: tuple[int, int, int, int] | None) -> tuple[BoolArray, BoolArray]:
