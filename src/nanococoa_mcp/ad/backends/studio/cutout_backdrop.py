@@ -50,7 +50,6 @@ class Backdrop:
     coef: npt.NDArray[np.float64]  # (6, 3) quadratic in (x, y) per channel
     spread: float                  # robust spread of the border around the smooth field, 0..255 units
     outliers: float                # share of the border the smooth field cannot explain (a pattern)
-    texture: float                 # typical fine-grain colour spread (5×5 local std) on the border
     hist: FloatArray               # (HIST_BINS,)*3 smoothed colour density of the border
     local: FloatArray              # (STRETCHES, HIST_BINS**3): the same, from the stretches around each
     chroma: FloatArray             # (CHROMA_BINS,)*2 smoothed chromaticity density of the border
@@ -176,7 +175,7 @@ def _tukey(resid: npt.NDArray[np.float64], scale: float) -> npt.NDArray[np.float
     return np.clip(1.0 - (resid / (4.685 * scale)) ** 2, 0.0, None) ** 2
 
 
-def fit_backdrop(img: FloatArray, ring: BoolArray, grain: FloatArray, trimmed: bool = False) -> Backdrop:
+def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False) -> Backdrop:
     """Robust (Tukey-weighted) quadratic fit to the border; the object may cover part of it.
 
     The fit starts from the colour most of the border agrees on (median of the stretches' medians),
@@ -211,11 +210,10 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, grain: FloatArray, trimmed: b
     # A pattern shows all round the frame; a product running off it, only on some stretches.
     off = np.bincount(stretch, weights=weight == 0, minlength=STRETCHES)
     outliers = float(np.median(off[present] / np.bincount(stretch, minlength=STRETCHES)[present]))
-    texture = float(np.median(grain[ring]))
     pixels = b.astype(np.float32)
     hist, local = _border_hist(_bins(pixels), HIST_BINS**3, _density, stretch)
     chroma, _ = _border_hist(chroma_bins(pixels), CHROMA_BINS**2, chroma_density, stretch)
-    return Backdrop(coef=coef, spread=scale, outliers=outliers, texture=texture, hist=hist, local=local,
+    return Backdrop(coef=coef, spread=scale, outliers=outliers, hist=hist, local=local,
                      chroma=chroma)
 
 

@@ -92,7 +92,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     h, w = small.shape[:2]
     allowed, ring = _allowed_and_ring((h, w), hints.box)
     texture = grain(smallf)
-    backdrop = fit_backdrop(smallf, ring, texture)
+    backdrop = fit_backdrop(smallf, ring)
     dist = backdrop.distance(smallf)
     colour = _colour_region(dist) & allowed
     if hints.box is None:
@@ -188,9 +188,9 @@ def _fit_paper(img: FloatArray, ring: BoolArray, texture: FloatArray) -> Backdro
     not bend the field. Not for the first look at the whole frame, whose border may be a busy table's
     (its nearer half is the table's calmest part: seed 3 cluttered-10 was taken for paper), nor for a
     box's margin (measured: seed 1 frame-09 boxed 0.999 -> 0.961)."""
-    backdrop = fit_backdrop(img, ring, texture)
+    backdrop = fit_backdrop(img, ring)
     if not (backdrop.busy or backdrop.patterned):
-        trimmed = fit_backdrop(img, ring, texture, trimmed=True)
+        trimmed = fit_backdrop(img, ring, trimmed=True)
         if not (trimmed.busy or trimmed.patterned):
             return trimmed
     return backdrop

@@ -143,7 +143,7 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
             kept |= thing
     out = np.isin(groups, list(kept)) & mask
     area = float(np.count_nonzero(out))
-    rivals = [scores.get(t, _score(np.isin(groups, list(t)))) for t in dropped]
+    rivals = [scores[t] if t in scores else _score(np.isin(groups, list(t))) for t in dropped]
     runner_up = max(rivals, default=0.0) / max(scores[best], 1e-9)
     return Subject(out, min(1.0, runner_up), (total - area) / max(1.0, area))
 
