@@ -66,7 +66,7 @@ class LoopbackIssuer:
         origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.url = origin + path
         self.jwks_url = f"{origin}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def serve_metadata(self, path: str, **changes: Any) -> None:

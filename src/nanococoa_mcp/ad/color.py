@@ -8,15 +8,33 @@ import numpy.typing as npt
 RGB = tuple[int, int, int]
 
 
-def srgb_to_linear(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    c = np.asarray(values, dtype=np.float64) / 255.0
+def _srgb_to_linear(c: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR_OF_BYTE = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
+
+
+def srgb_to_linear(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Linear light of sRGB values 0..255 (bytes by table lookup: whole images are measured per ad)."""
+    array = np.asarray(values)
+    if array.dtype == np.uint8:
+        return _LINEAR_OF_BYTE[array]
+    return _srgb_to_linear(array.astype(np.float64) / 255.0)
+
+
+_WEIGHTS = (0.2126, 0.7152, 0.0722)
+_LUMINANCE_OF_BYTE = tuple(_LINEAR_OF_BYTE * w for w in _WEIGHTS)  # each channel's share, by byte value
 
 
 def relative_luminance(rgb: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """WCAG 2.x relative luminance of sRGB colours (last axis = RGB, 0..255)."""
-    lin = srgb_to_linear(rgb)
-    return lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+    array = np.asarray(rgb)
+    if array.dtype == np.uint8:
+        red, green, blue = _LUMINANCE_OF_BYTE
+        return red[array[..., 0]] + green[array[..., 1]] + blue[array[..., 2]]
+    lin = srgb_to_linear(array)
+    return lin[..., 0] * _WEIGHTS[0] + lin[..., 1] * _WEIGHTS[1] + lin[..., 2] * _WEIGHTS[2]
 
 
 def contrast_ratio(lum_a: float, lum_b: float) -> float:

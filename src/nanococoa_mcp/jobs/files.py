@@ -16,7 +16,7 @@ from nanococoa_mcp.blobs import BlobNotFound, Blobs, check_key
 from nanococoa_mcp.errors import InvalidInput, NotFound
 
 SERVED_SUFFIXES = (".png", ".jpg", ".json")
-WRITE_ONCE_SUFFIXES = (".png", ".jpg", ".npz")  # made the same way by any run: the first copy stands
+WRITE_ONCE_SUFFIXES = (".png", ".jpg", ".npz", ".zst")  # made the same way by any run: the first copy stands
 URL_EXPIRES = timedelta(hours=1)
 
 

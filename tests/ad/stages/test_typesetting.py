@@ -143,7 +143,7 @@ class _Counter(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def local_server() -> Iterator[str]:
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()

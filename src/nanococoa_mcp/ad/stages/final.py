@@ -85,9 +85,7 @@ def run(inp: FinalInput) -> FinalOutput:
     alpha = layer[..., 3]
     overlap = int(np.count_nonzero((alpha >= COVER_ALPHA) & inp.product_mask))
     # The product stands in front of the copy's faint halo: the halo never repaints product pixels.
-    a = np.where(inp.product_mask, 0, alpha).astype(np.float32)[..., None] / 255.0
-    out = inp.step1.astype(np.float32) * (1.0 - a) + layer[..., :3].astype(np.float32) * a
-    image = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    image = _over(inp.step1, layer[..., :3], np.where(inp.product_mask, 0, alpha))
 
     changed = int(np.count_nonzero((image != inp.product_layer[..., :3]).any(axis=2) & inp.core_mask))
     contrast = measure_contrast(inp.step1, inp.doc, inp.text)
@@ -116,6 +114,22 @@ def run(inp: FinalInput) -> FinalOutput:
         notes=notes,
     )
     return FinalOutput(image=image, quality=report)
+
+
+def _over(
+    under: npt.NDArray[np.uint8], rgb: npt.NDArray[np.uint8], alpha: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.uint8]:
+    """`rgb` laid over `under` by `alpha`, blended only inside the copy's bounding box (elsewhere `under`
+    is kept as it is, as the blend would have kept it)."""
+    image = under.copy()
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    if rows.size == 0:
+        return image
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    a = alpha[box].astype(np.float32)[..., None] / 255.0
+    out = under[box].astype(np.float32) * (1.0 - a) + rgb[box].astype(np.float32) * a
+    image[box] = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return image
 
 
 def measure_contrast(step1: npt.NDArray[np.uint8], doc: CopyDocument, text: RenderOutput) -> float:
