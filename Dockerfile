@@ -15,13 +15,13 @@ ENV PYTHONUNBUFFERED=1 \
     NANOCOCOA_HOST=0.0.0.0 \
     NANOCOCOA_PORT=3000 \
     NANOCOCOA_DATA_DIR=/data \
-    NANOCOCOA_CHROMIUM_PATH=/usr/lib/chromium/chromium \
+    NANOCOCOA_CHROMIUM_PATH=/usr/lib/chromium/chromium-headless-shell \
     HF_HOME=/models/hf \
     HF_HUB_OFFLINE=1
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        chromium fonts-noto-cjk fonts-nanum fonts-nanum-extra fonts-woowa-bm \
+        chromium-headless-shell fonts-noto-cjk fonts-nanum fonts-nanum-extra fonts-woowa-bm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-[ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ] || need+=(chromium)
+# the headless shell: what the ads and pages are typeset in (half the start-up work of the whole browser)
+[ -x /usr/lib/chromium/chromium-headless-shell ] || [ -x /usr/bin/chromium-headless-shell ] || need+=(chromium-headless-shell)
 for pkg in fonts-noto-cjk fonts-nanum fonts-nanum-extra fonts-woowa-bm; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
