@@ -1,5 +1,6 @@
 """The ad tools, called as every door calls them: jobs accepted at once, finished ads, re-runs from a
-step, stops, and refusals that leave nothing behind (those that reach no job: test_ads_refusals.py)."""
+step, stops, and refusals that leave nothing behind (those that reach no job: test_ads_refusals.py). The module's
+tests share one job service (and its warm worker): each counts and finds only its own jobs."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from nanococoa_mcp.tools.ads import AdFields, submit_ad
 from nanococoa_mcp.tools.common import read_image_input
 from tests.conftest import SAMPLES
 
-pytestmark = pytest.mark.usefixtures("service")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.usefixtures("module_service")]
 
 
 def _pixels(path: str) -> np.ndarray:
@@ -88,10 +89,9 @@ async def test_a_job_is_accepted_at_once_and_followed_to_the_end() -> None:
         assert status.system_metrics is not None and status.system_metrics.ram_total_gb > 0
         await asyncio.sleep(0.1)
     assert _ad(status).variants[0].quality.passed
-    listed = await list_jobs()
-    assert [j.job_id for j in listed.jobs] == [accepted.job_id]
-    assert listed.jobs[0].final_result == status.final_result
-    assert (await list_jobs(status="queued")).jobs == []
+    listed = {j.job_id: j for j in (await list_jobs(limit=200)).jobs}
+    assert listed[accepted.job_id].final_result == status.final_result
+    assert accepted.job_id not in {j.job_id for j in (await list_jobs(status="queued")).jobs}
 
 
 async def test_variants_give_different_scenes_and_layouts() -> None:
@@ -136,7 +136,10 @@ async def test_new_copy_on_the_same_scene_reruns_from_step_2_as_a_child_job() ->
     assert np.array_equal(_pixels(again.variants[1].image_path), _pixels(second.variants[1].image_path))
 
 
-async def test_a_step_2_rerun_may_not_change_the_scene_and_an_unknown_parent_is_named(service: Service) -> None:
+async def test_a_step_2_rerun_may_not_change_the_scene_and_an_unknown_parent_is_named(
+    module_service: Service,
+) -> None:
+    before = len(await module_service.jobs())
     parent = await generate_ad_image(copy="세일", product_image_path=str(SAMPLES / "apple.jpg"), wait=True)
     with pytest.raises(InvalidInput) as info:
         await generate_ad_image(parent_id=parent.job_id, start_step=2, copy="새 문구", style="luxury")
@@ -147,12 +150,13 @@ async def test_a_step_2_rerun_may_not_change_the_scene_and_an_unknown_parent_is_
     with pytest.raises(InvalidInput) as orphan:
         await generate_ad_image(start_step=2, copy="새 문구")
     assert orphan.value.field == "parent_id"
-    assert len(await service.jobs()) == 1
+    assert len(await module_service.jobs()) == before + 1  # the refused ones queued nothing
 
 
 async def test_hints_belong_to_their_photo_a_step_1_rerun_keeps_them_for_it_and_drops_them_for_a_new_one(
-    service: Service,
+    module_service: Service,
 ) -> None:
+    before = {job.job_id for job in await module_service.jobs()}
     apple = str(SAMPLES / "apple.jpg")  # 512×512
     parent = await generate_ad_image(copy="세일", product_image_path=apple, product_box=[0.1, 0.1, 0.9, 0.9])
     assert parent.parameters["product_box"] == [51, 51, 461, 461] and parent.parameters["photo_size"] == [512, 512]
@@ -167,12 +171,15 @@ async def test_hints_belong_to_their_photo_a_step_1_rerun_keeps_them_for_it_and_
     new_photo = await generate_ad_image(parent_id=parent.job_id, start_step=1,
                                         product_image_path=str(SAMPLES / "orange.jpg"))  # fmt: skip
     assert new_photo.parameters["product_box"] is None and new_photo.parameters["product_points"] == []
-    assert len(await service.jobs()) == 4
-    for job in await service.jobs():
-        await stop_generation(job.job_id)
+    made = {job.job_id for job in await module_service.jobs()} - before
+    assert made == {parent.job_id, same.job_id, moved.job_id, new_photo.job_id}  # the refused one queued nothing
+    for job_id in made:
+        await stop_generation(job_id)
+    for job_id in made:  # settled before the next test counts the module's files
+        assert (await module_service.wait(job_id, 60)).status in ("stopped", "completed")
 
 
-async def test_stopping_a_queued_job_stops_it_before_it_runs() -> None:
+async def test_stopping_a_queued_job_stops_it_before_it_runs(module_service: Service) -> None:
     photo = str(SAMPLES / "dango.png")
     running = await generate_ad_image(copy="첫 번째", product_image_path=photo)
     queued = await generate_ad_image(copy="두 번째", product_image_path=photo)
@@ -183,18 +190,22 @@ async def test_stopping_a_queued_job_stops_it_before_it_runs() -> None:
     assert final.status == "stopped" and final.result is None
     with pytest.raises(NotFound):
         await stop_generation("no-such-job")
+    await stop_generation(running.job_id)  # settled before the next test counts the module's files
+    assert (await module_service.wait(running.job_id, 60)).status in ("stopped", "completed")
 
 
 async def test_the_seeds_test_mode_is_refused_naming_the_field_and_false_is_kept_with_the_job(
-    data_dir: Path, service: Service
+    module_service: Service,
 ) -> None:
     """The seed sends `test_mode` but never says what a test run does: true is refused, not ignored."""
+    service = module_service
     photo = read_image_input(str(SAMPLES / "apple.jpg"), None, service.settings)
+    jobs, files = len(await service.jobs()), set(service.settings.data_dir.rglob("*"))
     with pytest.raises(InvalidInput) as info:
         await submit_ad(service, AdFields(text_content="세일"), photo, extras={"test_mode": True})
     assert info.value.field == "test_mode" and "false" in (info.value.accepted or "")
-    assert await service.jobs() == []
-    assert not any(data_dir.rglob("*.png"))
+    assert len(await service.jobs()) == jobs
+    assert not {p for p in service.settings.data_dir.rglob("*") if p.suffix in (".png", ".jpg")} - files
     accepted = await submit_ad(service, AdFields(text_content="세일"), photo, extras={"test_mode": False})
     assert accepted.parameters["test_mode"] is False
     assert (await service.wait(accepted.job_id, 60)).status == "completed"
