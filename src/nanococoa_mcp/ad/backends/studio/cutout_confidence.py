@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from nanococoa_mcp.ad.backends.studio.cutout_backdrop import T_MAYBE
 from nanococoa_mcp.ad.backends.studio.cutout_find import Found
-from nanococoa_mcp.ad.backends.studio.cutout_subject import solidity
+from nanococoa_mcp.ad.backends.studio.cutout_subject import SCENE_SPREAD, solidity
 
 BoolArray = npt.NDArray[np.bool_]
 U8 = npt.NDArray[np.uint8]
@@ -74,7 +74,6 @@ MODEL = Logistic((-0.2344, -0.5176, 4.827, 2.183, 3.172, 3.691, -10.41, -1.568, 
 HELD_DOWN = 0.59  # the most a cut-out held down (held_down: several things on a table, ...) is given
 CHOSEN_AMONG = 0.1  # area left out of a cut-out chosen among several things, over its own, that holds it down
 RIVAL = 0.7         # a thing left out scoring this share of the product's makes the choice a close call
-SCENE_SPREAD = 1.5  # log of the border's spread (0..255 units) above which plain paper is a scene, not a sweep
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,12 @@ from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     grain,
 )
 from nanococoa_mcp.ad.backends.studio.cutout_boxcut import box_cut
-from nanococoa_mcp.ad.backends.studio.cutout_subject import choose_subject, several_things, solidity
+from nanococoa_mcp.ad.backends.studio.cutout_subject import (
+    SCENE_SPREAD,
+    choose_subject,
+    solidity,
+    table_scene,
+)
 from nanococoa_mcp.ad.stages.cutout import NoProductFound
 from nanococoa_mcp.jobs.cancel import checkpoint
 
@@ -122,7 +127,9 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     boxed_table = hints.box is not None and not calm  # cut by box_cut, which takes the points itself
     dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
     everything = region & ~dropped
-    crowded = not calm and hints.box is None and several_things(everything)
+    # A table before a wall, with no box: the product is chosen among the things on it (cutout_subject). A
+    # plain table counts when its border spreads more than a studio sweep's.
+    crowded = hints.box is None and (not calm or math.log(backdrop.spread) > SCENE_SPREAD) and table_scene(small)
     region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:

@@ -1,5 +1,7 @@
-"""Which of the things on a busy table is the product, when no hint says.
+"""Which of the things on a table is the product, when no hint says.
 
+Only a table before a wall is a scene to choose in (table_scene): a product seen close up on one surface
+is what the photo shows, and splitting it into things could only lose its parts.
 The cut-out's evidence there often holds the product and its neighbours (leaning on it, standing beside
 it, a person behind). It is split into pieces along the colour edges inside it (a watershed from the
 flat pieces between edges); pieces are joined into things while the union stays compact (a product's
@@ -27,7 +29,6 @@ U8 = npt.NDArray[np.uint8]
 Labels = npt.NDArray[np.int32]
 
 FRAME_BAND = 0.02   # share of the short side within which a piece counts as running off the frame
-APART = 0.05        # share of the diagonal between things that makes a photo several things
 EDGE_LOW, EDGE_HIGH = 30.0, 80.0  # Canny thresholds on the smoothed working copy: the edges pieces split at
 MIN_PIECE = 0.004   # share of the mask a flat piece must cover to seed the watershed
 ENCLOSED = 0.8      # a piece whose rim lies this much on the subject is part of it
@@ -40,6 +41,8 @@ CENTRE = 0.35       # the subject's spread across the frame (share of its width)
 HIGH = 0.06         # share of the frame's height from its top that a thing behind the product reaches ...
 LOW = 0.2           # ... while the product's top stays below this share of it
 CUT = 0.5           # the score's factor for each side of the frame a thing runs off
+WALL = 2.0          # spreads between the frame's top edge and its lower edges that show a wall behind a table
+SCENE_SPREAD = 1.5  # log of the border's spread (0..255 units) above which plain paper is a table, not a sweep
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,28 +54,22 @@ class Subject:
     set_aside: float     # area left out, over the subject's
 
 
-def several_things(region: BoolArray) -> bool:
-    """Whether the evidence of what stands apart from the backdrop shows several things: it runs off the
-    frame's top (a person or a shelf behind: a product on a table is seen whole) or, as a shape that is not
-    compact (a product cut by the frame's side alone is), its sides; or it holds sizeable parts
-    (a tenth of the largest) standing APART of the frame's diagonal from the largest. One product alone
-    on a texture is left to the cut-out as it was: splitting it could only lose its parts."""
-    h, w = region.shape
-    if np.count_nonzero(region[0]) > 0.03 * w:
-        return True
-    sides = any(np.count_nonzero(line) > 0.03 * h for line in (region[:, 0], region[:, -1]))
-    if sides and solidity(region) < SOLID_JOIN:
-        return True
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=8)
-    if n < 3:
-        return False
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    largest = int(np.argmax(areas)) + 1
-    others = [i + 1 for i in np.flatnonzero(areas >= 0.1 * areas.max()) if i + 1 != largest]
-    if not others:
-        return False
-    away = cv2.distanceTransform((labels != largest).astype(np.uint8), cv2.DIST_L2, 3)
-    return any(float(away[labels == i].min()) >= APART * math.hypot(h, w) for i in others)
+def table_scene(img: U8) -> bool:
+    """Whether the photo shows a table before a wall, the scene things stand on side by side and behind one
+    another: the frame's top edge differs from its lower edges (the bottom, and the sides' lower halves) by
+    more than WALL times their spread (median colours in Lab, spreads by median absolute deviation). A
+    product seen close up on one surface (wood, cloth all round) is what the photo shows: nothing to choose
+    among."""
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = lab.shape[:2]
+    band = max(2, round(FRAME_BAND * min(h, w)))
+    top = lab[:band].reshape(-1, 3)
+    low = np.concatenate([lab[-band:].reshape(-1, 3), lab[h // 2:, :band].reshape(-1, 3),
+                          lab[h // 2:, -band:].reshape(-1, 3)])
+    centre_top, centre_low = np.median(top, axis=0), np.median(low, axis=0)
+    spread = float(np.median(np.abs(top - centre_top), axis=0).mean() + np.median(np.abs(low - centre_low),
+                                                                                  axis=0).mean()) + 1.0
+    return float(np.linalg.norm(centre_top - centre_low)) > WALL * spread
 
 
 def solidity(mask: BoolArray) -> float:
