@@ -6,7 +6,9 @@ included. Here each side is a smoothed histogram of colour and grain (a flat fac
 grain around it share a colour, not a texture), the product's first model counts a colour by how much
 more often the box shows it than the margin around it does (a person's legs reaching into the box are
 in the margin too), and the box itself is a prior: near its edge product costs more, deep inside
-backdrop does. The minimum cut is scipy's maximum flow on the pixel graph.
+backdrop does. The minimum cut is scipy's maximum flow on the pixel graph. Product seeds that reach the
+room inside the box's edge belong to a neighbour leaning in and are not held; where the cut stops well
+short of a side of the box, the part it lost there is looked for (_reach_sides).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ MAX_COST = 10.0     # nats: no colour is surer than this
 UNIT = 20.0         # flow capacity per nat (the max-flow works on integers)
 GAMMA = 50.0        # GrabCut's boundary weight: the cost of an edge across flat colour
 FORCED = 1e4        # nats: a label given by the hints or the box
+SHORT = 0.1         # a cut ending this share of the box's height short of its top (any side) lost a part there ...
+REACHED = 0.15      # ... the piece beyond it that comes within this share of the side, next to the cut, ...
+RARE = 0.5          # ... and whose colours the box's surroundings show under this share as often as the strip does
+VISITOR_SHARE = 0.5  # a seed piece reaching the box's room is a neighbour's unless it holds this share of the seeds
 
 
 def box_cut(img: U8, allowed: BoolArray, inner: BoolArray, grain: FloatArray, product: BoolArray,
@@ -48,6 +54,7 @@ def box_cut(img: U8, allowed: BoolArray, inner: BoolArray, grain: FloatArray, pr
     the local colour spread (cutout_backdrop.grain); `product` and `backdrop` are pixels whose label is
     known (points, the sure evidence; outside the box is backdrop anyway)."""
     h0, w0 = allowed.shape
+    product = product & ~_visiting(product, allowed & ~inner, backdrop)
     shrink = min(1.0, math.sqrt(PIXELS / (h0 * w0)))
     if shrink < 1.0:
         size = (max(8, round(w0 * shrink)), max(8, round(h0 * shrink)))
@@ -83,9 +90,59 @@ def box_cut(img: U8, allowed: BoolArray, inner: BoolArray, grain: FloatArray, pr
         cost_bg[product & ~backdrop], cost_fg[product & ~backdrop] = FORCED, 0.0
         fg = _min_cut(cost_fg, cost_bg, links)
         checkpoint()
+    fg = _reach_sides(fg, bins, allowed)
     if shrink < 1.0:
         fg = cv2.resize(fg.astype(np.float32), (w0, h0), interpolation=cv2.INTER_LINEAR) >= 0.5
     return np.asarray(fg)
+
+
+def _reach_sides(fg: BoolArray, bins: Ints, allowed: BoolArray) -> BoolArray:
+    """`fg` with the parts it lost at the box's sides. A box is drawn around the whole product with a
+    little room, so the product comes near each of its sides (but where the frame cuts the box: it may
+    run off there). A cut ending well short of a side lost a part coloured like the table there (a
+    bag's handle, steam over a cup, an apple's leaf): the pieces of the strip beyond the cut, next to
+    it, in colours the box's surroundings show less than the strip does, that reach the side."""
+    out = fg.copy()
+    if not fg.any():
+        return out
+    near = cv2.dilate(fg.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    seen_around = _density(bins[~allowed], None)
+    for turn in range(4):  # each side of the box in turn, turned to the top
+        mask, box, touching = (np.rot90(m, turn) for m in (fg, allowed, near))
+        where: Ints = np.rot90(bins, turn)
+        rows, cols = np.nonzero(box.any(axis=1))[0], np.nonzero(box.any(axis=0))[0]
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        top = int(np.nonzero(mask.any(axis=1))[0][0])
+        if y0 == 0 or top - y0 <= SHORT * (y1 - y0):
+            continue
+        strip = (slice(y0, top), slice(x0, x1))
+        outside = (slice(max(0, 2 * y0 - top), y0), slice(max(0, x0 - 4), x1 + 4))  # as deep as the strip
+        seen = 0.5 * _density(where[outside], None) + 0.5 * seen_around
+        lacking = np.zeros(mask.shape, np.uint8)
+        lacking[strip] = seen[where[strip]] < RARE * _density(where[strip], None)[where[strip]]
+        rare = np.asarray(cv2.morphologyEx(lacking, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), np.uint8)
+        count, labels = cv2.connectedComponents(rare, connectivity=8)
+        for i in range(1, count):
+            piece = labels == i
+            if (piece & touching).any() and np.nonzero(piece.any(axis=1))[0][0] - y0 <= REACHED * (y1 - y0):
+                np.rot90(out, turn)[piece] = True
+    return out
+
+
+def _visiting(product: BoolArray, room: BoolArray, backdrop: BoolArray) -> BoolArray:
+    """The pieces of `product` (seeds from the backdrop model's evidence) that reach `room`, the band a box
+    is drawn with inside its edge, or the backdrop known there: a neighbour leaning into the box whose
+    colour the backdrop model did not know (cheese beside a cupcake, a jar beside a cup, a bowl's rim).
+    Held as product they were kept whatever the colour models said (seeds 4, 5 cluttered-14, -17, -19).
+    A piece holding VISITOR_SHARE of the seeds is the product itself, in a box drawn tight."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(product.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(product)
+    near = cv2.dilate((room | backdrop).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    total = int(np.count_nonzero(product))
+    ids = [i for i in np.unique(labels[product & near])
+           if i > 0 and stats[i, cv2.CC_STAT_AREA] < VISITOR_SHARE * total]
+    return np.asarray(np.isin(labels, ids)) if ids else np.zeros_like(product)
 
 
 def _bins(img: U8, grain: FloatArray, typical: float) -> Ints:
