@@ -14,7 +14,7 @@ from nanococoa_mcp.ad.stages.copy_design import CopyDocument
 from nanococoa_mcp.ad.stages.render import Renderer, RenderOutput, find_chromium
 from nanococoa_mcp.app import service_running
 from nanococoa_mcp.errors import BackendUnavailable
-from nanococoa_mcp.service import Service
+from nanococoa_mcp.service import Service, current_service
 from nanococoa_mcp.settings import Settings, get_settings
 
 # real PostgreSQL and S3 servers, started only for tests that ask for them: postgres, postgres_db, s3, s3_bucket
@@ -60,6 +60,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 async def service(data_dir: Path) -> AsyncIterator[Service]:
     """The job service (SQLite store, one worker process, the homepage runs) the tools reach through
     get_service()."""
+    # A module sharing module_service would hand this test that service, with another data_dir than this
+    # test's: checks on data_dir would then look at a folder nothing writes to.
+    assert current_service() is None, "a module using module_service cannot also start its own service"
     async with service_running(get_settings()) as running:
         yield running
 

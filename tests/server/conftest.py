@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -32,3 +33,10 @@ async def module_client(module_settings: Settings) -> AsyncIterator[Client[Any]]
     """An in-memory MCP client of one server (and worker) for the module (see module_service)."""
     async with Client(mcp_server(module_settings)) as running:
         yield running
+
+
+def tool_error(result: Any) -> dict[str, Any]:
+    """The typed error a tool call came back with (its JSON text block), asserting it is one."""
+    assert result.is_error, result.content
+    payload: dict[str, Any] = json.loads(result.content[0].text)
+    return payload

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from fastmcp import Client
 from nanococoa_mcp.app import mcp_server
 from nanococoa_mcp.settings import get_settings
 from tests.conftest import SAMPLES
+from tests.server.conftest import tool_error
 
 LONG_AD = {"copy": "건어물 대박 세일", "product_image_path": str(SAMPLES / "fish.png"), "variants": 4, "size": "9:16"}
 
@@ -40,12 +40,6 @@ async def _until_done(client: Client[Any], job_id: str, timeout_s: float = 90.0)
             return dict(status)
         assert asyncio.get_running_loop().time() < deadline, status
         await asyncio.sleep(0.1)
-
-
-def _error(result: Any) -> dict[str, Any]:
-    assert result.is_error, result.content
-    payload: dict[str, Any] = json.loads(result.content[0].text)
-    return payload
 
 
 async def test_a_job_id_comes_back_at_once_and_the_finished_ad_is_polled(client: Client[Any]) -> None:
@@ -120,7 +114,7 @@ async def test_an_unknown_job_is_a_typed_not_found_logged_as_one_line(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for tool in ("check_generation_status", "stop_generation"):
-        payload = _error(await client.call_tool(tool, {"job_id": "no-such-job"}, raise_on_error=False))
+        payload = tool_error(await client.call_tool(tool, {"job_id": "no-such-job"}, raise_on_error=False))
         assert (payload["error"], payload["field"]) == ("not_found", "job_id")
     mentions = [r for r in caplog.records if "no-such-job" in r.getMessage()]
     assert mentions, [r.getMessage() for r in caplog.records]
@@ -149,7 +143,7 @@ async def test_the_seeds_argument_names_are_accepted_as_aliases_and_documented(c
     assert params["text_content"] == "갓 볶은 원두 커피" and params["bg_prompt"].startswith("Wooden table")
     assert params["html_style_prompt"] == "neon sign letters"
     assert (params["style"], params["text_style"]) == ("cafe", "neon")  # the prompts name them, as in the seed
-    both = _error(await client.call_tool(
+    both = tool_error(await client.call_tool(
         "generate_ad_image", {"copy": "세일", "text_content": "특가", "product_image_path": str(SAMPLES / "apple.jpg")},
         raise_on_error=False,
     ))

@@ -5,7 +5,6 @@ test_mcp.py has the calls that run jobs, each on a fresh server."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from fastmcp import Client
 
 from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
+from tests.server.conftest import tool_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -32,12 +32,6 @@ TOOL_NAMES = {
     "update_store",
     "generate_homepage",
 }
-
-
-def _error(result: Any) -> dict[str, Any]:
-    assert result.is_error, result.content
-    payload: dict[str, Any] = json.loads(result.content[0].text)
-    return payload
 
 
 async def test_every_tool_is_listed_with_schemas_and_honest_annotations(module_client: Client[Any]) -> None:
@@ -77,9 +71,16 @@ async def test_bad_requests_come_back_as_typed_tool_errors_and_write_nothing(
     module_client: Client[Any], module_settings: Settings, args: dict[str, object], field: str
 ) -> None:
     data_dir = module_settings.data_dir
-    payload = _error(await module_client.call_tool("generate_ad_image", args, raise_on_error=False))
+    async def job_ids() -> set[str]:
+        listed = (await module_client.call_tool("list_jobs", {"limit": 200})).structured_content
+        assert listed is not None
+        return {job["job_id"] for job in listed["jobs"]}
+
+    before = await job_ids()
+    payload = tool_error(await module_client.call_tool("generate_ad_image", args, raise_on_error=False))
     assert payload["error"] == "invalid_input"
     assert payload["field"].startswith(field)
     assert payload.get("accepted")
     assert not (data_dir / "jobs").exists() or not any((data_dir / "jobs").iterdir())
     assert not (data_dir / "uploads").exists() or not any((data_dir / "uploads").iterdir())
+    assert await job_ids() == before  # and no job row

@@ -7,7 +7,6 @@ hints, and a photo card that says how to get a cut-out, and does when re-run wit
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,13 @@ from PIL import Image
 from nanococoa_mcp.settings import Settings
 from tests.conftest import SAMPLES
 from tests.hint_photos import alpha_of, cluttered, iou, two_shoes
+from tests.server.conftest import tool_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one server for the module (module_client): jobs accumulate
 
 
 def _uploads(settings: Settings) -> list[Path]:
     return sorted((settings.data_dir / "uploads").glob("*"))
-
-
-def _error(result: Any) -> dict[str, Any]:
-    assert result.is_error, result.content
-    payload: dict[str, Any] = json.loads(result.content[0].text)
-    return payload
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +112,7 @@ async def test_hints_that_do_not_fit_the_photo_are_typed_errors_naming_the_field
         "product_image_path": str(SAMPLES / "apple.jpg"), "copy": "꿀사과 특가"}  # fmt: skip
     jobs_before = (await module_client.call_tool("list_jobs", {})).structured_content
     uploads_before = _uploads(module_settings)
-    payload = _error(await module_client.call_tool(tool, {**photo, **hints}, raise_on_error=False))
+    payload = tool_error(await module_client.call_tool(tool, {**photo, **hints}, raise_on_error=False))
     assert payload["error"] == "invalid_input" and payload["field"] == field, payload
     assert says in payload["message"] + payload.get("accepted", ""), payload
     assert (await module_client.call_tool("list_jobs", {})).structured_content == jobs_before
@@ -148,7 +142,7 @@ async def test_an_ad_with_a_box_stays_a_cut_out_and_its_children_keep_the_box(
     assert second is not None and second["status"] == "completed"
     assert second["parameters"]["product_box"] == list(photo.box)
     assert second["result"]["variants"][0]["quality"]["hint_used"] is True
-    refused = _error(await module_client.call_tool("generate_ad_image", {**child, "product_box": [0, 0, 100, 100]},
+    refused = tool_error(await module_client.call_tool("generate_ad_image", {**child, "product_box": [0, 0, 100, 100]},
                                             raise_on_error=False))  # fmt: skip
     assert (refused["error"], refused["field"]) == ("invalid_input", "product_box")
     assert "start_step 1" in refused["accepted"]
@@ -169,8 +163,9 @@ async def test_a_photo_card_says_to_give_a_box_and_a_re_run_with_one_is_cut_out(
     assert quality["layout_mode"] == "photo_card" and "product_box [x0, y0, x1, y1]" in quality["layout_mode_reason"]
     assert "product_box" in card.content[0].text  # what a model reads says it too
 
-    outside = _error(await module_client.call_tool("generate_ad_image", {"parent_id": job["job_id"], "start_step": 1,
-                                             "product_box": [700, 100, 900, 500]}, raise_on_error=False))  # fmt: skip
+    outside = tool_error(await module_client.call_tool(
+        "generate_ad_image", {"parent_id": job["job_id"], "start_step": 1, "product_box": [700, 100, 900, 500]},
+        raise_on_error=False))  # fmt: skip
     assert outside["field"] == "product_box" and "800×600" in outside["message"]
     again = {"parent_id": job["job_id"], "start_step": 1, "product_box": [280, 180, 520, 420], "wait": True}
     redone = (await module_client.call_tool("generate_ad_image", again)).structured_content

@@ -124,9 +124,9 @@ class Checkpoints:
     def _arrays(self, stem: str) -> np.lib.npyio.NpzFile:
         """The arrays a step stored as `stem` (in either format). Raises Conflict when there are none."""
         legacy = self.dir / f"{stem}{LEGACY_ARRAYS}"
-        if legacy.is_file() and not (self.dir / f"{stem}{ARRAYS}").is_file():
+        if not (self.dir / f"{stem}{ARRAYS}").is_file() and legacy.is_file():
             return np.load(legacy)
-        packed = self._read(f"{stem}{ARRAYS}").read_bytes()
+        packed = self._read(f"{stem}{ARRAYS}").read_bytes()  # raises the Conflict when neither is there
         return np.load(io.BytesIO(zstandard.ZstdDecompressor().decompress(packed)))
 
     def inherit(self, parent: Checkpoints, upto_step: int) -> None:
@@ -134,7 +134,7 @@ class Checkpoints:
         prefixes: tuple[str, ...] = ("cutout", "step1_") if upto_step >= 2 else ()
         prefixes += ("step2_",) if upto_step >= 3 else ()
         if not parent.dir.is_dir():
-            self._arrays("cutout")  # raises the Conflict naming the missing step
+            parent._read(f"cutout{ARRAYS}")  # raises the Conflict naming the missing step
         for src in sorted(parent.dir.iterdir()):
             if src.name.startswith(prefixes) and not src.name.startswith("."):
                 self._write(src.name, src.read_bytes())

@@ -13,18 +13,9 @@ def _srgb_to_linear(c: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 _LINEAR_OF_BYTE = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
-
-
-def srgb_to_linear(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Linear light of sRGB values 0..255 (bytes by table lookup: whole images are measured per ad)."""
-    array = np.asarray(values)
-    if array.dtype == np.uint8:
-        return _LINEAR_OF_BYTE[array]
-    return _srgb_to_linear(array.astype(np.float64) / 255.0)
-
-
 _WEIGHTS = (0.2126, 0.7152, 0.0722)
-_LUMINANCE_OF_BYTE = tuple(_LINEAR_OF_BYTE * w for w in _WEIGHTS)  # each channel's share, by byte value
+_LUMINANCE_OF_BYTE = tuple(_LINEAR_OF_BYTE * w for w in _WEIGHTS)  # each channel's share, by byte value (whole
+# images are measured per ad: a table lookup instead of a power per pixel)
 
 
 def relative_luminance(rgb: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -33,7 +24,7 @@ def relative_luminance(rgb: npt.ArrayLike) -> npt.NDArray[np.float64]:
     if array.dtype == np.uint8:
         red, green, blue = _LUMINANCE_OF_BYTE
         return red[array[..., 0]] + green[array[..., 1]] + blue[array[..., 2]]
-    lin = srgb_to_linear(array)
+    lin = _srgb_to_linear(array.astype(np.float64) / 255.0)
     return lin[..., 0] * _WEIGHTS[0] + lin[..., 1] * _WEIGHTS[1] + lin[..., 2] * _WEIGHTS[2]
 
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nanococoa_mcp.errors import field_path
 from nanococoa_mcp.homepage.models import (
     Brainstorm,
     Concept,
@@ -76,7 +77,7 @@ def _json(value: BaseModel | list[Any] | dict[str, Any]) -> str:
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "answer"
+    where = field_path(err["loc"]) or "answer"
     return f"{where}: {err['msg']}"
 
 

@@ -21,14 +21,9 @@ from nanococoa_mcp.ad.stages.copy_design import CopyDocument
 from nanococoa_mcp.errors import BackendUnavailable
 
 # Chromium's headless shell first (Debian's chromium-headless-shell, what Playwright itself runs headless): it
-# starts with less than half the work of the whole browser, and every worker starts one.
-CHROMIUM_CANDIDATES = (
-    "/usr/lib/chromium/chromium-headless-shell",
-    "/usr/bin/chromium-headless-shell",
-    "/usr/lib/chromium/chromium",
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-)
+# starts with less than half the work of the whole browser, and every worker starts one. Each name is looked
+# for where Debian keeps the binary itself, then on PATH (/usr/bin/chromium is a wrapper script).
+CHROMIUM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser")
 CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
@@ -118,12 +113,10 @@ def find_chromium(configured: Path | None = None) -> Path:
             field="chromium_path",
             accepted="path of a Chromium executable",
         )
-    for cand in CHROMIUM_CANDIDATES:
-        if Path(cand).is_file():
-            return Path(cand)
-    found = shutil.which("chromium-headless-shell") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return Path(found)
+    for name in CHROMIUM_NAMES:
+        for found in (f"/usr/lib/chromium/{name}", shutil.which(name)):
+            if found and Path(found).is_file():
+                return Path(found)
     raise BackendUnavailable(
         "Chromium is not installed; the copy is typeset by a headless Chromium",
         field="chromium_path",

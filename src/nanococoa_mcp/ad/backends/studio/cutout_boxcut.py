@@ -90,13 +90,13 @@ def box_cut(img: U8, allowed: BoolArray, inner: BoolArray, grain: FloatArray, pr
         cost_bg[product & ~backdrop], cost_fg[product & ~backdrop] = FORCED, 0.0
         fg = _min_cut(cost_fg, cost_bg, links)
         checkpoint()
-    fg = _reach_sides(fg, bins, allowed)
+    fg = _reach_sides(fg, bins, allowed, seen_out)
     if shrink < 1.0:
         fg = cv2.resize(fg.astype(np.float32), (w0, h0), interpolation=cv2.INTER_LINEAR) >= 0.5
     return np.asarray(fg)
 
 
-def _reach_sides(fg: BoolArray, bins: Ints, allowed: BoolArray) -> BoolArray:
+def _reach_sides(fg: BoolArray, bins: Ints, allowed: BoolArray, seen_around: npt.NDArray[np.float64]) -> BoolArray:
     """`fg` with the parts it lost at the box's sides. A box is drawn around the whole product with a
     little room, so the product comes near each of its sides (but where the frame cuts the box: it may
     run off there). A cut ending well short of a side lost a part coloured like the table there (a
@@ -106,7 +106,6 @@ def _reach_sides(fg: BoolArray, bins: Ints, allowed: BoolArray) -> BoolArray:
     if not fg.any():
         return out
     near = cv2.dilate(fg.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    seen_around = _density(bins[~allowed], None)
     for turn in range(4):  # each side of the box in turn, turned to the top
         mask, box, touching = (np.rot90(m, turn) for m in (fg, allowed, near))
         where: Ints = np.rot90(bins, turn)

@@ -105,11 +105,11 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         if touching.any() and np.count_nonzero(ring & ~touching) > 0.3 * np.count_nonzero(ring):
             # The product runs off the frame: learn the backdrop again without it.
             ring = ring & ~touching
-            backdrop = _fit_paper(smallf, ring, texture)
+            backdrop = _fit_paper(smallf, ring)
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist)
     elif not (backdrop.busy or backdrop.patterned):
-        refit = _with_frame_sides(smallf, allowed, ring, texture, dist)
+        refit = _with_frame_sides(smallf, allowed, ring, dist)
         if refit is not None:
             backdrop = refit
             dist = backdrop.distance(smallf)
@@ -188,13 +188,14 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
                  set_aside=set_aside, runner_up=runner_up)
 
 
-def _fit_paper(img: FloatArray, ring: BoolArray, texture: FloatArray) -> Backdrop:
+def _fit_paper(img: FloatArray, ring: BoolArray) -> Backdrop:
     """The backdrop learnt from `ring` (the border less the product running off the frame); when that is
     plain paper, fitted again from the ring's nearer half (cutout_backdrop.fit_backdrop, trimmed), kept
     if it is still plain paper: a product over a frame corner, on paper whose light falls off, then does
     not bend the field. Not for the first look at the whole frame, whose border may be a busy table's
     (its nearer half is the table's calmest part: seed 3 cluttered-10 was taken for paper), nor for a
-    box's margin (measured: seed 1 frame-09 boxed 0.999 -> 0.961)."""
+    box's margin alone (measured: seed 1 frame-09 boxed 0.999 -> 0.961); a box's margin with the frame's
+    sides inside the box takes it (_with_frame_sides)."""
     backdrop = fit_backdrop(img, ring)
     if not (backdrop.busy or backdrop.patterned):
         trimmed = fit_backdrop(img, ring, trimmed=True)
@@ -203,8 +204,7 @@ def _fit_paper(img: FloatArray, ring: BoolArray, texture: FloatArray) -> Backdro
     return backdrop
 
 
-def _with_frame_sides(img: FloatArray, allowed: BoolArray, ring: BoolArray, texture: FloatArray,
-                      dist: FloatArray) -> Backdrop | None:
+def _with_frame_sides(img: FloatArray, allowed: BoolArray, ring: BoolArray, dist: FloatArray) -> Backdrop | None:
     """A box on plain paper that meets the frame: the backdrop learnt from the box's margin and the paper
     along the frame's edge inside the box (less where the product surely runs off it), or None when that
     adds nothing or is not plain paper. Only the fit takes that edge: as backdrop seeds it cut a light
@@ -218,7 +218,7 @@ def _with_frame_sides(img: FloatArray, allowed: BoolArray, ring: BoolArray, text
     extra = sides & ~sure
     if not extra.any() or np.count_nonzero(extra) < 0.3 * np.count_nonzero(sides):
         return None
-    refit = _fit_paper(img, ring | extra, texture)
+    refit = _fit_paper(img, ring | extra)
     return None if refit.busy or refit.patterned else refit
 
 
@@ -455,9 +455,7 @@ def _central_piece(region: BoolArray) -> BoolArray:
 def _compact(region: BoolArray) -> bool:
     """One part, nearly convex (area over hull area at least SOLID)."""
     n = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)[0]
-    if n > 2 or not region.any():
-        return n <= 2
-    return solidity(region) >= SOLID
+    return n <= 2 and (not region.any() or solidity(region) >= SOLID)
 
 
 def _marked_background(img: U8, region: BoolArray, hints: Hints) -> BoolArray:

@@ -281,8 +281,7 @@ def _pieces(img: U8, mask: BoolArray) -> Labels:
     line = markers == -1
     grown = cv2.dilate(np.where(line, 0, markers).astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
     markers[line] = grown[line]
-    out = np.where(mask & (markers > 1), markers - 1, 0).astype(np.int32)
-    return out
+    return np.where(mask & (markers > 1), markers - 1, 0).astype(np.int32)
 
 
 def _score(part: BoolArray) -> float:
