@@ -10,6 +10,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,9 @@ def steps_dir(data_dir: Path, job_id: str) -> Path:
 
 ARRAYS = ".npz.zst"  # an uncompressed .npz in one Zstandard frame
 LEGACY_ARRAYS = ".npz"  # numpy's savez_compressed, as steps stored before 2026-12 were written
+# What reading a damaged step file raises: Zstandard's frame errors, numpy's format and missing-array errors,
+# zipfile's, a truncated stream's, and JSON's (a ValueError), or a field of the wrong type.
+DAMAGED = (zstandard.ZstdError, zipfile.BadZipFile, ValueError, KeyError, EOFError, TypeError)
 
 
 def _arrays_bytes(**arrays: npt.NDArray[Any]) -> bytes:
@@ -121,6 +127,19 @@ class Checkpoints:
             )
         return path
 
+    @contextmanager
+    def _damaged(self, stem: str) -> Iterator[None]:
+        """Reading step `stem`: a file that is there but cannot be read (cut short, overwritten, from no
+        version of ours) is a Conflict naming it, as a missing one is, not the decoder's own error."""
+        try:
+            yield
+        except DAMAGED as exc:
+            raise Conflict(
+                f"the parent job's stored {stem} is damaged and cannot be read ({type(exc).__name__})",
+                field="start_step",
+                accepted="start_step 1, which makes every step again",
+            ) from exc
+
     def _arrays(self, stem: str) -> np.lib.npyio.NpzFile:
         """The arrays a step stored as `stem` (in either format). Raises Conflict when there are none."""
         legacy = self.dir / f"{stem}{LEGACY_ARRAYS}"
@@ -158,7 +177,7 @@ class Checkpoints:
     def load_cutout(self) -> tuple[npt.NDArray[np.uint8], float, str | None, bool]:
         """The product, the cut-out's confidence, why a photo card stands in for it (None: a cut-out), and
         whether hints shaped it."""
-        with self._arrays("cutout") as z:
+        with self._damaged("cutout"), self._arrays("cutout") as z:
             reason = str(z["card_reason"]) if "card_reason" in z.files else ""
             hint_used = bool(z["hint_used"]) if "hint_used" in z.files else False
             return z["rgba"], float(z["confidence"]), reason or None, hint_used
@@ -183,11 +202,12 @@ class Checkpoints:
         path = self.dir / f"step1_{n}.json"
         if not path.is_file():
             return None
-        meta = json.loads(path.read_text())
-        return str(meta["style"]), str(meta["style_reason"])
+        with self._damaged(f"step1_{n}"):
+            meta = json.loads(path.read_text())
+            return str(meta["style"]), str(meta["style_reason"])
 
     def load_step1(self, n: int) -> ComposeOutput:
-        with self._arrays(f"step1_{n}") as z:
+        with self._damaged(f"step1_{n}"), self._arrays(f"step1_{n}") as z:
             x0, y0, x1, y1 = (int(v) for v in z["product_bbox"])
             return ComposeOutput(
                 image=z["image"],
@@ -214,6 +234,11 @@ class Checkpoints:
         self._write(f"step2_{n}.json", json.dumps(meta, ensure_ascii=False).encode())
 
     def load_step2(self, n: int) -> TextStep:
+        """Variant `n`'s text layer and what produced it."""
+        with self._damaged(f"step2_{n}"):
+            return self._step2(n)
+
+    def _step2(self, n: int) -> TextStep:
         meta = json.loads(self._read(f"step2_{n}.json").read_text())
         with self._arrays(f"step2_{n}") as z:
             layer = z["layer"]
