@@ -35,6 +35,15 @@ def test_the_card_keeps_the_photos_pixels_inside_a_mount_with_rounded_corners() 
     assert card[0, 0, 3] == 0 and card[card.shape[0] // 2, 0, 3] == 255  # rounded corners, straight sides
 
 
+def test_a_small_subject_is_shown_with_at_least_half_the_photo_around_it() -> None:
+    photo = _photo(600, 800)
+    subject = np.zeros(photo.shape[:2], bool)
+    subject[30:140, 590:700] = True  # 2.5 % of the photo, near a corner: maybe a stray piece, not the product
+    x0, y0, x1, y1 = subject_box(photo.shape[:2], subject)
+    assert x1 - x0 >= 400 and y1 - y0 >= 300  # half the photo each way, not a 140 x 140 patch
+    assert x0 <= 590 and y0 <= 30 and x1 >= 700 and y1 >= 140 and (x1, y0) == (800, 0)  # kept inside the photo
+
+
 def test_with_no_plausible_subject_the_card_is_the_photos_centre() -> None:
     photo = _photo(500, 500)
     x0, y0, x1, y1 = subject_box(photo.shape[:2], None)

@@ -19,11 +19,14 @@ SUBJECT_MARGIN = 0.12  # around a subject mask's box, as a share of its size
 CENTRE_SHARE = 0.86  # with no subject mask: the central share of each side
 ASPECT_RANGE = (0.75, 1.33)  # width / height of the crop
 MIN_SUBJECT_SHARE, MAX_SUBJECT_SHARE = 0.02, 0.9  # a mask outside these shares of the photo says nothing
+MIN_CROP_SHARE = 0.5  # the crop spans at least this share of the photo's width and of its height
 
 
 def subject_box(shape: tuple[int, int], subject: npt.NDArray[np.bool_] | None) -> tuple[int, int, int, int]:
     """x0, y0, x1, y1 (exclusive) of the crop around the photo's likely subject: the subject mask's box with a
-    margin when the mask is plausible, else the photo's centre; widened to a card-like aspect within the photo."""
+    margin when the mask is plausible, else the photo's centre; at least MIN_CROP_SHARE of the photo each way
+    (a card stands in for an untrustworthy cut-out: a small mask may be a stray piece, and a crop of it alone
+    showed scikit-image's rocket as a patch of sky), widened to a card-like aspect within the photo."""
     h, w = shape
     if subject is not None and MIN_SUBJECT_SHARE <= float(subject.mean()) <= MAX_SUBJECT_SHARE:
         rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
@@ -33,6 +36,10 @@ def subject_box(shape: tuple[int, int], subject: npt.NDArray[np.bool_] | None) -
     else:
         y0, y1 = h * (1 - CENTRE_SHARE) / 2, h * (1 + CENTRE_SHARE) / 2
         x0, x1 = w * (1 - CENTRE_SHARE) / 2, w * (1 + CENTRE_SHARE) / 2
+    if x1 - x0 < MIN_CROP_SHARE * w:
+        x0, x1 = _grow(x0, x1, MIN_CROP_SHARE * w, w)
+    if y1 - y0 < MIN_CROP_SHARE * h:
+        y0, y1 = _grow(y0, y1, MIN_CROP_SHARE * h, h)
     bw, bh = x1 - x0, y1 - y0
     lo, hi = ASPECT_RANGE
     if bw / bh < lo:  # too tall: widen
