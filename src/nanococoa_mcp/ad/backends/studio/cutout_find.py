@@ -63,6 +63,7 @@ FRAME_SURE = 2.0    # a box meeting the frame: its edge counts as paper but wher
 SMOOTH_WINDOW = 9   # px of the working copy: the window a texture's grain is measured in
 SMOOTH_SHARE = 0.7  # ... and a product's face is smoother than this share of the border's median grain
 SMOOTH_FLOOR = 6.0  # ... when that median is at least this (0..255 units; paper's is 1-2, textures' 9-42)
+SMOOTH_BORDER = 0.2  # ... and no more of the border than this is that smooth (textures <= 0.17, a sky or wall 0.3+)
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -305,15 +306,16 @@ def _smooth(img: FloatArray, ring: BoolArray, colour: BoolArray) -> BoolArray:
     """On a textured backdrop all round (wood, cloth, marble seen close), what is much smoother than it
     and meets the colour evidence: a product's faces coloured like the texture's light or dark streaks
     still lack its grain. Not where the border shows no grain (SMOOTH_FLOOR): a backdrop out of focus is
-    the smooth thing there, not the product."""
+    the smooth thing there, not the product; nor where much of the border is smooth itself (SMOOTH_BORDER):
+    the texture is not all round (a launch pad's towers under a plain sky, a table under a wall)."""
     k = SMOOTH_WINDOW
     mean = cv2.blur(img, (k, k))
     spread = np.sqrt(np.maximum(cv2.blur(img * img, (k, k)) - mean * mean, 0.0).sum(axis=-1))
     spread = cv2.blur(spread, (2 * k + 1, 2 * k + 1))  # the grain's level, not its every streak
     typical = float(np.median(spread[ring]))
-    if typical < SMOOTH_FLOOR:  # no grain to lack: noise, or a backdrop out of focus
-        return np.zeros_like(colour)
     low = spread < SMOOTH_SHARE * typical
+    if typical < SMOOTH_FLOOR or float(np.mean(low[ring])) > SMOOTH_BORDER:
+        return np.zeros_like(colour)
     low = cv2.morphologyEx(low.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
     h, w = low.shape
     labels, keep = _components(low, max(4, h * w // 1000))
