@@ -308,10 +308,8 @@ def _smooth(img: FloatArray, ring: BoolArray, colour: BoolArray) -> BoolArray:
     still lack its grain. Not where the border shows no grain (SMOOTH_FLOOR): a backdrop out of focus is
     the smooth thing there, not the product; nor where much of the border is smooth itself (SMOOTH_BORDER):
     the texture is not all round (a launch pad's towers under a plain sky, a table under a wall)."""
-    k = SMOOTH_WINDOW
-    mean = cv2.blur(img, (k, k))
-    spread = np.sqrt(np.maximum(cv2.blur(img * img, (k, k)) - mean * mean, 0.0).sum(axis=-1))
-    spread = cv2.blur(spread, (2 * k + 1, 2 * k + 1))  # the grain's level, not its every streak
+    k = 2 * SMOOTH_WINDOW + 1
+    spread = cv2.blur(grain(img, SMOOTH_WINDOW), (k, k))  # the grain's level, not its every streak
     typical = float(np.median(spread[ring]))
     low = spread < SMOOTH_SHARE * typical
     if typical < SMOOTH_FLOOR or float(np.mean(low[ring])) > SMOOTH_BORDER:
