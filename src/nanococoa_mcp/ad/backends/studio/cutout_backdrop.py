@@ -241,9 +241,9 @@ def _border_hist(bins: npt.NDArray[np.int64], n: int, density: Callable[[npt.NDA
     return whole, local
 
 
-def grain(img: FloatArray) -> FloatArray:
-    """Local colour spread over 5×5 windows: high on wood grain or cloth, low on a flat surface even
-    where it meets another flat surface (a cup's white wall against its coffee)."""
-    mean = cv2.blur(img, (5, 5))
-    var = cv2.blur(img * img, (5, 5)) - mean * mean
+def grain(img: FloatArray, window: int = 5) -> FloatArray:
+    """Local colour spread over window×window squares: high on wood grain or cloth, low on a flat surface
+    even where it meets another flat surface (a cup's white wall against its coffee)."""
+    mean = cv2.blur(img, (window, window))
+    var = cv2.blur(img * img, (window, window)) - mean * mean
     return np.sqrt(np.maximum(var, 0.0).sum(axis=-1)).astype(np.float32)

@@ -60,6 +60,10 @@ HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is j
 HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
 TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
 FRAME_SURE = 2.0    # a box meeting the frame: its edge counts as paper but where the distance is this many T_FG
+SMOOTH_WINDOW = 9   # px of the working copy: the window a texture's grain is measured in
+SMOOTH_SHARE = 0.7  # ... and a product's face is smoother than this share of the border's median grain
+SMOOTH_FLOOR = 6.0  # ... when that median is at least this (0..255 units; paper's is 1-2, textures' 9-42)
+SMOOTH_BORDER = 0.2  # ... and no more of the border than this is that smooth (textures <= 0.17, a sky or wall 0.3+)
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -115,7 +119,11 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist) & allowed
     calm = not (backdrop.busy or backdrop.patterned)
+    scene = hints.box is None and not calm and table_scene(small)
     outline, edges = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    if hints.box is None and not calm and not scene:
+        # A texture all round: what lacks its grain is closed like an outline (its inside is product).
+        outline = _smooth(smallf, ring, colour)
     like_paper = None
     if calm:
         edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop,
@@ -129,7 +137,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     everything = region & ~dropped
     # A table before a wall, with no box: the product is chosen among the things on it (cutout_subject). A
     # plain table counts when its border spreads more than a studio sweep's.
-    crowded = hints.box is None and (not calm or math.log(backdrop.spread) > SCENE_SPREAD) and table_scene(small)
+    crowded = scene or (hints.box is None and calm and math.log(backdrop.spread) > SCENE_SPREAD and table_scene(small))
     region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:
@@ -292,6 +300,26 @@ def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
     return np.asarray(labels, np.int32), keep.astype(np.int32)
+
+
+def _smooth(img: FloatArray, ring: BoolArray, colour: BoolArray) -> BoolArray:
+    """On a textured backdrop all round (wood, cloth, marble seen close), what is much smoother than it
+    and meets the colour evidence: a product's faces coloured like the texture's light or dark streaks
+    still lack its grain. Not where the border shows no grain (SMOOTH_FLOOR): a backdrop out of focus is
+    the smooth thing there, not the product; nor where much of the border is smooth itself (SMOOTH_BORDER):
+    the texture is not all round (a launch pad's towers under a plain sky, a table under a wall)."""
+    k = 2 * SMOOTH_WINDOW + 1
+    spread = cv2.blur(grain(img, SMOOTH_WINDOW), (k, k))  # the grain's level, not its every streak
+    typical = float(np.median(spread[ring]))
+    low = spread < SMOOTH_SHARE * typical
+    if typical < SMOOTH_FLOOR or float(np.mean(low[ring])) > SMOOTH_BORDER:
+        return np.zeros_like(colour)
+    low = cv2.morphologyEx(low.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+    h, w = low.shape
+    labels, keep = _components(low, max(4, h * w // 1000))
+    near = cv2.dilate(colour.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    meets = np.unique(labels[near & np.isin(labels, keep)])
+    return np.isin(labels, meets[meets > 0])
 
 
 def _colour_region(dist: FloatArray) -> BoolArray:
