@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy.ndimage import find_objects
 
 from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
+    BUSY_SPREAD,
     T_BG,
     T_FG,
     T_MAYBE,
@@ -27,6 +28,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     grain,
 )
 from nanococoa_mcp.ad.backends.studio.cutout_boxcut import box_cut
+from nanococoa_mcp.ad.backends.studio.cutout_horizon import Horizon, find_horizon
 from nanococoa_mcp.ad.backends.studio.cutout_subject import (
     SCENE_SPREAD,
     choose_subject,
@@ -60,6 +62,7 @@ HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is j
 HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
 TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
 FRAME_SURE = 2.0    # a box meeting the frame: its edge counts as paper but where the distance is this many T_FG
+PLAIN_PARTS = 0.5   # a busy-looking border is a plain wall and table when each spreads under this share of busy
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -99,13 +102,15 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     texture = grain(smallf)
     backdrop = fit_backdrop(smallf, ring)
     dist = backdrop.distance(smallf)
+    if hints.box is None:
+        backdrop, dist = _wall_and_table(smallf, ring, backdrop, dist)
     colour = _colour_region(dist) & allowed
     if hints.box is None:
         touching = cv2.dilate(colour.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ring
         if touching.any() and np.count_nonzero(ring & ~touching) > 0.3 * np.count_nonzero(ring):
             # The product runs off the frame: learn the backdrop again without it.
             ring = ring & ~touching
-            backdrop = _fit_paper(smallf, ring)
+            backdrop = _fit_paper(smallf, ring, backdrop.horizon)
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist)
     elif not (backdrop.busy or backdrop.patterned):
@@ -128,8 +133,9 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
     everything = region & ~dropped
     # A table before a wall, with no box: the product is chosen among the things on it (cutout_subject). A
-    # plain table counts when its border spreads more than a studio sweep's.
-    crowded = hints.box is None and (not calm or math.log(backdrop.spread) > SCENE_SPREAD) and table_scene(small)
+    # plain table counts when the wall was told from it, or its border spreads more than a studio sweep's.
+    crowded = hints.box is None and (not calm or backdrop.horizon is not None
+                                     or math.log(backdrop.spread) > SCENE_SPREAD) and table_scene(small)
     region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:
@@ -188,7 +194,29 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
                  set_aside=set_aside, runner_up=runner_up)
 
 
-def _fit_paper(img: FloatArray, ring: BoolArray) -> Backdrop:
+def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop,
+                    dist: FloatArray) -> tuple[Backdrop, FloatArray]:
+    """The backdrop in two parts, the wall above the horizon and the table below it (cutout_backdrop
+    .find_horizon), with the backdrop distance it gives, when the frame shows a wall above a table, each is
+    plain, and the two meet in a step (their fields differ along the line by over T_MAYBE spreads: a
+    sweep bending into its floor has none). One field fitted to the whole border bends between them, and
+    a wall coloured unlike the table was outliers to it, kept as product. A border that looked busy is
+    taken apart only when both parts are far calmer than busy (PLAIN_PARTS): linen spreads nearly as much
+    on its own, and cut as plain paper it lost the things on it to their neighbours (seed 0 cluttered-02
+    0.997 -> 0.44). Else `backdrop` and `dist` as they were."""
+    horizon = find_horizon(img)
+    if horizon is None:
+        return backdrop, dist
+    split = fit_backdrop(img, ring, horizon=horizon)
+    if split.busy or split.patterned or split.table is None or (
+            backdrop.busy and split.spread > PLAIN_PARTS * BUSY_SPREAD):
+        return backdrop, dist
+    if split.step(*ring.shape) <= T_MAYBE:
+        return backdrop, dist
+    return split, split.distance(img)
+
+
+def _fit_paper(img: FloatArray, ring: BoolArray, horizon: Horizon | None = None) -> Backdrop:
     """The backdrop learnt from `ring` (the border less the product running off the frame); when that is
     plain paper, fitted again from the ring's nearer half (cutout_backdrop.fit_backdrop, trimmed), kept
     if it is still plain paper: a product over a frame corner, on paper whose light falls off, then does
@@ -196,9 +224,9 @@ def _fit_paper(img: FloatArray, ring: BoolArray) -> Backdrop:
     (its nearer half is the table's calmest part: seed 3 cluttered-10 was taken for paper), nor for a
     box's margin alone (measured: seed 1 frame-09 boxed 0.999 -> 0.961); a box's margin with the frame's
     sides inside the box takes it (_with_frame_sides)."""
-    backdrop = fit_backdrop(img, ring)
+    backdrop = fit_backdrop(img, ring, horizon=horizon)
     if not (backdrop.busy or backdrop.patterned):
-        trimmed = fit_backdrop(img, ring, trimmed=True)
+        trimmed = fit_backdrop(img, ring, trimmed=True, horizon=horizon)
         if not (trimmed.busy or trimmed.patterned):
             return trimmed
     return backdrop
