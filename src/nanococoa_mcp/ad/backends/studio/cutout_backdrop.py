@@ -41,6 +41,7 @@ STRETCHES = 16      # the border is judged in this many stretches around the fra
 NEIGHBOURS = ((-2, 0.25), (-1, 0.5), (0, 1.0), (1, 0.5), (2, 0.25))  # stretches (offset, weight) seen as "near"
 REFIT_PIXELS = 20_000  # paper pixels a refit looks at, at most
 TRIM_STEPS = 3      # trimmed least-squares steps that start a trimmed fit of the border
+PLAIN_WALL = 0.5    # a wall spreading under this share of BUSY_SPREAD above a busy table is plain
 LEAST_PART = 120    # border pixels the wall's or the table's own field needs at least
 
 
@@ -59,6 +60,7 @@ class Backdrop:
     # fitted below it (its coef is what counts); the spread is the larger of the two.
     horizon: Horizon | None = None
     table: Backdrop | None = None
+    wall_spread: float = 0.0  # the wall's own spread around its field (with a horizon)
 
     @property
     def busy(self) -> bool:
@@ -77,11 +79,31 @@ class Backdrop:
         either model explains is backdrop.
         """
         if self.busy:
-            return _rarity_distance(img, self.hist, self.chroma, self.local)
+            rarity = _rarity_distance(img, self.hist, self.chroma, self.local)
+            return rarity if not self.plain_wall else self._before_wall(img, rarity)
         smooth = self._smooth_distance(img)
         if self.patterned:
             np.minimum(smooth, _rarity_distance(img, self.hist, None, None), out=smooth)
         return smooth
+
+    @property
+    def plain_wall(self) -> bool:
+        """A plain wall above a busy table: the wall is judged against its own smooth field."""
+        return self.busy and self.horizon is not None and self.wall_spread <= PLAIN_WALL * BUSY_SPREAD
+
+    def _before_wall(self, img: FloatArray, rarity: FloatArray) -> FloatArray:
+        """`rarity` (the busy table's measure) below the horizon; above it, the distance from the wall's
+        smooth field in units of the wall's own spread; near the line the less of the two. The border's
+        histograms leave out the wall's stretches when the foot of the frame never shows its colour, and
+        the wall was then rare: kept as product."""
+        assert self.horizon is not None
+        h, w = img.shape[:2]
+        offset = self.horizon.offset(h, w)
+        wall = _shadow_distance(img, self._own_field(h, w), max(self.wall_spread, 2.0))
+        out = np.where(offset < 0, wall, rarity)
+        near = np.abs(offset) <= _line_band(h)
+        out[near] = np.minimum(wall[near], rarity[near])
+        return np.asarray(out, np.float32)
 
     def step(self, h: int, w: int) -> float:
         """How unlike the wall's field the table's is along the horizon (median, in spreads; 0 without one)."""
@@ -246,7 +268,7 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False, horizo
             spread, outliers = max(wall[1], table[1]), max(wall[2], table[2])
             below = dataclasses.replace(whole, coef=table[0], spread=spread, outliers=outliers)
             return dataclasses.replace(whole, coef=wall[0], spread=spread, outliers=outliers, horizon=horizon,
-                                       table=below)
+                                       table=below, wall_spread=wall[1])
     ys, xs = np.nonzero(ring)
     fitted = _fit_smooth(img, ring, trimmed, 0)
     assert fitted is not None  # the whole border is always fitted

@@ -196,20 +196,25 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
 
 def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop,
                     dist: FloatArray) -> tuple[Backdrop, FloatArray]:
-    """The backdrop in two parts, the wall above the horizon and the table below it (cutout_backdrop
-    .find_horizon), with the backdrop distance it gives, when the frame shows a wall above a table, each is
-    plain, and the two meet in a step (their fields differ along the line by over T_MAYBE spreads: a
-    sweep bending into its floor has none). One field fitted to the whole border bends between them, and
-    a wall coloured unlike the table was outliers to it, kept as product. A border that looked busy is
-    taken apart only when both parts are far calmer than busy (PLAIN_PARTS): linen spreads nearly as much
-    on its own, and cut as plain paper it lost the things on it to their neighbours (seed 0 cluttered-02
-    0.997 -> 0.44). Else `backdrop` and `dist` as they were."""
+    """The backdrop in two parts, the wall above the horizon and the table below it (cutout_horizon), with
+    the backdrop distance it gives, when the frame shows a wall above a table; else `backdrop` and `dist`
+    as they were. A plain wall over a busy table: the wall is judged by its own smooth field (the border's
+    histograms left its stretches out when the frame's foot never shows its colour, and a patch of it was
+    kept). Both plain: taken apart when they meet in a step (their fields differ along the line by over
+    T_MAYBE spreads: a sweep bending into its floor has none), as one field fitted to the whole border
+    bends between them and a wall coloured unlike the table was outliers to it, kept as product; a
+    border that looked busy only when both parts are far calmer than busy (PLAIN_PARTS): linen spreads
+    nearly as much on its own, and cut as plain paper it lost the things on it to their neighbours (seed
+    0 cluttered-02 0.997 -> 0.44)."""
     horizon = find_horizon(img)
     if horizon is None:
         return backdrop, dist
     split = fit_backdrop(img, ring, horizon=horizon)
-    if split.busy or split.patterned or split.table is None or (
-            backdrop.busy and split.spread > PLAIN_PARTS * BUSY_SPREAD):
+    if split.table is None:
+        return backdrop, dist
+    if backdrop.busy and split.plain_wall:
+        return split, split.distance(img)
+    if split.busy or split.patterned or (backdrop.busy and split.spread > PLAIN_PARTS * BUSY_SPREAD):
         return backdrop, dist
     if split.step(*ring.shape) <= T_MAYBE:
         return backdrop, dist
