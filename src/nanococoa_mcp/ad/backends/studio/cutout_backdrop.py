@@ -24,6 +24,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_chroma import (
     chroma_density,
     chroma_ratio,
 )
+from nanococoa_mcp.ad.backends.studio.cutout_horizon import Horizon
 
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
@@ -40,6 +41,8 @@ STRETCHES = 16      # the border is judged in this many stretches around the fra
 NEIGHBOURS = ((-2, 0.25), (-1, 0.5), (0, 1.0), (1, 0.5), (2, 0.25))  # stretches (offset, weight) seen as "near"
 REFIT_PIXELS = 20_000  # paper pixels a refit looks at, at most
 TRIM_STEPS = 3      # trimmed least-squares steps that start a trimmed fit of the border
+PLAIN_WALL = 0.5    # a wall spreading under this share of BUSY_SPREAD above a busy table is plain
+LEAST_PART = 120    # border pixels the wall's or the table's own field needs at least
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,11 @@ class Backdrop:
     hist: FloatArray               # (HIST_BINS,)*3 smoothed colour density of the border
     local: FloatArray              # (STRETCHES, HIST_BINS**3): the same, from the stretches around each
     chroma: FloatArray             # (CHROMA_BINS,)*2 smoothed chromaticity density of the border
+    # A wall above a table: `coef` is the wall's field, fitted above the horizon, and `table` the table's,
+    # fitted below it (its coef is what counts); the spread is the larger of the two.
+    horizon: Horizon | None = None
+    table: Backdrop | None = None
+    wall_spread: float = 0.0  # the wall's own spread around its field (with a horizon)
 
     @property
     def busy(self) -> bool:
@@ -71,16 +79,70 @@ class Backdrop:
         either model explains is backdrop.
         """
         if self.busy:
-            return _rarity_distance(img, self.hist, self.chroma, self.local)
-        smooth = _shadow_distance(img, self.field(*img.shape[:2]), self.spread)
+            rarity = _rarity_distance(img, self.hist, self.chroma, self.local)
+            return rarity if not self.plain_wall else self._before_wall(img, rarity)
+        smooth = self._smooth_distance(img)
         if self.patterned:
             np.minimum(smooth, _rarity_distance(img, self.hist, None, None), out=smooth)
         return smooth
 
+    @property
+    def plain_wall(self) -> bool:
+        """A plain wall above a busy table: the wall is judged against its own smooth field."""
+        return self.busy and self.horizon is not None and self.wall_spread <= PLAIN_WALL * BUSY_SPREAD
+
+    def _before_wall(self, img: FloatArray, rarity: FloatArray) -> FloatArray:
+        """`rarity` (the busy table's measure) below the horizon; above it, the distance from the wall's
+        smooth field in units of the wall's own spread; near the line the less of the two. The border's
+        histograms leave out the wall's stretches when the foot of the frame never shows its colour, and
+        the wall was then rare: kept as product."""
+        assert self.horizon is not None
+        h, w = img.shape[:2]
+        offset = self.horizon.offset(h, w)
+        wall = _shadow_distance(img, self._own_field(h, w), max(self.wall_spread, 2.0))
+        out = np.where(offset < 0, wall, rarity)
+        near = np.abs(offset) <= _line_band(h)
+        out[near] = np.minimum(wall[near], rarity[near])
+        return np.asarray(out, np.float32)
+
+    def step(self, h: int, w: int) -> float:
+        """How unlike the wall's field the table's is along the horizon (median, in spreads; 0 without one)."""
+        if self.horizon is None or self.table is None:
+            return 0.0
+        on_line = np.abs(self.horizon.offset(h, w)) < 1.0
+        apart = np.linalg.norm(self._own_field(h, w)[on_line] - self.table._own_field(h, w)[on_line], axis=-1)
+        return float(np.median(apart)) / self.spread if apart.size else 0.0
+
+    def _smooth_distance(self, img: FloatArray) -> FloatArray:
+        """_shadow_distance from the smooth field; with a horizon, each side's from its own field, and near
+        the line the least of the two and of their blend (the line's rows mix wall and table)."""
+        h, w = img.shape[:2]
+        if self.horizon is None or self.table is None:
+            return _shadow_distance(img, self.field(h, w), self.spread)
+        wall, table = self._own_field(h, w), self.table._own_field(h, w)
+        offset = self.horizon.offset(h, w)
+        out = np.where(offset < 0, _shadow_distance(img, wall, self.spread), _shadow_distance(img, table, self.spread))
+        near = np.abs(offset) <= _line_band(h)
+        if near.any():
+            pix, a, b = img[near], wall[near], table[near]
+            across = b - a
+            t = np.clip(((pix - a) * across).sum(axis=-1) / np.maximum((across * across).sum(axis=-1), 1.0), 0.0, 1.0)
+            blend = _shadow_distance(pix, a + t[:, None] * across, self.spread)
+            either = np.minimum(_shadow_distance(pix, a, self.spread), _shadow_distance(pix, b, self.spread))
+            out[near] = np.minimum(np.minimum(out[near], blend), either)
+        return np.asarray(out, np.float32)
+
     def refit(self, img: FloatArray, paper: BoolArray) -> Backdrop:
         """The smooth field fitted again to every pixel of `paper` (the paper seen around the product,
         not only at the border): closer to the paper near the product, where the border's fit is an
-        extrapolation. The spread and the histograms are kept."""
+        extrapolation. The spread and the histograms are kept. With a horizon, each side apart."""
+        if self.horizon is not None and self.table is not None:
+            below = self.horizon.offset(*paper.shape) >= 0
+            return dataclasses.replace(self._refit(img, paper & ~below),
+                                       table=self.table._refit(img, paper & below))
+        return self._refit(img, paper)
+
+    def _refit(self, img: FloatArray, paper: BoolArray) -> Backdrop:
         ys, xs = np.nonzero(paper)
         if ys.size < 6 * 50:
             return self
@@ -97,7 +159,14 @@ class Backdrop:
         return dataclasses.replace(self, coef=coef)
 
     def field(self, h: int, w: int) -> FloatArray:
-        """The smooth paper colour at every pixel of an h×w frame (H×W×3, 0..255 units)."""
+        """The smooth paper colour at every pixel of an h×w frame (H×W×3, 0..255 units); with a horizon,
+        the wall's above it and the table's below."""
+        if self.horizon is None or self.table is None:
+            return self._own_field(h, w)
+        below = self.horizon.offset(h, w) >= 0
+        return np.asarray(np.where(below[..., None], self.table._own_field(h, w), self._own_field(h, w)), np.float32)
+
+    def _own_field(self, h: int, w: int) -> FloatArray:
         u = (np.arange(w) / max(1, w - 1) - 0.5).astype(np.float32)[None, :, None]
         v = (np.arange(h) / max(1, h - 1) - 0.5).astype(np.float32)[:, None, None]
         c = self.coef.astype(np.float32)  # rows: 1, u, v, u², v², uv (as _basis)
@@ -175,7 +244,7 @@ def _tukey(resid: npt.NDArray[np.float64], scale: float) -> npt.NDArray[np.float
     return np.clip(1.0 - (resid / (4.685 * scale)) ** 2, 0.0, None) ** 2
 
 
-def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False) -> Backdrop:
+def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False, horizon: Horizon | None = None) -> Backdrop:
     """Robust (Tukey-weighted) quadratic fit to the border; the object may cover part of it.
 
     The fit starts from the colour most of the border agrees on (median of the stretches' medians),
@@ -184,10 +253,42 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False) -> Bac
     paper's own colours spread so far from one centre that a product over two sides of a corner keeps
     its weight in the Tukey fit and bends the field towards it. Only for a border already known to be
     plain paper (see cutout_find): on a busy table the trimmed half is its calmest part, and the table
-    would pass for paper.
+    would pass for paper. With a `horizon` (find_horizon), the wall and the table are fitted apart, each
+    to the border on its side of the line (less the rows near it, which mix the two); the histograms
+    stay the whole border's.
     """
     h, w = ring.shape
+    if horizon is not None:
+        offset = horizon.offset(h, w)
+        apart = 2 * _line_band(h)
+        wall = _fit_smooth(img, ring & (offset < -apart), trimmed, LEAST_PART)
+        table = _fit_smooth(img, ring & (offset > apart), trimmed, LEAST_PART)
+        if wall is not None and table is not None:
+            whole = fit_backdrop(img, ring, trimmed)
+            spread, outliers = max(wall[1], table[1]), max(wall[2], table[2])
+            below = dataclasses.replace(whole, coef=table[0], spread=spread, outliers=outliers)
+            return dataclasses.replace(whole, coef=wall[0], spread=spread, outliers=outliers, horizon=horizon,
+                                       table=below, wall_spread=wall[1])
     ys, xs = np.nonzero(ring)
+    fitted = _fit_smooth(img, ring, trimmed, 0)
+    assert fitted is not None  # the whole border is always fitted
+    coef, scale, outliers = fitted
+    pixels = img[ys, xs].astype(np.float32)
+    stretch = _stretch_of(ys, xs, h, w)
+    hist, local = _border_hist(_bins(pixels), HIST_BINS**3, _density, stretch)
+    chroma, _ = _border_hist(chroma_bins(pixels), CHROMA_BINS**2, chroma_density, stretch)
+    return Backdrop(coef=coef, spread=scale, outliers=outliers, hist=hist, local=local,
+                     chroma=chroma)
+
+
+def _fit_smooth(img: FloatArray, ring: BoolArray, trimmed: bool,
+                least: int) -> tuple[npt.NDArray[np.float64], float, float] | None:
+    """fit_backdrop's smooth field on `ring`: its coefficients, the border's spread around it and the share
+    of the border it cannot explain; None when `ring` has fewer than `least` pixels."""
+    h, w = ring.shape
+    ys, xs = np.nonzero(ring)
+    if ys.size < least:
+        return None
     a = _basis(ys, xs, h, w)
     b = img[ys, xs].astype(np.float64)
     stretch = _stretch_of(ys, xs, h, w)
@@ -210,11 +311,12 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False) -> Bac
     # A pattern shows all round the frame; a product running off it, only on some stretches.
     off = np.bincount(stretch, weights=weight == 0, minlength=STRETCHES)
     outliers = float(np.median(off[present] / np.bincount(stretch, minlength=STRETCHES)[present]))
-    pixels = b.astype(np.float32)
-    hist, local = _border_hist(_bins(pixels), HIST_BINS**3, _density, stretch)
-    chroma, _ = _border_hist(chroma_bins(pixels), CHROMA_BINS**2, chroma_density, stretch)
-    return Backdrop(coef=coef, spread=scale, outliers=outliers, hist=hist, local=local,
-                     chroma=chroma)
+    return coef, scale, outliers
+
+
+def _line_band(h: int) -> int:
+    """Rows either side of a horizon whose pixels may mix the wall's colour and the table's."""
+    return max(2, round(0.01 * h))
 
 
 def _border_hist(bins: npt.NDArray[np.int64], n: int, density: Callable[[npt.NDArray[np.float32]], FloatArray],
@@ -247,3 +349,4 @@ def grain(img: FloatArray, window: int = 5) -> FloatArray:
     mean = cv2.blur(img, (window, window))
     var = cv2.blur(img * img, (window, window)) - mean * mean
     return np.sqrt(np.maximum(var, 0.0).sum(axis=-1)).astype(np.float32)
+

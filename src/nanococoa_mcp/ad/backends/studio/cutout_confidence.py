@@ -151,11 +151,12 @@ def chosen_without_box(values: Mapping[str, float]) -> bool:
 
 def scene_on_paper(values: Mapping[str, float]) -> bool:
     """Plain, unpatterned surfaces without a box whose border spreads more than studio paper does around
-    its smooth model (log spread over SCENE_SPREAD): a table top meeting a wall, not a sweep. Things
-    standing on it are cut out together as cleanly as one product on paper; in the fitting set 16 of the
-    22 wrong cut-outs on plain tables were such, and 3 of the 320 right ones on paper."""
+    its smooth model (log spread over SCENE_SPREAD), or that were modelled as a wall above a table
+    (wall_and_table): a table top meeting a wall, not a sweep. Things standing on it are cut out together
+    as cleanly as one product on paper; in the fitting set 16 of the 22 wrong cut-outs on plain tables
+    were such, and 3 of the 320 right ones on paper."""
     return not values["busy"] and not values["patterned"] and values["box_fill"] == 1.0 and (
-        values["log_spread"] > SCENE_SPREAD)
+        values["log_spread"] > SCENE_SPREAD or values.get("wall_and_table", 0.0) > 0.0)
 
 
 def measure(found: Found, small: U8) -> tuple[tuple[str, float], ...]:
@@ -194,6 +195,7 @@ def measure(found: Found, small: U8) -> tuple[tuple[str, float], ...]:
     measured["set_aside"] = found.set_aside
     measured["runner_up"] = found.runner_up
     measured["patterned"] = float(backdrop.patterned)
+    measured["wall_and_table"] = float(backdrop.horizon is not None)
     return tuple((name, round(value, 4)) for name, value in measured.items())
 
 

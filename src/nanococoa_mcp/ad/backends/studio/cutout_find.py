@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy.ndimage import find_objects
 
 from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
+    BUSY_SPREAD,
     T_BG,
     T_FG,
     T_MAYBE,
@@ -27,6 +28,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     grain,
 )
 from nanococoa_mcp.ad.backends.studio.cutout_boxcut import box_cut
+from nanococoa_mcp.ad.backends.studio.cutout_horizon import Horizon, find_horizon
 from nanococoa_mcp.ad.backends.studio.cutout_subject import (
     SCENE_SPREAD,
     choose_subject,
@@ -64,6 +66,7 @@ SMOOTH_WINDOW = 9   # px of the working copy: the window a texture's grain is me
 SMOOTH_SHARE = 0.7  # ... and a product's face is smoother than this share of the border's median grain
 SMOOTH_FLOOR = 6.0  # ... when that median is at least this (0..255 units; paper's is 1-2, textures' 9-42)
 SMOOTH_BORDER = 0.2  # ... and no more of the border than this is that smooth (textures <= 0.17, a sky or wall 0.3+)
+PLAIN_PARTS = 0.5   # a busy-looking border is a plain wall and table when each spreads under this share of busy
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 
 
@@ -103,13 +106,15 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     texture = grain(smallf)
     backdrop = fit_backdrop(smallf, ring)
     dist = backdrop.distance(smallf)
+    if hints.box is None:
+        backdrop, dist = _wall_and_table(smallf, ring, backdrop, dist)
     colour = _colour_region(dist) & allowed
     if hints.box is None:
         touching = cv2.dilate(colour.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ring
         if touching.any() and np.count_nonzero(ring & ~touching) > 0.3 * np.count_nonzero(ring):
             # The product runs off the frame: learn the backdrop again without it.
             ring = ring & ~touching
-            backdrop = _fit_paper(smallf, ring)
+            backdrop = _fit_paper(smallf, ring, backdrop.horizon)
             dist = backdrop.distance(smallf)
             colour = _colour_region(dist)
     elif not (backdrop.busy or backdrop.patterned):
@@ -136,8 +141,10 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
     everything = region & ~dropped
     # A table before a wall, with no box: the product is chosen among the things on it (cutout_subject). A
-    # plain table counts when its border spreads more than a studio sweep's.
-    crowded = scene or (hints.box is None and calm and math.log(backdrop.spread) > SCENE_SPREAD and table_scene(small))
+    # plain table counts when the wall was told from it, or its border spreads more than a studio sweep's.
+    crowded = scene or (hints.box is None and calm and (backdrop.horizon is not None
+                                                       or math.log(backdrop.spread) > SCENE_SPREAD)
+                        and table_scene(small))
     region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:
@@ -196,7 +203,34 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
                  set_aside=set_aside, runner_up=runner_up)
 
 
-def _fit_paper(img: FloatArray, ring: BoolArray) -> Backdrop:
+def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop,
+                    dist: FloatArray) -> tuple[Backdrop, FloatArray]:
+    """The backdrop in two parts, the wall above the horizon and the table below it (cutout_horizon), with
+    the backdrop distance it gives, when the frame shows a wall above a table; else `backdrop` and `dist`
+    as they were. A plain wall over a busy table: the wall is judged by its own smooth field (the border's
+    histograms left its stretches out when the frame's foot never shows its colour, and a patch of it was
+    kept). Both plain: taken apart when they meet in a step (their fields differ along the line by over
+    T_MAYBE spreads: a sweep bending into its floor has none), as one field fitted to the whole border
+    bends between them and a wall coloured unlike the table was outliers to it, kept as product; a
+    border that looked busy only when both parts are far calmer than busy (PLAIN_PARTS): linen spreads
+    nearly as much on its own, and cut as plain paper it lost the things on it to their neighbours (seed
+    0 cluttered-02 0.997 -> 0.44)."""
+    horizon = find_horizon(img)
+    if horizon is None:
+        return backdrop, dist
+    split = fit_backdrop(img, ring, horizon=horizon)
+    if split.table is None:
+        return backdrop, dist
+    if backdrop.busy and split.plain_wall:
+        return split, split.distance(img)
+    if split.busy or split.patterned or (backdrop.busy and split.spread > PLAIN_PARTS * BUSY_SPREAD):
+        return backdrop, dist
+    if split.step(*ring.shape) <= T_MAYBE:
+        return backdrop, dist
+    return split, split.distance(img)
+
+
+def _fit_paper(img: FloatArray, ring: BoolArray, horizon: Horizon | None = None) -> Backdrop:
     """The backdrop learnt from `ring` (the border less the product running off the frame); when that is
     plain paper, fitted again from the ring's nearer half (cutout_backdrop.fit_backdrop, trimmed), kept
     if it is still plain paper: a product over a frame corner, on paper whose light falls off, then does
@@ -204,9 +238,9 @@ def _fit_paper(img: FloatArray, ring: BoolArray) -> Backdrop:
     (its nearer half is the table's calmest part: seed 3 cluttered-10 was taken for paper), nor for a
     box's margin alone (measured: seed 1 frame-09 boxed 0.999 -> 0.961); a box's margin with the frame's
     sides inside the box takes it (_with_frame_sides)."""
-    backdrop = fit_backdrop(img, ring)
+    backdrop = fit_backdrop(img, ring, horizon=horizon)
     if not (backdrop.busy or backdrop.patterned):
-        trimmed = fit_backdrop(img, ring, trimmed=True)
+        trimmed = fit_backdrop(img, ring, trimmed=True, horizon=horizon)
         if not (trimmed.busy or trimmed.patterned):
             return trimmed
     return backdrop
