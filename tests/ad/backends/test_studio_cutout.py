@@ -255,6 +255,12 @@ def test_without_a_hint_a_neighbour_of_another_colour_leaning_on_the_product_is_
     assert iou(_alpha(_run(case.image)), case.alpha) >= least
 
 
+def test_without_a_hint_a_teddy_among_things_on_a_table_keeps_its_legs() -> None:
+    # Thick parts of the teddy's own colour touching its body were taken for neighbours (IoU 0.78).
+    case = build_case("cluttered", 19, seed=0)
+    assert iou(_alpha(_run(case.image)), case.alpha) >= 0.95
+
+
 def test_a_table_before_a_wall_is_told_from_one_surface_all_round() -> None:
     rng = np.random.default_rng(0)
     shape = (160, 120)
@@ -269,7 +275,7 @@ def test_a_table_before_a_wall_is_told_from_one_surface_all_round() -> None:
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
     runs: list[tuple[Category, int, bool]] = [
         ("cluttered", 0, False), ("cluttered", 4, False), ("textured", 11, False),  # wrong, busy tables
-        ("cluttered", 19, False), ("cluttered", 13, True),  # wrong: a bear kept with an apple; a boxed guitar
+        ("cluttered", 15, False), ("cluttered", 13, True),  # wrong: a briefcase kept with an orange; a boxed guitar
         ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
         ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
     scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]

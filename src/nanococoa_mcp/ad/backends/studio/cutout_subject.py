@@ -1,16 +1,16 @@
 """Which of the things on a table is the product, when no hint says.
 
 Only a table before a wall is a scene to choose in (table_scene): a product seen close up on one surface
-is what the photo shows, and splitting it into things could only lose its parts.
-The cut-out's evidence there often holds the product and its neighbours (leaning on it, standing beside
-it, a person behind). It is split into pieces along the colour edges inside it (a watershed from the
-flat pieces between edges); pieces are joined into things while the union stays compact (a product's
-faces, label and lid fill out its shape; a neighbour leaning on it adds a lump, and only a piece of the
-thing's own colour may make it a little less compact); each thing is scored
-by what makes a photographer's subject (large, near the middle across, in front: its base low in the
-frame, whole: not cut by the frame as the wall and a person behind are). The winner is kept with what
-it encloses and its thin parts (a handle, a guitar's neck, a plant's leaves); thick things touching it
-and things apart are left out. How close the runner-up came is reported for the confidence.
+is what the photo shows, and splitting it into things could only lose its parts. The cut-out's evidence
+there often holds the product and its neighbours (leaning on it, standing beside it, a person behind). It
+is split into pieces along the colour edges inside it (a watershed from the flat pieces between edges);
+pieces are joined into things while the union stays compact (a product's faces, label and lid fill out
+its shape; a neighbour leaning on it adds a lump, and only a piece of the thing's own colour may make it
+a little less compact); each thing is scored by what makes a photographer's subject (large, near the
+middle across, in front: its base low in the frame, whole: not cut by the frame as the wall and a person
+behind are). The winner is kept with what it encloses and its thin parts (a handle, a guitar's neck, a
+plant's leaves) and the thick parts of its colour grown onto it (a teddy's legs); other thick things
+touching it and things apart are left out. How close the runner-up came is reported for the confidence.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ BLOB = 3.0          # ... and no larger than this many times its inscribed disc 
 THICK = 0.25        # a thing left out at least this thick (inscribed radius) against the subject is another thing
 SOLID_JOIN = 0.9    # a piece joins a thing when the union stays about this solid (area over hull), or as solid
 SOLID_SLACK = 0.03  # ... as the thing was, less this, when the piece is coloured like the thing (KIN)
+CONTACT = 0.15      # share of its rim a thick thing of the subject's colour lies on it to be its part
 KIN = 12.0          # chroma distance (Lab a, b) under which two pieces are of one material
 MIN_CANDIDATE = 0.03  # share of the mask a candidate must cover to be chosen
 CENTRE = 0.35       # the subject's spread across the frame (share of its width) in the score
@@ -130,9 +131,11 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
         taken |= thing
         around = set().union(*(touching.get(j, set()) for j in thing))
         if around & kept:
-            # Leaning on the subject: another thing when thick; reached only through a thin part kept
-            # (a headphone's other cup past its band, a plant's leaves past the stem): the product's.
-            apart = bool(around & core_ids) and _thick(thing, groups, reach)
+            # Leaning on the subject: another thing when thick, unless of its colour and grown onto it
+            # (a teddy's leg, its ear); reached only through a thin part kept (a headphone's other cup
+            # past its band, a plant's leaves past the stem): the product's.
+            apart = bool(around & core_ids) and _thick(thing, groups, reach) and not (
+                all(_kin(j, core_ids, pieces) for j in thing) and _contact(thing, groups, core) >= CONTACT)
         else:
             apart = _thick(thing, groups, reach) or _gap(thing, groups, kept) > reach
         if apart or (not cut_kept and (thing & behind or _rises_behind(np.isin(groups, list(thing)), rest, tops,
@@ -154,6 +157,14 @@ def _thick(thing: frozenset[int], groups: Labels, reach: float) -> bool:
     part = np.isin(groups, list(thing)).astype(np.uint8)
     radius = float(cv2.distanceTransform(part, cv2.DIST_L2, 3).max())
     return radius >= THICK * reach and float(np.count_nonzero(part)) <= BLOB * math.pi * radius * radius
+
+
+def _contact(thing: frozenset[int], groups: Labels, core: BoolArray) -> float:
+    """The share of `thing`'s rim that lies on `core`: a teddy's leg grows out of its body, a cookie of
+    the same brown standing against a box touches it along a short stretch."""
+    part = np.isin(groups, list(thing)).astype(np.uint8)
+    rim = (cv2.dilate(part, np.ones((3, 3), np.uint8)) > 0) & (part == 0)
+    return float(np.count_nonzero(rim & core)) / max(1, int(np.count_nonzero(rim)))
 
 
 def _tops(mask: BoolArray, core: BoolArray) -> tuple[Labels, npt.NDArray[np.int64]]:
