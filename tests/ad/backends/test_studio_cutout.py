@@ -255,6 +255,21 @@ def test_without_a_hint_a_product_on_a_plain_table_before_a_wall_is_chosen_among
     assert out.confidence < cutout.LOW_CONFIDENCE  # which thing was meant is still a guess
 
 
+@pytest.mark.parametrize(("index", "seed", "least"), [(21, 1, 0.95), (21, 0, 0.85)])  # a cupcake; a laptop
+def test_without_a_hint_a_neighbour_of_another_colour_leaning_on_the_product_is_left_out(
+        index: int, seed: int, least: float) -> None:
+    # Cheese against a cupcake, a blue mug and an orange against a laptop: side by side they made a
+    # shape as compact as one thing and were kept with it (IoU 0.68, 0.73).
+    case = build_case("cluttered", index, seed)
+    assert iou(_alpha(_run(case.image)), case.alpha) >= least
+
+
+def test_without_a_hint_a_teddy_among_things_on_a_table_keeps_its_legs() -> None:
+    # Thick parts of the teddy's own colour touching its body were taken for neighbours (IoU 0.78).
+    case = build_case("cluttered", 19, seed=0)
+    assert iou(_alpha(_run(case.image)), case.alpha) >= 0.95
+
+
 def test_a_table_before_a_wall_is_told_from_one_surface_all_round() -> None:
     rng = np.random.default_rng(0)
     shape = (160, 120)
@@ -304,7 +319,7 @@ def test_without_a_hint_a_plain_wall_behind_a_busy_table_is_not_kept() -> None:
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
     runs: list[tuple[Category, int, bool]] = [
         ("cluttered", 0, False), ("cluttered", 4, False), ("textured", 11, False),  # wrong, busy tables
-        ("cluttered", 19, False), ("cluttered", 13, True),  # wrong: a bear kept with an apple; a boxed guitar
+        ("cluttered", 15, False), ("cluttered", 13, True),  # wrong: a briefcase kept with an orange; a boxed guitar
         ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
         ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
     scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]
@@ -343,15 +358,15 @@ def _piece(wrong: npt.NDArray[np.bool_], at: Point) -> npt.NDArray[np.bool_]:
     return np.asarray(labels == labels[at.y, at.x])
 
 
-@pytest.mark.parametrize(("index", "boxed"), [(0, True), (11, False), (16, True)])
-def test_a_background_point_removes_the_piece_it_is_put_on(index: int, boxed: bool) -> None:
-    # A person's shoe in the box beside a guitar; vases kept with a briefcase on oak, without a box; a
-    # bowl peeking into the box of a laptop on oak. The tap goes on the largest piece the cut-out wrongly
-    # kept.
-    case = _case("cluttered", index)
+@pytest.mark.parametrize(("index", "seed", "boxed"), [(0, 0, True), (18, 2, False), (16, 0, True)])
+def test_a_background_point_removes_the_piece_it_is_put_on(index: int, seed: int, boxed: bool) -> None:
+    # A person's shoe in the box beside a guitar; an orange kept with a loaf of bread on cloth, without a
+    # box; a bowl peeking into the box of a laptop on oak. The tap goes on the largest piece the cut-out
+    # wrongly kept.
+    case = build_case("cluttered", index, seed)
     truth = case.alpha > 0.5
     box = case.hint_box() if boxed else None
-    before = _alpha(_cut("cluttered", index, boxed)) > 0.5
+    before = _alpha(_run(case.image, box=box)) > 0.5
     wrong = before & ~truth
     point = _click(wrong, "background")
     out = _run(case.image, box=box, points=(point,))
@@ -359,7 +374,7 @@ def test_a_background_point_removes_the_piece_it_is_put_on(index: int, boxed: bo
     assert out.hint_used and "points" in out.method
     assert not (alpha[_near(point, alpha.shape)] > 0.5).any()
     assert np.mean(alpha[_piece(wrong, point)] > 0.5) <= 0.5  # and at least half the wrong piece tapped
-    assert iou(alpha, case.alpha) > _score("cluttered", index, boxed) + 0.01
+    assert iou(alpha, case.alpha) > iou(before, case.alpha) + 0.01
     assert np.mean(alpha[truth] > 0.5) >= np.mean(before[truth]) - 0.01  # the product stays
 
 

@@ -1,15 +1,16 @@
 """Which of the things on a table is the product, when no hint says.
 
 Only a table before a wall is a scene to choose in (table_scene): a product seen close up on one surface
-is what the photo shows, and splitting it into things could only lose its parts.
-The cut-out's evidence there often holds the product and its neighbours (leaning on it, standing beside
-it, a person behind). It is split into pieces along the colour edges inside it (a watershed from the
-flat pieces between edges); pieces are joined into things while the union stays compact (a product's
-faces, label and lid fill out its shape; a neighbour leaning on it adds a lump); each thing is scored
-by what makes a photographer's subject (large, near the middle across, in front: its base low in the
-frame, whole: not cut by the frame as the wall and a person behind are). The winner is kept with what
-it encloses and its thin parts (a handle, a guitar's neck, a plant's leaves); thick things touching it
-and things apart are left out. How close the runner-up came is reported for the confidence.
+is what the photo shows, and splitting it into things could only lose its parts. The cut-out's evidence
+there often holds the product and its neighbours (leaning on it, standing beside it, a person behind). It
+is split into pieces along the colour edges inside it (a watershed from the flat pieces between edges);
+pieces are joined into things while the union stays compact (a product's faces, label and lid fill out
+its shape; a neighbour leaning on it adds a lump, and only a piece of the thing's own colour may make it
+a little less compact); each thing is scored by what makes a photographer's subject (large, near the
+middle across, in front: its base low in the frame, whole: not cut by the frame as the wall and a person
+behind are). The winner is kept with what it encloses and its thin parts (a handle, a guitar's neck, a
+plant's leaves) and the thick parts of its colour grown onto it (a teddy's legs); other thick things
+touching it and things apart are left out. How close the runner-up came is reported for the confidence.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ ENCLOSED = 0.8      # a piece whose rim lies this much on the subject is part of
 BLOB = 3.0          # ... and no larger than this many times its inscribed disc (not a long part)
 THICK = 0.25        # a thing left out at least this thick (inscribed radius) against the subject is another thing
 SOLID_JOIN = 0.9    # a piece joins a thing when the union stays about this solid (area over hull), or as solid
-SOLID_SLACK = 0.03  # ... as the thing was, less this
+SOLID_SLACK = 0.03  # ... as the thing was, less this, when the piece is coloured like the thing (KIN)
+CONTACT = 0.15      # share of its rim a thick thing of the subject's colour lies on it to be its part
+KIN = 12.0          # chroma distance (Lab a, b) under which two pieces are of one material
 MIN_CANDIDATE = 0.03  # share of the mask a candidate must cover to be chosen
 CENTRE = 0.35       # the subject's spread across the frame (share of its width) in the score
 HIGH = 0.06         # share of the frame's height from its top that a thing behind the product reaches ...
@@ -88,7 +91,7 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
     if int(labels.max()) < 2:
         return Subject(mask, 0.0, 0.0)
     groups = labels
-    pieces = _describe(groups, dist)
+    pieces = _describe(groups, dist, small)
     total = float(np.count_nonzero(mask))
     seeds = [i for i, p in pieces.items() if p.area >= MIN_CANDIDATE * total and not p.backdrop]
     if len(pieces) < 2 or not seeds:
@@ -128,9 +131,11 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
         taken |= thing
         around = set().union(*(touching.get(j, set()) for j in thing))
         if around & kept:
-            # Leaning on the subject: another thing when thick; reached only through a thin part kept
-            # (a headphone's other cup past its band, a plant's leaves past the stem): the product's.
-            apart = bool(around & core_ids) and _thick(thing, groups, reach)
+            # Leaning on the subject: another thing when thick, unless of its colour and grown onto it
+            # (a teddy's leg, its ear); reached only through a thin part kept (a headphone's other cup
+            # past its band, a plant's leaves past the stem): the product's.
+            apart = bool(around & core_ids) and _thick(thing, groups, reach) and not (
+                all(_kin(j, core_ids, pieces) for j in thing) and _contact(thing, groups, core) >= CONTACT)
         else:
             apart = _thick(thing, groups, reach) or _gap(thing, groups, kept) > reach
         if apart or (not cut_kept and (thing & behind or _rises_behind(np.isin(groups, list(thing)), rest, tops,
@@ -152,6 +157,14 @@ def _thick(thing: frozenset[int], groups: Labels, reach: float) -> bool:
     part = np.isin(groups, list(thing)).astype(np.uint8)
     radius = float(cv2.distanceTransform(part, cv2.DIST_L2, 3).max())
     return radius >= THICK * reach and float(np.count_nonzero(part)) <= BLOB * math.pi * radius * radius
+
+
+def _contact(thing: frozenset[int], groups: Labels, core: BoolArray) -> float:
+    """The share of `thing`'s rim that lies on `core`: a teddy's leg grows out of its body, a cookie of
+    the same brown standing against a box touches it along a short stretch."""
+    part = np.isin(groups, list(thing)).astype(np.uint8)
+    rim = (cv2.dilate(part, np.ones((3, 3), np.uint8)) > 0) & (part == 0)
+    return float(np.count_nonzero(rim & core)) / max(1, int(np.count_nonzero(rim)))
 
 
 def _tops(mask: BoolArray, core: BoolArray) -> tuple[Labels, npt.NDArray[np.int64]]:
@@ -208,10 +221,12 @@ class _Piece:
     hull: npt.NDArray[np.int32]  # its convex hull's points
     cut: bool       # it runs off the frame's top or sides
     backdrop: bool  # it is mostly coloured like the backdrop (a stretch of wall GrabCut kept)
+    chroma: npt.NDArray[np.float32]  # its median Lab a, b (what its material is, whatever the light on it)
 
 
-def _describe(groups: Labels, dist: FloatArray) -> dict[int, _Piece]:
+def _describe(groups: Labels, dist: FloatArray, img: U8) -> dict[int, _Piece]:
     out: dict[int, _Piece] = {}
+    ab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
     frame = np.zeros(groups.shape, bool)
     band = _frame_band(groups.shape)
     frame[:band], frame[:, :band], frame[:, -band:] = True, True, True
@@ -219,7 +234,8 @@ def _describe(groups: Labels, dist: FloatArray) -> dict[int, _Piece]:
         part = groups == i
         points = cv2.findNonZero(part.astype(np.uint8))
         out[i] = _Piece(float(np.count_nonzero(part)), cv2.convexHull(points).reshape(-1, 2),
-                        int(np.count_nonzero(part & frame)) > 2, float(np.median(dist[part])) < T_BG)
+                        int(np.count_nonzero(part & frame)) > 2, float(np.median(dist[part])) < T_BG,
+                        np.median(ab[part], axis=0).astype(np.float32))
     return out
 
 
@@ -243,18 +259,30 @@ def _solidity(ids: frozenset[int], pieces: dict[int, _Piece]) -> float:
 def _grow(seed: int, pieces: dict[int, _Piece], touching: dict[int, set[int]], taken: frozenset[int]) -> frozenset[int]:
     """The thing `seed` is part of: touching pieces joined one at a time, the one that leaves the union
     most solid first, as long as it stays a compact shape (solidity at least SOLID_JOIN, or no less
-    than before): a product's faces and label fill out its shape, a neighbour leaning on it adds a lump."""
+    than before; SOLID_SLACK less for a piece of the thing's colour): a product's faces and label fill
+    out its shape, a neighbour leaning on it adds a lump. Things side by side can make a compact union
+    too (an orange behind a briefcase, cheese against a cupcake); only a piece of the same material may
+    bend the shape a little (a teddy's leg)."""
     thing = frozenset((seed,))
     solid = _solidity(thing, pieces)
     while True:
         around = {j for j in set().union(*(touching.get(i, set()) for i in thing)) - thing - taken
                   if not pieces[j].backdrop}
         options = [(_solidity(thing | {j}, pieces), j) for j in around]
-        fitting = [(s, j) for s, j in options if s >= min(SOLID_JOIN, solid) - SOLID_SLACK]
+        fitting = [(s, j) for s, j in options
+                   if s >= min(SOLID_JOIN, solid) - (SOLID_SLACK if _kin(j, thing, pieces) else 0.0)]
         if not fitting:
             return thing
         solid, j = max(fitting)
         thing = thing | {j}
+
+
+def _kin(piece: int, thing: frozenset[int], pieces: dict[int, _Piece]) -> bool:
+    """Whether `piece` is coloured like `thing` (its area-weighted chroma within KIN): one material, a
+    teddy's leg and its body, where a neighbour leaning on the product is most often another colour."""
+    weights = np.array([pieces[i].area for i in thing], np.float32)
+    chroma = (np.stack([pieces[i].chroma for i in thing]) * weights[:, None]).sum(axis=0) / weights.sum()
+    return float(np.linalg.norm(pieces[piece].chroma - chroma)) < KIN
 
 
 def _pieces(img: U8, mask: BoolArray) -> Labels:
