@@ -295,13 +295,15 @@ def test_the_horizon_is_found_where_a_wall_meets_a_table_and_not_on_a_sweep() ->
     assert find_horizon(sweep.astype(np.float32)) is None
 
 
-@pytest.mark.parametrize("index", [14, 19])  # a briefcase by a cup; a handbag by a person and a plant
-def test_without_a_hint_a_plain_wall_unlike_the_table_is_not_kept(index: int) -> None:
+@pytest.mark.parametrize(("index", "seed", "least"), [
+    (14, 1, 0.95), (19, 1, 0.95),  # a briefcase by a cup; a handbag by a person and a plant
+    (19, 3, 0.9)])  # a cupcake among things hiding both sides of the horizon, the table paler towards the wall
+def test_without_a_hint_a_plain_wall_unlike_the_table_is_not_kept(index: int, seed: int, least: float) -> None:
     # The wall, coloured unlike the plain table, was outliers to the one field fitted to the whole border:
-    # it was kept with the product (IoU 0.25 at confidence 0.59; 0.32).
-    case = build_case("cluttered", index, seed=1)
+    # it was kept with the product (IoU 0.25 at confidence 0.59; 0.32; 0.44).
+    case = build_case("cluttered", index, seed=seed)
     out = _run(case.image)
-    assert iou(_alpha(out), case.alpha) >= 0.95
+    assert iou(_alpha(out), case.alpha) >= least
     wall = np.zeros(case.alpha.shape, bool)
     wall[: case.alpha.shape[0] // 5] = True
     assert np.mean(_alpha(out)[wall] > 0.5) < 0.01

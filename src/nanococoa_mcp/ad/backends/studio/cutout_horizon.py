@@ -20,6 +20,7 @@ HORIZON_AGREE = 0.8   # share of a side's voting rows on the right side of its s
 HORIZON_STEP = 0.5    # share of the top-to-bottom colour difference a side changes by across its step ...
 HORIZON_NEAR = 0.04   # ... within this share of the height on either side of it
 HORIZON_TILT = 0.12   # share of the height the two sides' steps may differ by
+HORIZON_ABOVE = 0.1   # share of the height above a hidden stretch of a side searched for its step
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +41,9 @@ def find_horizon(img: FloatArray) -> Horizon | None:
     """The wall/table boundary, when the frame shows one: the side bands of the frame step, at about the
     same height, from the colour at their top to that at their foot, within a few rows (a sweep's light
     falling off changes as much, but over the whole height). Things may hide part of a side (a person
-    behind, a thing on the table): rows coloured like neither end do not vote, and where one side is hidden
-    at the height the other steps at, the line runs level from the other. None when neither side shows a
-    clear step, or the sides disagree."""
+    behind, a thing on the table): rows coloured like neither end do not vote; a side hidden where its
+    votes change is looked at a little higher for its step (_sharpest), and where it is hidden still, the
+    line runs level from the other side. None when neither side shows a clear step, or the sides disagree."""
     h, w = img.shape[:2]
     band = max(2, round(HORIZON_BAND * min(h, w)))
     sides = [np.median(side, axis=1) for side in (img[:, :band], img[:, -band:])]
@@ -64,6 +65,13 @@ def find_horizon(img: FloatArray) -> Horizon | None:
     ys = [left + 1, right + 1]  # the first table row
     agree = [_agreement(v, y) for v, y in zip(votes, ys, strict=True)]
     stepped = [_steps(rows, v, y) for rows, v, y in zip(sides, votes, ys, strict=True)]
+    for k, (rows, v, y) in enumerate(zip(sides, votes, ys, strict=True)):
+        if stepped[k] is None:
+            # Hidden where its votes change: a table lit paler towards the wall votes with the wall up to the
+            # things standing on it, and the step may lie above them.
+            above = _sharpest(rows, v, y)
+            if above is not None and _steps(rows, v, above) is True:
+                ys[k], stepped[k] = above, True
     if min(agree) < HORIZON_AGREE or not any(s is True for s in stepped) or any(s is False for s in stepped):
         return None
     if stepped[0] is None:
@@ -71,6 +79,22 @@ def find_horizon(img: FloatArray) -> Horizon | None:
     if stepped[1] is None:
         ys[1] = ys[0]
     return Horizon(float(ys[0]), float(ys[1]))
+
+
+def _sharpest(rows: FloatArray, votes: Votes, y: int) -> int | None:
+    """The row within HORIZON_ABOVE of the height above row y where the side band steps most towards its
+    foot's colour, with nothing hiding it within HORIZON_NEAR, or None when there is none."""
+    h = rows.shape[0]
+    near = max(3, round(HORIZON_NEAR * h))
+    gap = max(1, near // 4)
+    first = max(near, y - round(HORIZON_ABOVE * h))
+    if first >= y:
+        return None
+    axis = np.median(rows[-(h // 5):], axis=0) - np.median(rows[:h // 5], axis=0)
+    steps = [float((np.median(rows[r + gap:r + near], axis=0) - np.median(rows[r - near:r - gap], axis=0)) @ axis)
+             if not (votes[r - near:r + near] == 2).any() else -np.inf for r in range(first, y)]
+    best = int(np.argmax(steps))
+    return first + best if np.isfinite(steps[best]) else None
 
 
 def _votes(rows: FloatArray) -> Votes | None:
