@@ -380,6 +380,21 @@ def test_a_background_point_removes_the_piece_it_is_put_on(index: int, seed: int
     assert np.mean(alpha[truth] > 0.5) >= np.mean(before[truth]) - 0.01  # the product stays
 
 
+@pytest.mark.parametrize(("seed", "index"), [(2, 0), (1, 15)])  # books beside a guitar; a bag's neighbour
+def test_a_background_point_on_a_thing_touching_the_product_takes_that_thing_only(seed: int, index: int) -> None:
+    # No box, a busy table: the product and what touches it are one blob of evidence. A tap on the books
+    # leaning on a guitar took the whole blob (IoU 0.72 -> 0.00); the flood of the tap's backdrop
+    # distance ran from a neighbour over the product (0.93 -> 0.04).
+    case = build_case("cluttered", index, seed)
+    truth = case.alpha > 0.5
+    before = _alpha(_run(case.image)) > 0.5
+    point = _click(before & ~truth, "background")
+    alpha = _alpha(_run(case.image, points=(point,)))
+    assert not (alpha[_near(point, alpha.shape)] > 0.5).any()
+    assert np.mean(alpha[truth] > 0.5) >= np.mean(before[truth]) - 0.01  # the product stays
+    assert iou(alpha, case.alpha) > iou(before, case.alpha) + 0.05
+
+
 @pytest.mark.parametrize(("index", "boxed"), [(13, False), (4, True)])
 def test_a_product_point_keeps_the_piece_it_is_put_on(index: int, boxed: bool) -> None:
     # A small guitar behind a stack of books, the books taken for the product without a hint; the

@@ -34,6 +34,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_subject import (
     choose_subject,
     solidity,
     table_scene,
+    thing_at,
 )
 from nanococoa_mcp.ad.stages.cutout import NoProductFound
 from nanococoa_mcp.jobs.cancel import checkpoint
@@ -58,6 +59,7 @@ BOX_BAND = 0.025    # the band inside a product box's edge taken as the room lef
 NECK = 0.03         # share of the frame: things on a busy table meeting through a narrower neck are parted
 SOLID = 0.85        # candidates on a busy table at least this solid (area over hull) are one thing
 MOST_OF = 0.6       # a candidate part this share of all candidates is not one thing a background point removes
+ONE_THING = 0.9     # ... unless the thing a point is on covers this share of it
 HOLE_SHARE = 0.02   # a hole in the box cut at least this share of the mask is judged by a second GrabCut ...
 HOLE_AGREE = 0.9    # ... and filled when the GrabCut covers this share of it
 TINY_CUT = 0.12     # a box cut keeping under this share of the box kept almost nothing: GrabCut from the box
@@ -68,6 +70,7 @@ SMOOTH_FLOOR = 6.0  # ... when that median is at least this (0..255 units; paper
 SMOOTH_BORDER = 0.2  # ... and no more of the border than this is that smooth (textures <= 0.17, a sky or wall 0.3+)
 PLAIN_PARTS = 0.5   # a busy-looking border is a plain wall and table when each spreads under this share of busy
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
+AROUND_STEP = 12    # step in backdrop distance (0..255 over 3 T_FG) a background point's stretch floods across
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +141,16 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
     boxed_table = hints.box is not None and not calm  # cut by box_cut, which takes the points itself
-    dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, hints)
-    everything = region & ~dropped
     # A table before a wall, with no box: the product is chosen among the things on it (cutout_subject). A
     # plain table counts when the wall was told from it, or its border spreads more than a studio sweep's.
     crowded = scene or (hints.box is None and calm and (backdrop.horizon is not None
                                                        or math.log(backdrop.spread) > SCENE_SPREAD)
                         and table_scene(small))
+    # No box, on a table: the candidates are things side by side, touching, not parts apart. (Inside a box
+    # a background point's piece of the clicked colour is what peeks in from outside.)
+    things = hints.box is None and (crowded or not calm)
+    dropped = np.zeros_like(region) if boxed_table else _marked_background(small, region, dist, hints, things)
+    everything = region & ~dropped
     region = _parts(everything, hints, calm)
     if not region.any():
         if hints.box is None:
@@ -166,7 +172,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         piece = _central_piece(region) | _pieces(small, hints.product, region, tapped)
         others, region = region & ~piece, piece
     set_aside = float(np.count_nonzero(others)) / max(1, int(np.count_nonzero(region)))
-    seeds, forced = _seeds(dist, region, outline, ring, hints, allowed)
+    seeds, forced = _seeds(dist, region, outline, ring, hints, allowed, everything if hints.box is None else None)
     forced |= dropped
     seeds[dropped] = cv2.GC_BGD
     seeds[others & (seeds != cv2.GC_FGD)] = cv2.GC_PR_BGD
@@ -190,7 +196,7 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
             mask = _box_grabcut(small, allowed, forced, dist, iterations) | mask
     else:
         mask = _grabcut(small, seeds, forced, dist, iterations, backdrop.busy) & allowed
-    mask = _tidy(_unmarked(small, mask, hints), dist, texture, like_paper, edges, hints, calm,
+    mask = _tidy(_unmarked(small, mask, hints, things), dist, texture, like_paper, edges, hints, calm,
                  _like_border(small, texture, ring))
     if not mask.any():
         if hints.box is None:
@@ -520,12 +526,14 @@ def _compact(region: BoolArray) -> bool:
     return n <= 2 and (not region.any() or solidity(region) >= SOLID)
 
 
-def _marked_background(img: U8, region: BoolArray, hints: Hints) -> BoolArray:
+def _marked_background(img: U8, region: BoolArray, dist: FloatArray, hints: Hints, things: bool) -> BoolArray:
     """What background points were put on among the candidate parts: a part whole (a shoe with its
-    laces) when it is a thing apart, under MOST_OF the candidates; in a part that holds most of them
-    (the product and its neighbours touching, one blob) only the piece of the clicked colour
-    (_pieces). Nothing on a part holding a product point, and nothing when nothing else would be left:
-    _seeds then marks only the stretch around each point."""
+    laces) when it is a thing apart: under MOST_OF the candidates or, among `things` (a table's), one
+    thing (cutout_subject.thing_at grows most of it from the point). In a part that holds most of them
+    (the product and its neighbours touching, one blob), the thing the point is on when it is a
+    minority of the blob (a mug beside a laptop), else only the piece of the clicked colour (_pieces).
+    Nothing on a part holding a product point, and nothing when nothing else would be left: _seeds
+    then marks only the stretch around each point."""
     dropped = np.zeros_like(region)
     if not hints.background:
         return dropped
@@ -539,10 +547,17 @@ def _marked_background(img: U8, region: BoolArray, hints: Hints) -> BoolArray:
         part = int(labels[y, x])
         if part == 0:
             continue
-        if areas[part] < MOST_OF * total and part not in keep:
-            dropped |= labels == part
-        else:
-            dropped |= _pieces(img, ((x, y),), region, products)
+        whole = labels == part
+        if part in keep or not things:
+            dropped |= whole if areas[part] < MOST_OF * total and part not in keep else \
+                _pieces(img, ((x, y),), region, products)
+            continue
+        piece, thing = thing_at(img, whole, (x, y))
+        if np.count_nonzero(thing) >= ONE_THING * areas[part] or (areas[part] < MOST_OF * total and _compact(whole)):
+            dropped |= whole
+            continue
+        minority = [p for p in (thing, piece) if np.count_nonzero(p) <= 0.5 * areas[part] and not (p & products).any()]
+        dropped |= minority[0] if minority else _pieces(img, ((x, y),), region, products)
     return dropped if (region & ~dropped).any() else np.zeros_like(region)
 
 
@@ -587,7 +602,7 @@ def _near(labels: Labels, ids: Labels, mains: list[int], reach: float, calm: boo
 
 
 def _seeds(dist: FloatArray, region: BoolArray, outline: BoolArray, ring: BoolArray, hints: Hints,
-           allowed: BoolArray) -> tuple[U8, BoolArray]:
+           allowed: BoolArray, things: BoolArray | None) -> tuple[U8, BoolArray]:
     """GrabCut's starting labels from the evidence, instead of a rectangle; and where backdrop is
     forced by the hints (outside the box, around background points), for every GrabCut run."""
     h, w = dist.shape
@@ -606,7 +621,7 @@ def _seeds(dist: FloatArray, region: BoolArray, outline: BoolArray, ring: BoolAr
     forced = ~allowed
     r = _dot(h, w)
     for x, y in hints.background:
-        forced |= _around(dist, (x, y), r)
+        forced |= _around(dist, (x, y), r, things)
     for x, y in hints.product:
         cv2.circle(seeds, (x, y), r, cv2.GC_FGD, -1)
     seeds[forced] = cv2.GC_BGD
@@ -685,35 +700,46 @@ def _flood(smooth: U8, within: BoolArray, at: XY) -> BoolArray:
     return np.asarray(barrier[1:-1, 1:-1] == 2)
 
 
-def _unmarked(img: U8, mask: BoolArray, hints: Hints) -> BoolArray:
-    """`mask` less the piece each background point sits on: what a flood from the point reaches within
-    the mask through colours within PIECE_RANGE of the clicked one, so a neighbour leaning on the
-    product goes up to the edge between them. A flood that reaches a product point, or takes more than
-    half the mask, has crossed into the product: then only the disc around the point goes."""
+def _unmarked(img: U8, mask: BoolArray, hints: Hints, things: bool) -> BoolArray:
+    """`mask` less the piece each background point sits on: among `things` (a table's), the thing it is
+    on (cutout_subject.thing_at), or its piece when the thing is most of the mask; else, or when the
+    piece is too, what a flood from the point reaches within the mask through colours within
+    PIECE_RANGE of the clicked one, so a neighbour leaning on the product goes up to the edge between
+    them. What reaches a product point, or takes more than half the mask, has crossed into the
+    product: then only the disc around the point goes."""
     if not hints.background or not mask.any():
         return mask
     h, w = mask.shape
     smooth = np.asarray(cv2.GaussianBlur(img, (0, 0), 1.5), np.uint8)
+    products = _discs(hints.product, (h, w), 0)
     out = mask.copy()
     for x, y in hints.background:
         if not out[y, x]:
             continue
-        piece = _flood(smooth, out, (x, y))
-        if any(piece[py, px] for px, py in hints.product) or np.count_nonzero(piece) > 0.5 * np.count_nonzero(out):
-            piece = _discs(((x, y),), (h, w), 2 * _dot(h, w))
-        out &= ~piece
+        half = 0.5 * np.count_nonzero(out)
+        found = [*thing_at(img, out, (x, y))[::-1]] if things else []  # the thing, then its piece
+        found.append(_flood(smooth, out, (x, y)))
+        out &= ~next((p for p in found if not (p & products).any() and np.count_nonzero(p) <= half),
+                     _discs(((x, y),), (h, w), 2 * _dot(h, w)))
     return out
 
 
-def _around(dist: FloatArray, at: XY, r: int) -> BoolArray:
+def _around(dist: FloatArray, at: XY, r: int, things: BoolArray | None) -> BoolArray:
     """What a background point marks: the disc around it, and the stretch of like backdrop distance
-    connected to it (the rest of the object it was put on) unless that floods most of the photo."""
+    connected to it (the rest of the shadow or thing it was put on) unless that floods most of the
+    photo, or, from a point on something as far from the backdrop as the scale goes, half the `things`
+    (the candidates, with no box): all things are that far, and the flood from a tap on a mug ran over
+    the laptop it touched (the thing a point is on is then _marked_background's). Inside a box it is
+    the one thing peeking in."""
     h, w = dist.shape
     level = np.clip(dist / (3.0 * T_FG) * 255.0, 0, 255).astype(np.uint8)
     flood = np.zeros((h + 2, w + 2), np.uint8)
-    cv2.floodFill(level, flood, at, 0, loDiff=12, upDiff=12, flags=4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+    cv2.floodFill(level, flood, at, 0, loDiff=AROUND_STEP, upDiff=AROUND_STEP,
+                  flags=4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
     marked = flood[1:-1, 1:-1] > 0
-    if np.count_nonzero(marked) >= 0.25 * h * w:
+    if np.count_nonzero(marked) >= 0.25 * h * w or (
+            things is not None and level[at[1], at[0]] >= 255 - AROUND_STEP
+            and np.count_nonzero(marked & things) >= 0.5 * np.count_nonzero(things)):
         marked[:] = False
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, at, 2 * r, 1, -1)

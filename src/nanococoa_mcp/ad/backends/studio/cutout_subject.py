@@ -45,6 +45,7 @@ HIGH = 0.06         # share of the frame's height from its top that a thing behi
 LOW = 0.2           # ... while the product's top stays below this share of it
 CUT = 0.5           # the score's factor for each side of the frame a thing runs off
 WALL = 2.0          # spreads between the frame's top edge and its lower edges that show a wall behind a table
+BELONGS = 0.5       # a piece whose border inside the mask lies this much on a thing is part of it (thing_at)
 SCENE_SPREAD = 1.5  # log of the border's spread (0..255 units) above which plain paper is a table, not a sweep
 
 
@@ -328,3 +329,30 @@ def _score(part: BoolArray) -> float:
 def _frame_band(shape: tuple[int, ...]) -> int:
     """Px from the frame's edge within which a piece runs off it (the cut-out's own ring there is backdrop)."""
     return max(2, round(FRAME_BAND * min(shape[:2]))) + 1
+
+
+def thing_at(small: U8, mask: BoolArray, at: tuple[int, int]) -> tuple[BoolArray, BoolArray]:
+    """The piece of `mask` a point at `at` (x, y) was put on (split as choose_subject splits), and the
+    thing that piece is part of: the pieces joined, one after another, whose border inside the mask lies
+    mostly (BELONGS) on what is joined: a bowl's rim and spoon around its inside, not the gift box a
+    vase beside it touches along one side. What a background point on a table takes away. Both empty
+    when the point is off the mask."""
+    labels = _pieces(small, mask)
+    x, y = at
+    piece = int(labels[y, x])
+    if piece == 0:
+        empty = np.zeros(mask.shape, bool)
+        return empty, empty
+    kernel = np.ones((3, 3), np.uint8)
+    rims = {i: (cv2.dilate((labels == i).astype(np.uint8), kernel) > 0) & (labels > 0) & (labels != i)
+            for i in (int(v) for v in np.unique(labels) if v > 0 and v != piece)}
+    thing = labels == piece
+    changed = True
+    while changed:
+        changed = False
+        for i, rim in list(rims.items()):
+            if rim.any() and float(np.mean(thing[rim])) >= BELONGS:
+                thing |= labels == i
+                del rims[i]
+                changed = True
+    return labels == piece, thing
