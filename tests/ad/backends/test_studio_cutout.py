@@ -255,11 +255,11 @@ def test_without_a_hint_a_product_on_a_plain_table_before_a_wall_is_chosen_among
     assert out.confidence < cutout.LOW_CONFIDENCE  # which thing was meant is still a guess
 
 
-@pytest.mark.parametrize(("index", "seed", "least"), [(21, 1, 0.95), (21, 0, 0.85)])  # a cupcake; a laptop
+@pytest.mark.parametrize(("index", "seed", "least"), [(6, 2, 0.95), (21, 0, 0.85)])  # a sake set; a laptop
 def test_without_a_hint_a_neighbour_of_another_colour_leaning_on_the_product_is_left_out(
         index: int, seed: int, least: float) -> None:
-    # Cheese against a cupcake, a blue mug and an orange against a laptop: side by side they made a
-    # shape as compact as one thing and were kept with it (IoU 0.68, 0.73).
+    # Cheese against a sake set, a blue mug and an orange against a laptop: side by side they made a
+    # shape as compact as one thing and were kept with it (IoU 0.82, 0.73).
     case = build_case("cluttered", index, seed)
     assert iou(_alpha(_run(case.image)), case.alpha) >= least
 
@@ -320,7 +320,7 @@ def test_without_a_hint_a_plain_wall_behind_a_busy_table_is_not_kept() -> None:
 
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
     runs: list[tuple[Category, int, bool]] = [
-        ("cluttered", 0, False), ("cluttered", 4, False), ("textured", 11, False),  # wrong, busy tables
+        ("cluttered", 0, False), ("cluttered", 4, False), ("cluttered", 13, False),  # wrong, busy tables
         ("cluttered", 15, False), ("cluttered", 13, True),  # wrong: a briefcase kept with an orange; a boxed guitar
         ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
         ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
