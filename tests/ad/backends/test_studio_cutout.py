@@ -264,6 +264,14 @@ def test_without_a_hint_a_neighbour_of_another_colour_leaning_on_the_product_is_
     assert iou(_alpha(_run(case.image)), case.alpha) >= least
 
 
+def test_without_a_hint_a_person_behind_the_product_is_left_out_whatever_their_colours() -> None:
+    # A guitar leaning on a person cut by the frame's top: the hair, shirt and trousers are one thing behind
+    # it although each is another colour; grown by colour alone, only the hair counted as behind and the
+    # person was kept with the guitar (IoU 0.30).
+    case = build_case("cluttered", 0, seed=2)
+    assert iou(_alpha(_run(case.image)), case.alpha) >= 0.95
+
+
 def test_without_a_hint_a_teddy_among_things_on_a_table_keeps_its_legs() -> None:
     # Thick parts of the teddy's own colour touching its body were taken for neighbours (IoU 0.78).
     case = build_case("cluttered", 19, seed=0)
@@ -380,10 +388,10 @@ def test_a_background_point_removes_the_piece_it_is_put_on(index: int, seed: int
     assert np.mean(alpha[truth] > 0.5) >= np.mean(before[truth]) - 0.01  # the product stays
 
 
-@pytest.mark.parametrize(("seed", "index"), [(2, 0), (1, 15)])  # books beside a guitar; a bag's neighbour
+@pytest.mark.parametrize(("seed", "index"), [(3, 0), (1, 15)])  # books beside a guitar; a bag's neighbour
 def test_a_background_point_on_a_thing_touching_the_product_takes_that_thing_only(seed: int, index: int) -> None:
     # No box, a busy table: the product and what touches it are one blob of evidence. A tap on the books
-    # leaning on a guitar took the whole blob (IoU 0.72 -> 0.00); the flood of the tap's backdrop
+    # leaning on a guitar took the whole blob (IoU 0.66 -> 0.00); the flood of the tap's backdrop
     # distance ran from a neighbour over the product (0.93 -> 0.04).
     case = build_case("cluttered", index, seed)
     truth = case.alpha > 0.5

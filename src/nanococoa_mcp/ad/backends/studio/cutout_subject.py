@@ -103,7 +103,7 @@ def choose_subject(small: U8, mask: BoolArray, dist: FloatArray, marked: tuple[t
     behind: frozenset[int] = frozenset()
     for i in sorted((i for i, p in pieces.items() if p.cut), key=lambda i: -pieces[i].area):
         if i not in behind:
-            behind |= _grow(i, pieces, touching, behind)
+            behind |= _grow(i, pieces, touching, behind, any_colour=True)
     scores: dict[frozenset[int], float] = {}
     for i in seeds:
         thing = _grow(i, pieces, touching, frozenset() if i in behind else behind)
@@ -257,13 +257,15 @@ def _solidity(ids: frozenset[int], pieces: dict[int, _Piece]) -> float:
     return sum(pieces[i].area for i in ids) / max(1.0, hull)
 
 
-def _grow(seed: int, pieces: dict[int, _Piece], touching: dict[int, set[int]], taken: frozenset[int]) -> frozenset[int]:
+def _grow(seed: int, pieces: dict[int, _Piece], touching: dict[int, set[int]], taken: frozenset[int],
+          any_colour: bool = False) -> frozenset[int]:
     """The thing `seed` is part of: touching pieces joined one at a time, the one that leaves the union
     most solid first, as long as it stays a compact shape (solidity at least SOLID_JOIN, or no less
     than before; SOLID_SLACK less for a piece of the thing's colour): a product's faces and label fill
     out its shape, a neighbour leaning on it adds a lump. Things side by side can make a compact union
     too (an orange behind a briefcase, cheese against a cupcake); only a piece of the same material may
-    bend the shape a little (a teddy's leg)."""
+    bend the shape a little (a teddy's leg). `any_colour`: any piece may, for what runs off the frame's top
+    or sides and grows into what is behind the product (a person: hair, skin, shirt and trousers)."""
     thing = frozenset((seed,))
     solid = _solidity(thing, pieces)
     while True:
@@ -271,7 +273,7 @@ def _grow(seed: int, pieces: dict[int, _Piece], touching: dict[int, set[int]], t
                   if not pieces[j].backdrop}
         options = [(_solidity(thing | {j}, pieces), j) for j in around]
         fitting = [(s, j) for s, j in options
-                   if s >= min(SOLID_JOIN, solid) - (SOLID_SLACK if _kin(j, thing, pieces) else 0.0)]
+                   if s >= min(SOLID_JOIN, solid) - (SOLID_SLACK if any_colour or _kin(j, thing, pieces) else 0.0)]
         if not fitting:
             return thing
         solid, j = max(fitting)
