@@ -548,12 +548,12 @@ def _marked_background(img: U8, region: BoolArray, dist: FloatArray, hints: Hint
         if part == 0:
             continue
         whole = labels == part
+        apart = areas[part] < MOST_OF * total and part not in keep
         if part in keep or not things:
-            dropped |= whole if areas[part] < MOST_OF * total and part not in keep else \
-                _pieces(img, ((x, y),), region, products)
+            dropped |= whole if apart else _pieces(img, ((x, y),), region, products)
             continue
         piece, thing = thing_at(img, whole, (x, y))
-        if np.count_nonzero(thing) >= ONE_THING * areas[part] or (areas[part] < MOST_OF * total and _compact(whole)):
+        if np.count_nonzero(thing) >= ONE_THING * areas[part] or (apart and _compact(whole)):
             dropped |= whole
             continue
         minority = [p for p in (thing, piece) if np.count_nonzero(p) <= 0.5 * areas[part] and not (p & products).any()]

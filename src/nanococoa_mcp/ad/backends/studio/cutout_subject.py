@@ -199,19 +199,28 @@ def _gap(thing: frozenset[int], groups: Labels, kept: set[int]) -> float:
 def _with_enclosed(groups: Labels, best: frozenset[int], pieces: dict[int, _Piece]) -> set[int]:
     """`best` and, step by step, every piece whose rim lies mostly (ENCLOSED) on what is kept: the coffee
     in a cup, a label on a jar."""
-    kept = set(best)
+    return _absorb(groups, set(best), ENCLOSED, within_mask=False)
+
+
+def _absorb(groups: Labels, kept: set[int], share: float, within_mask: bool) -> set[int]:
+    """`kept` and, until none is left, every other piece whose rim (the pixels around it; with
+    `within_mask`, only those on other pieces) lies at least `share` on what is kept. Kept only grows, so
+    the order pieces are looked at in does not change the answer."""
     kernel = np.ones((3, 3), np.uint8)
+    rims = {}
+    for i in (int(v) for v in np.unique(groups) if v > 0 and v not in kept):
+        part = groups == i
+        rim = (cv2.dilate(part.astype(np.uint8), kernel) > 0) & ~part
+        rims[i] = rim & (groups > 0) if within_mask else rim
+    inside = np.isin(groups, list(kept))
     changed = True
     while changed:
         changed = False
-        inside = np.isin(groups, list(kept))
-        for i in pieces:
-            if i in kept:
-                continue
-            part = (groups == i).astype(np.uint8)
-            rim = (cv2.dilate(part, kernel) > 0) & (part == 0)
-            if rim.any() and float(np.mean(inside[rim])) >= ENCLOSED:
+        for i, rim in list(rims.items()):
+            if rim.any() and float(np.mean(inside[rim])) >= share:
                 kept.add(i)
+                inside |= groups == i
+                del rims[i]
                 changed = True
     return kept
 
@@ -345,16 +354,5 @@ def thing_at(small: U8, mask: BoolArray, at: tuple[int, int]) -> tuple[BoolArray
     if piece == 0:
         empty = np.zeros(mask.shape, bool)
         return empty, empty
-    kernel = np.ones((3, 3), np.uint8)
-    rims = {i: (cv2.dilate((labels == i).astype(np.uint8), kernel) > 0) & (labels > 0) & (labels != i)
-            for i in (int(v) for v in np.unique(labels) if v > 0 and v != piece)}
-    thing = labels == piece
-    changed = True
-    while changed:
-        changed = False
-        for i, rim in list(rims.items()):
-            if rim.any() and float(np.mean(thing[rim])) >= BELONGS:
-                thing |= labels == i
-                del rims[i]
-                changed = True
+    thing = np.isin(labels, list(_absorb(labels, {piece}, BELONGS, within_mask=True)))
     return labels == piece, thing
