@@ -247,6 +247,15 @@ def test_a_smooth_product_coloured_like_the_texture_under_it_is_kept_whole(index
     assert iou(_alpha(_run(case.image)), case.alpha) >= 0.88
 
 
+@pytest.mark.parametrize("seed", [0, 4])
+def test_without_a_hint_a_product_coloured_like_the_wooden_table_under_it_is_kept_whole(seed: int) -> None:
+    # A handbag before a person, its lower band dark brown like the walnut under it and its top beige like
+    # the wall: found by colour alone only its middle band was kept (IoU 0.33, 0.41). Its band lacks
+    # the wood's grain, also in the shade the bag casts.
+    case = build_case("cluttered", 4, seed)
+    assert iou(_alpha(_run(case.image)), case.alpha) >= 0.85
+
+
 def test_without_a_hint_a_product_on_a_plain_table_before_a_wall_is_chosen_among_the_things() -> None:
     # A backpack with a cup leaning on it, on a plain table before a wall: both were kept (IoU 0.46).
     case = build_case("cluttered", 14, seed=0)
@@ -328,8 +337,8 @@ def test_without_a_hint_a_plain_wall_behind_a_busy_table_is_not_kept() -> None:
 
 def test_no_badly_wrong_cut_out_is_reported_as_sure() -> None:
     runs: list[tuple[Category, int, bool]] = [
-        ("cluttered", 0, False), ("cluttered", 4, False), ("cluttered", 13, False),  # wrong, busy tables
-        ("cluttered", 15, False), ("cluttered", 13, True),  # wrong: a briefcase kept with an orange; a boxed guitar
+        ("cluttered", 13, False), ("cluttered", 16, False), ("cluttered", 18, False),  # wrong, busy tables
+        ("cluttered", 20, False), ("cluttered", 13, True),  # wrong: a box kept with a cookie; a boxed guitar
         ("light", 0, False), ("light", 1, False), ("multipart", 1, False), ("shaded", 7, False),
         ("frame", 4, False), ("cluttered", 0, True), ("cluttered", 2, True)]
     scored = [(_score(kind, i, boxed), _cut(kind, i, boxed).confidence) for kind, i, boxed in runs]

@@ -68,6 +68,9 @@ SMOOTH_WINDOW = 9   # px of the working copy: the window a texture's grain is me
 SMOOTH_SHARE = 0.7  # ... and a product's face is smoother than this share of the border's median grain
 SMOOTH_FLOOR = 6.0  # ... when that median is at least this (0..255 units; paper's is 1-2, textures' 9-42)
 SMOOTH_BORDER = 0.2  # ... and no more of the border than this is that smooth (textures <= 0.17, a sky or wall 0.3+)
+SMOOTH_TABLE_SHARE = 0.55  # on a table, a thing is smoother than this share of its grain (a shadow softens it a little)
+SMOOTH_MID_GREY = 128.0  # on a table, the grain is scaled to what it would be at this light (0..255) ...
+SMOOTH_DARK = 20.0       # ... taking the light as this much brighter than it is (noise keeps deep shadow grainy)
 PLAIN_PARTS = 0.5   # a busy-looking border is a plain wall and table when each spreads under this share of busy
 PIECE_RANGE = 24    # colour difference (per channel) from the clicked colour a background point's piece ends at
 AROUND_STEP = 12    # step in backdrop distance (0..255 over 3 T_FG) a background point's stretch floods across
@@ -129,15 +132,21 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     calm = not (backdrop.busy or backdrop.patterned)
     scene = hints.box is None and not calm and table_scene(small)
     outline, edges = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    on_table = np.zeros((h, w), bool)
     if hints.box is None and not calm and not scene:
         # A texture all round: what lacks its grain is closed like an outline (its inside is product).
         outline = _smooth(smallf, ring, colour)
+    elif scene:
+        # A busy table under a wall: what lacks the table's grain is a thing on it, a candidate only.
+        horizon = backdrop.horizon or find_horizon(smallf)
+        if horizon is not None:
+            on_table = _smooth(smallf, ring, colour, horizon.offset(h, w) > SMOOTH_WINDOW)
     like_paper = None
     if calm:
         edges, outline, like_paper = _outline_evidence(smallf, sharp, ring, colour, dist, backdrop,
                                                        hints.box is None)
         outline &= allowed
-    region = colour | outline
+    region = colour | outline | on_table
     for x, y in hints.product:
         cv2.circle(region.view(np.uint8), (x, y), _dot(h, w), 1, -1)
     boxed_table = hints.box is not None and not calm  # cut by box_cut, which takes the points itself
@@ -342,18 +351,27 @@ def _components(mask: BoolArray, min_area: int) -> tuple[Labels, Labels]:
     return np.asarray(labels, np.int32), keep.astype(np.int32)
 
 
-def _smooth(img: FloatArray, ring: BoolArray, colour: BoolArray) -> BoolArray:
+def _smooth(img: FloatArray, ring: BoolArray, colour: BoolArray, table: BoolArray | None = None) -> BoolArray:
     """On a textured backdrop all round (wood, cloth, marble seen close), what is much smoother than it
     and meets the colour evidence: a product's faces coloured like the texture's light or dark streaks
     still lack its grain. Not where the border shows no grain (SMOOTH_FLOOR): a backdrop out of focus is
     the smooth thing there, not the product; nor where much of the border is smooth itself (SMOOTH_BORDER):
-    the texture is not all round (a launch pad's towers under a plain sky, a table under a wall)."""
+    the texture is not all round (a launch pad's towers under a plain sky, a table under a wall).
+
+    `table`: the texture is a table's, below a wall (where the grain window stays off the wall); it is
+    looked at there only, and its grain is measured against the light it lies in, as a thing's shadow
+    darkens the grain with the wood (a handbag's dark band on walnut, lost as the table's colour)."""
     k = 2 * SMOOTH_WINDOW + 1
     spread = cv2.blur(grain(img, SMOOTH_WINDOW), (k, k))  # the grain's level, not its every streak
-    typical = float(np.median(spread[ring]))
-    low = spread < SMOOTH_SHARE * typical
+    if table is not None:
+        spread *= SMOOTH_MID_GREY / (cv2.blur(img.mean(axis=-1), (k, k)) + SMOOTH_DARK)
+        ring = ring & table
+    typical = float(np.median(spread[ring])) if ring.any() else 0.0
+    low = spread < (SMOOTH_SHARE if table is None else SMOOTH_TABLE_SHARE) * typical
     if typical < SMOOTH_FLOOR or float(np.mean(low[ring])) > SMOOTH_BORDER:
         return np.zeros_like(colour)
+    if table is not None:
+        low &= table
     low = cv2.morphologyEx(low.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
     h, w = low.shape
     labels, keep = _components(low, max(4, h * w // 1000))
