@@ -112,8 +112,9 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
     texture = grain(smallf)
     backdrop = fit_backdrop(smallf, ring)
     dist = backdrop.distance(smallf)
-    if hints.box is None:
-        backdrop, dist = _wall_and_table(smallf, ring, backdrop, dist)
+    horizon = find_horizon(smallf) if hints.box is None else None
+    if horizon is not None:
+        backdrop, dist = _wall_and_table(smallf, ring, backdrop, dist, horizon)
     colour = _colour_region(dist) & allowed
     if hints.box is None:
         touching = cv2.dilate(colour.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ring
@@ -138,7 +139,6 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
         outline = _smooth(smallf, ring, colour)
     elif scene:
         # A busy table under a wall: what lacks the table's grain is a thing on it, a candidate only.
-        horizon = backdrop.horizon or find_horizon(smallf)
         if horizon is not None:
             on_table = _smooth(smallf, ring, colour, horizon.offset(h, w) > SMOOTH_WINDOW)
     like_paper = None
@@ -218,11 +218,11 @@ def find_object(small: U8, sharp: U8, hints: Hints, iterations: int) -> Found:
                  set_aside=set_aside, runner_up=runner_up)
 
 
-def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop,
-                    dist: FloatArray) -> tuple[Backdrop, FloatArray]:
-    """The backdrop in two parts, the wall above the horizon and the table below it (cutout_horizon), with
-    the backdrop distance it gives, when the frame shows a wall above a table; else `backdrop` and `dist`
-    as they were. A plain wall over a busy table: the wall is judged by its own smooth field (the border's
+def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop, dist: FloatArray,
+                    horizon: Horizon) -> tuple[Backdrop, FloatArray]:
+    """The backdrop in two parts, the wall above the `horizon` and the table below it (cutout_horizon),
+    with the backdrop distance it gives, when the frame shows a wall above a table; else `backdrop` and
+    `dist` as they were. A plain wall over a busy table: the wall is judged by its own smooth field (the border's
     histograms left its stretches out when the frame's foot never shows its colour, and a patch of it was
     kept). Both plain: taken apart when they meet in a step (their fields differ along the line by over
     T_MAYBE spreads: a sweep bending into its floor has none), as one field fitted to the whole border
@@ -230,9 +230,6 @@ def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop,
     border that looked busy only when both parts are far calmer than busy (PLAIN_PARTS): linen spreads
     nearly as much on its own, and cut as plain paper it lost the things on it to their neighbours (seed
     0 cluttered-02 0.997 -> 0.44)."""
-    horizon = find_horizon(img)
-    if horizon is None:
-        return backdrop, dist
     split = fit_backdrop(img, ring, horizon=horizon)
     if split.table is None:
         return backdrop, dist
