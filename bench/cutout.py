@@ -36,7 +36,7 @@ from bench.alpha_set import CATEGORIES, STUDIO_SHOTS, AlphaCase, Category, alpha
 from nanococoa_mcp.ad.backends.studio.cutout_confidence import FEATURES, Logistic, confidence_of, held_down
 from nanococoa_mcp.ad.images import decode_image
 from nanococoa_mcp.ad.stages import cutout
-from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput
+from nanococoa_mcp.ad.stages.cutout import CutoutInput, CutoutOutput, Point
 from nanococoa_mcp.errors import InvalidInput
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -65,15 +65,20 @@ class Run:
         return self.seconds / self.megapixels
 
 
-def cut(case: AlphaCase, box: bool, seed: int = 0) -> Run:
+def cut_out(case: AlphaCase, box: cutout.Box | None, points: tuple[Point, ...] = ()) -> CutoutOutput | None:
+    """The cut-out stage on `case`'s photo as a camera gives it (no alpha), with the hints; None when it
+    found no product."""
     rgba = np.dstack([case.image, np.full(case.image.shape[:2], 255, np.uint8)])
-    inp = CutoutInput(image=rgba, has_alpha=False, box=case.hint_box() if box else None)
+    try:
+        return cutout.run(CutoutInput(image=rgba, has_alpha=False, box=box, points=points))
+    except InvalidInput:
+        return None
+
+
+def cut(case: AlphaCase, box: bool, seed: int = 0) -> Run:
     mp = case.image.shape[0] * case.image.shape[1] / 1e6
     t = time.perf_counter()
-    try:
-        out: CutoutOutput | None = cutout.run(inp)
-    except InvalidInput:
-        out = None
+    out = cut_out(case, case.hint_box() if box else None)
     seconds = time.perf_counter() - t
     if out is None:
         return Run(case.name, case.category, seed, mp, box, 0.0, 1.0, 0.0, seconds, (), True)

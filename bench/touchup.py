@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.alpha_set import CATEGORIES, AlphaCase, Category, iou, iter_full_set
+from bench.cutout import cut_out
 from nanococoa_mcp.ad.stages import cutout
-from nanococoa_mcp.ad.stages.cutout import CutoutInput, Point, PointLabel
-from nanococoa_mcp.errors import InvalidInput
+from nanococoa_mcp.ad.stages.cutout import Point, PointLabel
 
 BoolArray = npt.NDArray[np.bool_]
 MIN_SHARE = 0.02  # a wrong piece this share of the product's area is worth a tap
@@ -48,12 +48,8 @@ class Tap:
 
 
 def _cut(case: AlphaCase, box: cutout.Box | None, points: tuple[Point, ...] = ()) -> BoolArray:
-    rgba = np.dstack([case.image, np.full(case.image.shape[:2], 255, np.uint8)])
-    try:
-        out = cutout.run(CutoutInput(image=rgba, has_alpha=False, box=box, points=points))
-    except InvalidInput:  # no product found
-        return np.zeros(case.image.shape[:2], bool)
-    return np.asarray(out.rgba[..., 3] >= 128)
+    out = cut_out(case, box, points)
+    return np.zeros(case.image.shape[:2], bool) if out is None else np.asarray(out.rgba[..., 3] >= 128)
 
 
 def _largest(wrong: BoolArray) -> tuple[BoolArray, Point | None]:
