@@ -44,6 +44,8 @@ FORCED = 1e4        # nats: a label given by the hints or the box
 SHORT = 0.1         # a cut ending this share of the box's height short of its top (any side) lost a part there ...
 REACHED = 0.15      # ... the piece beyond it that comes within this share of the side, next to the cut, ...
 RARE = 0.5          # ... and whose colours the box's surroundings show under this share as often as the strip does
+SPECK = 0.05       # a part of the cut under this share of its largest does not say where the cut reaches
+BODY_SOLID = 0.5   # ... when the rest is a body (area over hull), not an outline in pieces
 VISITOR_SHARE = 0.5  # a seed piece reaching the box's room is a neighbour's unless it holds this share of the seeds
 
 
@@ -106,8 +108,9 @@ def _reach_sides(fg: BoolArray, bins: Ints, allowed: BoolArray, seen_around: npt
     if not fg.any():
         return out
     near = cv2.dilate(fg.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    body = _without_specks(fg)
     for turn in range(4):  # each side of the box in turn, turned to the top
-        mask, box, touching = (np.rot90(m, turn) for m in (fg, allowed, near))
+        mask, box, touching = (np.rot90(m, turn) for m in (body, allowed, near))
         where: Ints = np.rot90(bins, turn)
         rows, cols = np.nonzero(box.any(axis=1))[0], np.nonzero(box.any(axis=0))[0]
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
@@ -126,6 +129,20 @@ def _reach_sides(fg: BoolArray, bins: Ints, allowed: BoolArray, seen_around: npt
             if (piece & touching).any() and np.nonzero(piece.any(axis=1))[0][0] - y0 <= REACHED * (y1 - y0):
                 np.rot90(out, turn)[piece] = True
     return out
+
+
+def _without_specks(fg: BoolArray) -> BoolArray:
+    """`fg`'s parts of at least SPECK of its largest: where the cut reaches is judged by them, not by a speck
+    it kept near a side (a fleck of a handle it lost, a line along the horizon)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return fg
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    body = np.isin(labels, 1 + np.flatnonzero(areas >= SPECK * areas.max()))
+    hull = cv2.contourArea(cv2.convexHull(cv2.findNonZero(body.astype(np.uint8))))
+    if np.count_nonzero(body) < BODY_SOLID * hull:
+        return fg  # a cut in fragments (an outline's pieces): each says where it reaches
+    return np.asarray(body)
 
 
 def _visiting(product: BoolArray, room: BoolArray, backdrop: BoolArray) -> BoolArray:
