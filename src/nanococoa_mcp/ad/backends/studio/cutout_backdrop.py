@@ -105,7 +105,7 @@ class Backdrop:
         out[near] = np.minimum(wall[near], rarity[near])
         return np.asarray(out, np.float32)
 
-    def step(self, h: int, w: int) -> float:
+    def horizon_step(self, h: int, w: int) -> float:
         """How unlike the wall's field the table's is along the horizon (median, in spreads; 0 without one)."""
         if self.horizon is None or self.table is None:
             return 0.0
@@ -257,18 +257,9 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False, horizo
     to the border on its side of the line (less the rows near it, which mix the two); the histograms
     stay the whole border's.
     """
-    h, w = ring.shape
     if horizon is not None:
-        offset = horizon.offset(h, w)
-        apart = 2 * _line_band(h)
-        wall = _fit_smooth(img, ring & (offset < -apart), trimmed, LEAST_PART)
-        table = _fit_smooth(img, ring & (offset > apart), trimmed, LEAST_PART)
-        if wall is not None and table is not None:
-            whole = fit_backdrop(img, ring, trimmed)
-            spread, outliers = max(wall[1], table[1]), max(wall[2], table[2])
-            below = dataclasses.replace(whole, coef=table[0], spread=spread, outliers=outliers)
-            return dataclasses.replace(whole, coef=wall[0], spread=spread, outliers=outliers, horizon=horizon,
-                                       table=below, wall_spread=wall[1])
+        return split_at(fit_backdrop(img, ring, trimmed), img, ring, horizon, trimmed)
+    h, w = ring.shape
     ys, xs = np.nonzero(ring)
     fitted = _fit_smooth(img, ring, trimmed, 0)
     assert fitted is not None  # the whole border is always fitted
@@ -279,6 +270,23 @@ def fit_backdrop(img: FloatArray, ring: BoolArray, trimmed: bool = False, horizo
     chroma, _ = _border_hist(chroma_bins(pixels), CHROMA_BINS**2, chroma_density, stretch)
     return Backdrop(coef=coef, spread=scale, outliers=outliers, hist=hist, local=local,
                      chroma=chroma)
+
+
+def split_at(whole: Backdrop, img: FloatArray, ring: BoolArray, horizon: Horizon, trimmed: bool = False) -> Backdrop:
+    """`whole` (fit_backdrop's model of `ring`) with the wall and the table fitted apart, each to the border
+    on its side of the `horizon` (less the rows near it, which mix the two); the histograms stay the whole
+    border's. `whole` as it was when either side shows too little border (LEAST_PART)."""
+    h, w = ring.shape
+    offset = horizon.offset(h, w)
+    apart = 2 * _line_band(h)
+    wall = _fit_smooth(img, ring & (offset < -apart), trimmed, LEAST_PART)
+    table = _fit_smooth(img, ring & (offset > apart), trimmed, LEAST_PART)
+    if wall is None or table is None:
+        return whole
+    spread, outliers = max(wall[1], table[1]), max(wall[2], table[2])
+    below = dataclasses.replace(whole, coef=table[0], spread=spread, outliers=outliers)
+    return dataclasses.replace(whole, coef=wall[0], spread=spread, outliers=outliers, horizon=horizon,
+                               table=below, wall_spread=wall[1])
 
 
 def _fit_smooth(img: FloatArray, ring: BoolArray, trimmed: bool,
@@ -349,4 +357,3 @@ def grain(img: FloatArray, window: int = 5) -> FloatArray:
     mean = cv2.blur(img, (window, window))
     var = cv2.blur(img * img, (window, window)) - mean * mean
     return np.sqrt(np.maximum(var, 0.0).sum(axis=-1)).astype(np.float32)
-

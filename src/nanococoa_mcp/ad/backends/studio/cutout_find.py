@@ -26,6 +26,7 @@ from nanococoa_mcp.ad.backends.studio.cutout_backdrop import (
     Backdrop,
     fit_backdrop,
     grain,
+    split_at,
 )
 from nanococoa_mcp.ad.backends.studio.cutout_boxcut import box_cut
 from nanococoa_mcp.ad.backends.studio.cutout_horizon import Horizon, find_horizon
@@ -230,14 +231,14 @@ def _wall_and_table(img: FloatArray, ring: BoolArray, backdrop: Backdrop, dist: 
     border that looked busy only when both parts are far calmer than busy (PLAIN_PARTS): linen spreads
     nearly as much on its own, and cut as plain paper it lost the things on it to their neighbours (seed
     0 cluttered-02 0.997 -> 0.44)."""
-    split = fit_backdrop(img, ring, horizon=horizon)
+    split = split_at(backdrop, img, ring, horizon)
     if split.table is None:
         return backdrop, dist
     if backdrop.busy and split.plain_wall:
         return split, split.distance(img)
     if split.busy or split.patterned or (backdrop.busy and split.spread > PLAIN_PARTS * BUSY_SPREAD):
         return backdrop, dist
-    if split.step(*ring.shape) <= T_MAYBE:
+    if split.horizon_step(*ring.shape) <= T_MAYBE:
         return backdrop, dist
     return split, split.distance(img)
 
@@ -617,7 +618,7 @@ def _near(labels: Labels, ids: Labels, mains: list[int], reach: float, calm: boo
 
 
 def _seeds(dist: FloatArray, region: BoolArray, outline: BoolArray, ring: BoolArray, hints: Hints,
-           allowed: BoolArray, things: BoolArray | None) -> tuple[U8, BoolArray]:
+           allowed: BoolArray, candidates: BoolArray | None) -> tuple[U8, BoolArray]:
     """GrabCut's starting labels from the evidence, instead of a rectangle; and where backdrop is
     forced by the hints (outside the box, around background points), for every GrabCut run."""
     h, w = dist.shape
@@ -636,7 +637,7 @@ def _seeds(dist: FloatArray, region: BoolArray, outline: BoolArray, ring: BoolAr
     forced = ~allowed
     r = _dot(h, w)
     for x, y in hints.background:
-        forced |= _around(dist, (x, y), r, things)
+        forced |= _around(dist, (x, y), r, candidates)
     for x, y in hints.product:
         cv2.circle(seeds, (x, y), r, cv2.GC_FGD, -1)
     seeds[forced] = cv2.GC_BGD
@@ -739,11 +740,11 @@ def _unmarked(img: U8, mask: BoolArray, hints: Hints, things: bool) -> BoolArray
     return out
 
 
-def _around(dist: FloatArray, at: XY, r: int, things: BoolArray | None) -> BoolArray:
+def _around(dist: FloatArray, at: XY, r: int, candidates: BoolArray | None) -> BoolArray:
     """What a background point marks: the disc around it, and the stretch of like backdrop distance
     connected to it (the rest of the shadow or thing it was put on) unless that floods most of the
-    photo, or, from a point on something as far from the backdrop as the scale goes, half the `things`
-    (the candidates, with no box): all things are that far, and the flood from a tap on a mug ran over
+    photo, or, from a point on something as far from the backdrop as the scale goes, half the
+    `candidates` (with no box): all things are that far, and the flood from a tap on a mug ran over
     the laptop it touched (the thing a point is on is then _marked_background's). Inside a box it is
     the one thing peeking in."""
     h, w = dist.shape
@@ -753,8 +754,8 @@ def _around(dist: FloatArray, at: XY, r: int, things: BoolArray | None) -> BoolA
                   flags=4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
     marked = flood[1:-1, 1:-1] > 0
     if np.count_nonzero(marked) >= 0.25 * h * w or (
-            things is not None and level[at[1], at[0]] >= 255 - AROUND_STEP
-            and np.count_nonzero(marked & things) >= 0.5 * np.count_nonzero(things)):
+            candidates is not None and level[at[1], at[0]] >= 255 - AROUND_STEP
+            and np.count_nonzero(marked & candidates) >= 0.5 * np.count_nonzero(candidates)):
         marked[:] = False
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, at, 2 * r, 1, -1)
